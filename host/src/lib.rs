@@ -1,0 +1,29 @@
+//! # boss-ingest
+//!
+//! The client that moves microscopy image volumes into the Boss. `main.rs` only parses the command
+//! line, calls into this library and maps errors to exit codes; everything else lives here so that
+//! tests can call it.
+//!
+//! # Layout
+//! - [`cli`]: flags → checked settings, no I/O.
+//! - [`config`]: load an ingest config, validate it (shared with `boss-sim` through
+//!   `boss_protocol::config`), our own sanity warnings, the job estimate.
+//! - [`plugins`]: find, load and resolve processor classes (built-in and user libraries).
+//! - [`tile`]: what a tile processor returned → bytes to upload; inspecting encoded tiles.
+//! - [`backend`]: the Boss REST client (token lookup, create/join/status/complete/cancel/cutout).
+//! - [`aws`]: the shared, swappable SQS/S3 clients built from a job's credentials.
+//! - [`engine`]: the bounded upload pipeline.
+//! - [`progress`]: progress bar, periodic log lines, JSON progress.
+//! - [`commands`]: what each verb does, composed from the above.
+//! - [`exit`]: the error → exit code contract documented in the README.
+
+pub mod aws;
+pub mod backend;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod engine;
+pub mod exit;
+pub mod plugins;
+pub mod progress;
+pub mod tile;

@@ -1,0 +1,5 @@
+//! The shared test harness: temp dirs, commands for the built binaries, generated data sets, and
+//! a running `boss-sim`.
+
+pub mod data;
+pub mod sim;
