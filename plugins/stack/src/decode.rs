@@ -1,0 +1,638 @@
+//! Decoding the part of an image that one tile covers, straight into a zero-filled tile buffer.
+//!
+//! A tile is the window `[TS.x*x, TS.x*(x+1)) × [TS.y*y, TS.y*(y+1))` of its slice. Only the rows
+//! (PNG) or strips and tiles (TIFF) that meet the window are decoded, and samples are copied from
+//! the codec's row straight into the tile, so a 2048² slice cut into four 1024² tiles is not
+//! decoded four times over, and no full-image buffer is allocated for PNG and TIFF. Whatever of
+//! the window lies outside the image stays zero: that is the padding of short edge tiles.
+//!
+//! Gray images of a Boss type (uint8/16/64) are copied exactly. Other pixel types are refused
+//! upstream unless the user chose a [`Cast`]; then they are converted here, pixel by pixel.
+
+use std::io::Cursor;
+
+use crate::cast::Cast;
+use crate::header::{Color, Format, Header, SampleKind, TileDtype};
+
+/// The part of an image one tile covers, in image pixel coordinates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub x0: u64,
+    pub y0: u64,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl Window {
+    /// Whether the window and a `width`×`height` image share at least one pixel.
+    pub fn meets(&self, width: u32, height: u32) -> bool {
+        self.x0 < u64::from(width) && self.y0 < u64::from(height)
+    }
+}
+
+/// How decoded samples become tile samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conversion {
+    /// The image already is gray of this type: copy samples unchanged.
+    Exact(TileDtype),
+    /// Convert each pixel with the user's cast policy.
+    Cast(Cast),
+}
+
+impl Conversion {
+    pub fn dtype(&self) -> TileDtype {
+        match self {
+            Conversion::Exact(d) => *d,
+            Conversion::Cast(c) => c.to,
+        }
+    }
+}
+
+/// Decoded tile pixels: row-major, `width*height` samples of `dtype`, little-endian.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pixels {
+    pub width: u32,
+    pub height: u32,
+    pub dtype: TileDtype,
+    pub data: Vec<u8>,
+}
+
+impl Pixels {
+    /// An all-zero (black) tile.
+    pub fn zeros(width: u32, height: u32, dtype: TileDtype) -> Pixels {
+        let len = width as usize * height as usize * dtype.bytes();
+        Pixels {
+            width,
+            height,
+            dtype,
+            // `vec![0; n]` asks the allocator for zeroed pages: no pass over the buffer.
+            data: vec![0; len],
+        }
+    }
+}
+
+/// Why the pixels could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The data is damaged or truncated.
+    #[error("{0}")]
+    Corrupt(String),
+    /// A valid image of a kind this plugin cannot convert.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// Decodes `window` of the image in `bytes` (whose header is `header`) into a tile.
+pub fn decode_window(
+    bytes: &[u8],
+    header: &Header,
+    window: Window,
+    conversion: Conversion,
+) -> Result<Pixels, DecodeError> {
+    let mut sink = Sink::new(window, header, conversion)?;
+    if window.meets(header.width, header.height) {
+        match header.format {
+            Format::Png => png_rows(bytes, header, &mut sink)?,
+            Format::Tiff => tiff_chunks(bytes, &mut sink)?,
+            Format::Jpeg => jpeg_rows(bytes, &mut sink)?,
+        }
+    }
+    Ok(sink.pixels)
+}
+
+/// Samples of one decoded row segment, in the codec's own representation.
+enum Samples<'a> {
+    U8(&'a [u8]),
+    /// 16-bit big-endian bytes, as PNG stores them: converted while copying, not before.
+    U16Be(&'a [u8]),
+    U16(&'a [u16]),
+    U32(&'a [u32]),
+    U64(&'a [u64]),
+    I8(&'a [i8]),
+    I16(&'a [i16]),
+    I32(&'a [i32]),
+    I64(&'a [i64]),
+    F32(&'a [f32]),
+    F64(&'a [f64]),
+}
+
+/// Receives decoded rows and writes the part inside the window into the tile.
+struct Sink {
+    window: Window,
+    image_width: u64,
+    image_height: u64,
+    channels: usize,
+    conversion: Conversion,
+    /// For casts: how to reduce a pixel's samples to one gray value.
+    luma: Luma,
+    /// For casts: the value range of the source samples.
+    range: (f64, f64),
+    pixels: Pixels,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Luma {
+    /// Take the first sample (gray, gray+alpha).
+    First,
+    /// ITU-R BT.601 weights of the first three samples (RGB, RGBA); alpha is ignored.
+    Rgb,
+}
+
+impl Sink {
+    fn new(window: Window, header: &Header, conversion: Conversion) -> Result<Sink, DecodeError> {
+        let luma = match header.color {
+            Color::Gray | Color::GrayAlpha | Color::Palette => Luma::First,
+            Color::Rgb | Color::Rgba => Luma::Rgb,
+            Color::Cmyk | Color::Other(_) => Luma::First,
+        };
+        Ok(Sink {
+            window,
+            image_width: u64::from(header.width),
+            image_height: u64::from(header.height),
+            channels: usize::from(header.color.channels()),
+            conversion,
+            luma,
+            range: sample_range(header.kind, header.bits),
+            pixels: Pixels::zeros(window.width, window.height, conversion.dtype()),
+        })
+    }
+
+    /// Image rows the window needs, `[first, end)`.
+    fn rows(&self) -> (u64, u64) {
+        let end = (self.window.y0 + u64::from(self.window.height)).min(self.image_height);
+        (self.window.y0, end)
+    }
+
+    /// Takes the samples of image row `y`, covering image columns from `x_start` on.
+    fn put(&mut self, y: u64, x_start: u64, samples: Samples<'_>) {
+        let w = self.window;
+        if y < w.y0 || y >= w.y0 + u64::from(w.height) {
+            return;
+        }
+        let len = match &samples {
+            Samples::U8(s) => s.len(),
+            Samples::U16Be(s) => s.len() / 2,
+            Samples::U16(s) => s.len(),
+            Samples::U32(s) => s.len(),
+            Samples::U64(s) => s.len(),
+            Samples::I8(s) => s.len(),
+            Samples::I16(s) => s.len(),
+            Samples::I32(s) => s.len(),
+            Samples::I64(s) => s.len(),
+            Samples::F32(s) => s.len(),
+            Samples::F64(s) => s.len(),
+        } / self.channels;
+        let first = x_start.max(w.x0);
+        let end = (x_start + len as u64)
+            .min(w.x0 + u64::from(w.width))
+            .min(self.image_width);
+        if first >= end {
+            return;
+        }
+        // Source pixel range inside `samples`, destination pixel offset inside the tile.
+        let (src, n) = ((first - x_start) as usize, (end - first) as usize);
+        let bytes = self.pixels.dtype.bytes();
+        let row = (y - w.y0) as usize * w.width as usize;
+        let dst_start = (row + (first - w.x0) as usize) * bytes;
+        let dst = &mut self.pixels.data[dst_start..dst_start + n * bytes];
+        let ch = self.channels;
+        match self.conversion {
+            Conversion::Exact(_) => match samples {
+                Samples::U8(s) => dst.copy_from_slice(&s[src..src + n]),
+                Samples::U16Be(s) => {
+                    for (d, s) in dst
+                        .chunks_exact_mut(2)
+                        .zip(s[src * 2..(src + n) * 2].chunks_exact(2))
+                    {
+                        d.copy_from_slice(&[s[1], s[0]]);
+                    }
+                }
+                Samples::U16(s) => copy_le(dst, &s[src..src + n], u16::to_le_bytes),
+                Samples::U64(s) => copy_le(dst, &s[src..src + n], u64::to_le_bytes),
+                // `Exact` is chosen only for gray uint8/16/64 images (see `Header::tile_dtype`),
+                // and every codec path hands those over as one of the types above.
+                _ => unreachable!("exact copy of a non-Boss sample type"),
+            },
+            Conversion::Cast(cast) => {
+                let (lo, hi) = self.range;
+                let luma = self.luma;
+                let mut put = |i: usize, value: f64| {
+                    let v = cast.convert(value, lo, hi);
+                    dst[i * bytes..(i + 1) * bytes].copy_from_slice(&v.to_le_bytes()[..bytes]);
+                };
+                macro_rules! each {
+                    ($s:expr, $to_f64:expr) => {{
+                        let s = $s;
+                        for i in 0..n {
+                            let p = (src + i) * ch;
+                            let value = match luma {
+                                Luma::First => $to_f64(s, p),
+                                Luma::Rgb => {
+                                    0.299 * $to_f64(s, p)
+                                        + 0.587 * $to_f64(s, p + 1)
+                                        + 0.114 * $to_f64(s, p + 2)
+                                }
+                            };
+                            put(i, value);
+                        }
+                    }};
+                }
+                match samples {
+                    Samples::U8(s) => each!(s, |s: &[u8], i: usize| f64::from(s[i])),
+                    Samples::U16Be(s) => each!(s, |s: &[u8], i: usize| f64::from(
+                        u16::from_be_bytes([s[2 * i], s[2 * i + 1]])
+                    )),
+                    Samples::U16(s) => each!(s, |s: &[u16], i: usize| f64::from(s[i])),
+                    Samples::U32(s) => each!(s, |s: &[u32], i: usize| f64::from(s[i])),
+                    Samples::U64(s) => each!(s, |s: &[u64], i: usize| s[i] as f64),
+                    Samples::I8(s) => each!(s, |s: &[i8], i: usize| f64::from(s[i])),
+                    Samples::I16(s) => each!(s, |s: &[i16], i: usize| f64::from(s[i])),
+                    Samples::I32(s) => each!(s, |s: &[i32], i: usize| f64::from(s[i])),
+                    Samples::I64(s) => each!(s, |s: &[i64], i: usize| s[i] as f64),
+                    Samples::F32(s) => each!(s, |s: &[f32], i: usize| f64::from(s[i])),
+                    Samples::F64(s) => each!(s, |s: &[f64], i: usize| s[i]),
+                }
+            }
+        }
+    }
+}
+
+fn copy_le<T: Copy, const N: usize>(dst: &mut [u8], src: &[T], to_le: fn(T) -> [u8; N]) {
+    for (d, s) in dst.chunks_exact_mut(N).zip(src) {
+        d.copy_from_slice(&to_le(*s));
+    }
+}
+
+/// The full value range of a sample type: what `scale` casts map onto the target range.
+/// Floats are taken to be normalised to `[0, 1]`.
+fn sample_range(kind: SampleKind, bits: u16) -> (f64, f64) {
+    let bits = i32::from(bits.clamp(1, 64));
+    match kind {
+        SampleKind::Uint => (0.0, 2f64.powi(bits) - 1.0),
+        SampleKind::Int => (-(2f64.powi(bits - 1)), 2f64.powi(bits - 1) - 1.0),
+        SampleKind::Float => (0.0, 1.0),
+    }
+}
+
+fn png_rows(bytes: &[u8], header: &Header, sink: &mut Sink) -> Result<(), DecodeError> {
+    let corrupt = |e: png::DecodingError| DecodeError::Corrupt(e.to_string());
+    let mut decoder = png::Decoder::new(Cursor::new(bytes));
+    let exact = matches!(sink.conversion, Conversion::Exact(_));
+    // Gray 8/16-bit rows are used as stored; anything else (palette, low bit depths, tRNS) is
+    // expanded to plain samples first, which only a cast can make use of.
+    decoder.set_transformations(if exact {
+        png::Transformations::IDENTITY
+    } else {
+        png::Transformations::EXPAND
+    });
+    let mut reader = decoder.read_info().map_err(corrupt)?;
+    let (color, depth) = reader.output_color_type();
+    sink.channels = color.samples();
+    if !exact {
+        sink.luma = match color {
+            png::ColorType::Rgb | png::ColorType::Rgba => Luma::Rgb,
+            _ => Luma::First,
+        };
+        let bits = if depth == png::BitDepth::Sixteen { 16 } else { 8 };
+        sink.range = sample_range(SampleKind::Uint, bits);
+    }
+    let sixteen = depth == png::BitDepth::Sixteen;
+    fn samples(row: &[u8], sixteen: bool) -> Samples<'_> {
+        if sixteen {
+            Samples::U16Be(row)
+        } else {
+            Samples::U8(row)
+        }
+    }
+    let (first, end) = sink.rows();
+    if reader.info().interlaced {
+        // Interlaced rows arrive in passes: decode the frame, then take the window's rows.
+        let size = reader.output_buffer_size().ok_or_else(|| {
+            DecodeError::Unsupported(format!(
+                "interlaced {}×{} PNG is too large to decode",
+                header.width, header.height
+            ))
+        })?;
+        let mut frame = vec![0; size];
+        let info = reader.next_frame(&mut frame).map_err(corrupt)?;
+        for y in first..end {
+            let start = y as usize * info.line_size;
+            sink.put(y, 0, samples(&frame[start..start + info.line_size], sixteen));
+        }
+        return Ok(());
+    }
+    let line = reader
+        .output_line_size(header.width)
+        .ok_or_else(|| DecodeError::Corrupt("row size overflows".into()))?;
+    let mut row = vec![0; line];
+    for y in 0..end {
+        // Rows before the window must still be inflated (PNG is one compressed stream), but are
+        // not copied; rows after it are never decoded.
+        match reader.read_row(&mut row).map_err(corrupt)? {
+            Some(_) if y >= first => sink.put(y, 0, samples(&row, sixteen)),
+            Some(_) => {}
+            None => {
+                return Err(DecodeError::Corrupt(format!(
+                    "image data ends after {y} of {} rows",
+                    header.height
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
+fn tiff_chunks(bytes: &[u8], sink: &mut Sink) -> Result<(), DecodeError> {
+    use tiff::decoder::{ChunkType, Decoder, DecodingResult as D};
+    let corrupt = |e: tiff::TiffError| match e {
+        tiff::TiffError::UnsupportedError(u) => DecodeError::Unsupported(u.to_string()),
+        other => DecodeError::Corrupt(other.to_string()),
+    };
+    let mut decoder = Decoder::new(Cursor::new(bytes)).map_err(corrupt)?;
+    let planar = decoder
+        .find_tag_unsigned::<u16>(tiff::tags::Tag::PlanarConfiguration)
+        .map_err(corrupt)?;
+    if planar == Some(2) && sink.channels > 1 {
+        return Err(DecodeError::Unsupported(
+            "TIFF with separate colour planes (PlanarConfiguration 2)".into(),
+        ));
+    }
+    let (chunk_w, chunk_h) = decoder.chunk_dimensions();
+    let (chunk_w, chunk_h) = (u64::from(chunk_w.max(1)), u64::from(chunk_h.max(1)));
+    let across = match decoder.get_chunk_type() {
+        ChunkType::Strip => 1,
+        ChunkType::Tile => sink.image_width.div_ceil(chunk_w),
+    };
+    let (first, end) = sink.rows();
+    let w = sink.window;
+    let (col_first, col_end) = match decoder.get_chunk_type() {
+        ChunkType::Strip => (0, 1),
+        ChunkType::Tile => (
+            w.x0 / chunk_w,
+            (w.x0 + u64::from(w.width))
+                .min(sink.image_width)
+                .div_ceil(chunk_w),
+        ),
+    };
+    for chunk_row in first / chunk_h..end.div_ceil(chunk_h) {
+        for col in col_first..col_end {
+            let index = u32::try_from(chunk_row * across + col)
+                .map_err(|_| DecodeError::Corrupt("chunk index overflows".into()))?;
+            let data = decoder.read_chunk(index).map_err(corrupt)?;
+            let data_w = u64::from(decoder.chunk_data_dimensions(index).0);
+            let row_len = data_w as usize * sink.channels;
+            let (y0, x0) = (chunk_row * chunk_h, col * chunk_w);
+            macro_rules! rows {
+                ($v:expr, $variant:ident) => {
+                    for (i, row) in $v.chunks_exact(row_len.max(1)).enumerate() {
+                        sink.put(y0 + i as u64, x0, Samples::$variant(row));
+                    }
+                };
+            }
+            match &data {
+                D::U8(v) => rows!(v, U8),
+                D::U16(v) => rows!(v, U16),
+                D::U32(v) => rows!(v, U32),
+                D::U64(v) => rows!(v, U64),
+                D::I8(v) => rows!(v, I8),
+                D::I16(v) => rows!(v, I16),
+                D::I32(v) => rows!(v, I32),
+                D::I64(v) => rows!(v, I64),
+                D::F32(v) => rows!(v, F32),
+                D::F64(v) => rows!(v, F64),
+                D::F16(_) => {
+                    return Err(DecodeError::Unsupported(
+                        "16-bit floating point TIFF".into(),
+                    ))
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn jpeg_rows(bytes: &[u8], sink: &mut Sink) -> Result<(), DecodeError> {
+    use image::ImageDecoder;
+    let corrupt = |e: image::ImageError| DecodeError::Corrupt(e.to_string());
+    let decoder = image::codecs::jpeg::JpegDecoder::new(Cursor::new(bytes)).map_err(corrupt)?;
+    // The codec converts CMYK and YCbCr to RGB; describe what it hands over, not the file.
+    let channels = usize::from(decoder.color_type().channel_count());
+    sink.channels = channels;
+    sink.luma = if channels >= 3 { Luma::Rgb } else { Luma::First };
+    sink.range = sample_range(SampleKind::Uint, 8);
+    let width = decoder.dimensions().0 as usize;
+    let mut buf = vec![0; decoder.total_bytes() as usize];
+    decoder.read_image(&mut buf).map_err(corrupt)?;
+    let (first, end) = sink.rows();
+    let line = width * channels;
+    for y in first..end {
+        let start = y as usize * line;
+        sink.put(y, 0, Samples::U8(&buf[start..start + line]));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::header::{sniff, tests::png};
+    use image::ExtendedColorType;
+    use tiff::encoder::{colortype, TiffEncoder};
+
+    /// A pattern in which every pixel differs from its neighbours, so a shifted crop shows.
+    fn value(x: u64, y: u64) -> u64 {
+        (x * 7 + y * 131 + 1) % 65521
+    }
+
+    /// The tile a window should give: the pattern inside the image, zero outside.
+    fn expected(w: Window, img_w: u64, img_h: u64, dtype: TileDtype, mask: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        for y in w.y0..w.y0 + u64::from(w.height) {
+            for x in w.x0..w.x0 + u64::from(w.width) {
+                let v = if x < img_w && y < img_h {
+                    value(x, y) & mask
+                } else {
+                    0
+                };
+                out.extend_from_slice(&v.to_le_bytes()[..dtype.bytes()]);
+            }
+        }
+        out
+    }
+
+    fn win(x0: u64, y0: u64, width: u32, height: u32) -> Window {
+        Window {
+            x0,
+            y0,
+            width,
+            height,
+        }
+    }
+
+    fn check(bytes: &[u8], img_w: u64, img_h: u64, dtype: TileDtype, mask: u64, w: Window) {
+        let header = sniff(bytes).unwrap();
+        let got = decode_window(bytes, &header, w, Conversion::Exact(dtype)).unwrap();
+        assert_eq!((got.width, got.height, got.dtype), (w.width, w.height, dtype));
+        assert!(
+            got.data == expected(w, img_w, img_h, dtype, mask),
+            "pixels differ for window {w:?} of a {img_w}×{img_h} image"
+        );
+    }
+
+    fn u8_png(w: u32, h: u32) -> Vec<u8> {
+        let data: Vec<u8> = (0..u64::from(h))
+            .flat_map(|y| (0..u64::from(w)).map(move |x| value(x, y) as u8))
+            .collect();
+        png(w, h, ExtendedColorType::L8, &data)
+    }
+
+    fn u16_tiff(w: u32, h: u32) -> Vec<u8> {
+        let data: Vec<u16> = (0..u64::from(h))
+            .flat_map(|y| (0..u64::from(w)).map(move |x| value(x, y) as u16))
+            .collect();
+        let mut out = Cursor::new(Vec::new());
+        TiffEncoder::new(&mut out)
+            .unwrap()
+            .write_image::<colortype::Gray16>(w, h, &data)
+            .unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn u8_png_crop_and_pad() {
+        let bytes = u8_png(100, 60);
+        // Whole image, an inner crop, a right/bottom edge tile that needs padding.
+        check(&bytes, 100, 60, TileDtype::U8, 0xFF, win(0, 0, 100, 60));
+        check(&bytes, 100, 60, TileDtype::U8, 0xFF, win(32, 16, 32, 16));
+        check(&bytes, 100, 60, TileDtype::U8, 0xFF, win(64, 48, 64, 32));
+        // Smaller than the tile altogether.
+        check(&bytes, 100, 60, TileDtype::U8, 0xFF, win(0, 0, 128, 128));
+    }
+
+    #[test]
+    fn u16_png_crop() {
+        let data: Vec<u8> = (0..40u64)
+            .flat_map(|y| (0..50u64).flat_map(move |x| (value(x, y) as u16).to_ne_bytes()))
+            .collect();
+        let bytes = png(50, 40, ExtendedColorType::L16, &data);
+        check(&bytes, 50, 40, TileDtype::U16, 0xFFFF, win(16, 16, 16, 16));
+        check(&bytes, 50, 40, TileDtype::U16, 0xFFFF, win(32, 32, 32, 32));
+    }
+
+    #[test]
+    fn u16_tiff_crop_and_pad_reads_only_needed_strips() {
+        let bytes = u16_tiff(300, 200);
+        check(&bytes, 300, 200, TileDtype::U16, 0xFFFF, win(0, 0, 128, 128));
+        check(&bytes, 300, 200, TileDtype::U16, 0xFFFF, win(128, 128, 128, 128));
+        check(&bytes, 300, 200, TileDtype::U16, 0xFFFF, win(256, 128, 128, 128));
+    }
+
+    #[test]
+    fn u64_tiff() {
+        let data: Vec<u64> = (0..20u64)
+            .flat_map(|y| (0..30u64).map(move |x| value(x, y) << 40))
+            .collect();
+        let mut out = Cursor::new(Vec::new());
+        TiffEncoder::new(&mut out)
+            .unwrap()
+            .write_image::<colortype::Gray64>(30, 20, &data)
+            .unwrap();
+        let bytes = out.into_inner();
+        let header = sniff(&bytes).unwrap();
+        let w = win(16, 16, 16, 16);
+        let got = decode_window(&bytes, &header, w, Conversion::Exact(TileDtype::U64)).unwrap();
+        let want: Vec<u8> = (16..32u64)
+            .flat_map(|y| {
+                (16..32u64).flat_map(move |x| {
+                    let v = if x < 30 && y < 20 { value(x, y) << 40 } else { 0 };
+                    v.to_le_bytes()
+                })
+            })
+            .collect();
+        assert!(got.data == want);
+    }
+
+    #[test]
+    fn jpeg_crop_and_pad() {
+        // JPEG is lossy: use flat 8×8 blocks, which survive quality 100 exactly.
+        let (w, h) = (48u32, 40u32);
+        let block = |x: u32, y: u32| ((x / 8) * 40 + (y / 8) * 9) as u8;
+        let data: Vec<u8> = (0..h)
+            .flat_map(|y| (0..w).map(move |x| block(x, y)))
+            .collect();
+        let bytes = crate::header::tests::jpeg_gray(w, h, &data);
+        let header = sniff(&bytes).unwrap();
+        let window = win(32, 32, 32, 32);
+        let got = decode_window(&bytes, &header, window, Conversion::Exact(TileDtype::U8)).unwrap();
+        for ty in 0..32u32 {
+            for tx in 0..32u32 {
+                let (x, y) = (32 + tx, 32 + ty);
+                let want = if x < w && y < h { block(x, y) } else { 0 };
+                let v = got.data[(ty * 32 + tx) as usize];
+                assert!(
+                    v.abs_diff(want) <= 1,
+                    "pixel ({x},{y}) is {v}, expected {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn window_outside_the_image_is_black() {
+        let bytes = u8_png(10, 10);
+        let header = sniff(&bytes).unwrap();
+        let got = decode_window(&bytes, &header, win(10, 0, 10, 10), Conversion::Exact(TileDtype::U8))
+            .unwrap();
+        assert_eq!(got, Pixels::zeros(10, 10, TileDtype::U8));
+    }
+
+    #[test]
+    fn casts_rgb_png_by_luma() {
+        // Pure red, green, blue and white pixels.
+        let data = [255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255];
+        let bytes = png(4, 1, ExtendedColorType::Rgb8, &data);
+        let header = sniff(&bytes).unwrap();
+        let cast = Conversion::Cast("clip_uint8".parse().unwrap());
+        let got = decode_window(&bytes, &header, win(0, 0, 4, 1), cast).unwrap();
+        assert_eq!(got.data, vec![76, 150, 29, 255]);
+    }
+
+    #[test]
+    fn casts_int32_and_float_tiff() {
+        let mut out = Cursor::new(Vec::new());
+        TiffEncoder::new(&mut out)
+            .unwrap()
+            .write_image::<colortype::GrayI32>(4, 1, &[-7, 12, 300, i32::MAX])
+            .unwrap();
+        let bytes = out.into_inner();
+        let header = sniff(&bytes).unwrap();
+        let clip = Conversion::Cast("clip_uint8".parse().unwrap());
+        let got = decode_window(&bytes, &header, win(0, 0, 4, 1), clip).unwrap();
+        assert_eq!(got.data, vec![0, 12, 255, 255]);
+        let scale = Conversion::Cast("scale_uint16".parse().unwrap());
+        let got = decode_window(&bytes, &header, win(0, 0, 4, 1), scale).unwrap();
+        let last = u16::from_le_bytes([got.data[6], got.data[7]]);
+        assert_eq!(last, 65535);
+
+        let mut out = Cursor::new(Vec::new());
+        TiffEncoder::new(&mut out)
+            .unwrap()
+            .write_image::<colortype::Gray32Float>(3, 1, &[0.0, 0.5, 1.0])
+            .unwrap();
+        let bytes = out.into_inner();
+        let header = sniff(&bytes).unwrap();
+        let scale = Conversion::Cast("scale_uint8".parse().unwrap());
+        let got = decode_window(&bytes, &header, win(0, 0, 3, 1), scale).unwrap();
+        assert_eq!(got.data, vec![0, 128, 255]);
+    }
+
+    #[test]
+    fn truncated_png_is_corrupt() {
+        let bytes = u8_png(64, 64);
+        let cut = &bytes[..bytes.len() / 2];
+        let header = sniff(cut).unwrap();
+        let err = decode_window(cut, &header, win(0, 0, 64, 64), Conversion::Exact(TileDtype::U8))
+            .unwrap_err();
+        assert!(matches!(err, DecodeError::Corrupt(_)), "{err:?}");
+    }
+}
