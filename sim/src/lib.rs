@@ -1,1 +1,30 @@
-//! (in progress)
+//! # boss-sim
+//!
+//! A local stand-in for the Boss ingest service, faithful to the protocol the real service speaks
+//! (REST API, upload queues, keys, complete/scan state machine, cuboid storage), on real SQS and
+//! S3 provided by moto. Every end-to-end test, the demo and the benchmark run against it.
+//!
+//! # Layout
+//! - [`cli`]: the command line → checked [`server::Settings`].
+//! - [`server`]: binds the listeners, starts moto, serves until shutdown.
+//! - [`rest`]: the Boss REST API and the `/sim/...` inspection endpoints.
+//! - [`front_door`]: the AWS endpoint clients use: key checks, job policy, faults, accounting.
+//! - [`service`]: per-job worker: queue filling, tile indexing, chunk assembly, completion scan.
+//! - [`plan`]: the service's upload-message generators.
+//! - [`state`]: jobs, minted keys and counters.
+//! - [`store`]: the cuboid store behind cutouts.
+//! - [`resources`], [`faults`], [`job_config`], [`aws`], [`moto`]: inputs and plumbing.
+
+pub mod aws;
+pub mod cli;
+pub mod faults;
+pub mod front_door;
+pub mod job_config;
+pub mod moto;
+pub mod plan;
+pub mod resources;
+pub mod rest;
+pub mod server;
+pub mod service;
+pub mod state;
+pub mod store;

@@ -1,0 +1,231 @@
+//! The simulated service's memory: jobs, the keys minted for them, what each job has received,
+//! and the counters `GET /sim/jobs/{id}` reports.
+//!
+//! Everything sits behind one `std::sync::Mutex` that is only held for short, non-async updates
+//! (never across an AWS call), so the REST API, the front door and the service workers never
+//! wait on each other's I/O.
+
+use crate::aws::Admin;
+use crate::faults::Faults;
+use crate::plan::JobPlan;
+use crate::resources::{Channel, Resources};
+use crate::store::Store;
+use boss_protocol::status::{IngestType, JobStatus};
+use rand::distr::{Alphanumeric, SampleString};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Durations the service waits; production values by default, short ones in tests.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    pub prepare: Duration,
+    pub wait_on_queues: Duration,
+    pub credential_ttl: Option<Duration>,
+}
+
+/// One queue as moto names it and as clients reach it through the front door.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queue {
+    pub name: String,
+    pub moto_url: String,
+    pub public_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct JobQueues {
+    pub upload: Queue,
+    /// Tile jobs only.
+    pub tile_index: Option<Queue>,
+    pub ingest: Option<Queue>,
+    pub tile_error: Option<Queue>,
+}
+
+/// Counters of one job.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct JobStats {
+    pub tiles_stored: u64,
+    pub tiles_missing_metadata: u64,
+    pub duplicate_tiles: u64,
+    pub chunks_assembled: u64,
+    pub cuboids_stored: u64,
+    pub cuboid_errors: u64,
+    pub tile_errors: u64,
+    pub tiles_reenqueued: u64,
+    pub first_upload: Option<f64>,
+    pub last_upload: Option<f64>,
+    pub rest_requests: BTreeMap<String, u64>,
+    pub aws_requests: BTreeMap<String, u64>,
+    pub aws_denied: BTreeMap<String, u64>,
+    pub faults_injected: BTreeMap<String, u64>,
+}
+
+impl JobStats {
+    pub fn upload_seen(&mut self) {
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        self.first_upload.get_or_insert(now);
+        self.last_upload = Some(now);
+    }
+}
+
+/// Tiles of a chunk that arrived (by z slice), until the chunk is assembled.
+#[derive(Debug, Default)]
+pub struct PendingChunk {
+    pub slices: BTreeSet<u64>,
+    /// Sent to the ingest queue and not yet assembled.
+    pub queued: bool,
+}
+
+pub struct Job {
+    pub id: u64,
+    pub owner: String,
+    pub channel: Channel,
+    pub plan: JobPlan,
+    pub status: JobStatus,
+    pub created: Instant,
+    pub filled: bool,
+    pub queues: JobQueues,
+    pub wait_started: Option<Instant>,
+    /// Tile keys whose PutObject carried `message_id` and `receipt_handle`; the service only
+    /// indexes those. Removed when their chunk is assembled.
+    pub uploaded_tiles: HashSet<String>,
+    pub pending: HashMap<String, PendingChunk>,
+    pub assembled: HashSet<String>,
+    pub stats: JobStats,
+}
+
+impl Job {
+    pub fn tile_count(&self) -> u64 {
+        self.plan.message_count()
+    }
+
+    pub fn ingest_type(&self) -> IngestType {
+        self.plan.ingest_type
+    }
+}
+
+/// A key pair minted by a join.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub job_id: u64,
+    pub secret: String,
+    pub expires: Option<Instant>,
+    pub revoked: bool,
+}
+
+/// Request counters that belong to no job (unknown keys, unknown ids).
+#[derive(Debug, Default, Serialize)]
+pub struct GlobalStats {
+    pub rest_requests: BTreeMap<String, u64>,
+    pub aws_requests: BTreeMap<String, u64>,
+    pub faults_injected: BTreeMap<String, u64>,
+}
+
+pub struct Inner {
+    pub next_id: u64,
+    pub jobs: BTreeMap<u64, Job>,
+    pub grants: HashMap<String, Grant>,
+    pub global: GlobalStats,
+}
+
+/// Everything the simulator's tasks share.
+pub struct Sim {
+    pub resources: Resources,
+    pub timing: Timing,
+    pub admin: Admin,
+    pub moto_url: String,
+    /// The front door's base URL; queue URLs handed to clients start with it.
+    pub public_aws_url: String,
+    pub tile_bucket: String,
+    pub ingest_bucket: String,
+    /// Distinguishes this run's queue names on a shared moto.
+    pub tag: String,
+    pub store: Arc<Store>,
+    pub faults: Faults,
+    inner: Mutex<Inner>,
+}
+
+impl Sim {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        resources: Resources,
+        timing: Timing,
+        admin: Admin,
+        moto_url: String,
+        public_aws_url: String,
+        store: Arc<Store>,
+        faults: Faults,
+    ) -> Arc<Sim> {
+        let tag = Alphanumeric
+            .sample_string(&mut rand::rng(), 6)
+            .to_lowercase();
+        Arc::new(Sim {
+            resources,
+            timing,
+            admin,
+            moto_url,
+            public_aws_url,
+            tile_bucket: "tiles.boss-sim.local".into(),
+            ingest_bucket: "ingest.boss-sim.local".into(),
+            tag,
+            store,
+            faults,
+            inner: Mutex::new(Inner {
+                next_id: 1,
+                jobs: BTreeMap::new(),
+                grants: HashMap::new(),
+                global: GlobalStats::default(),
+            }),
+        })
+    }
+
+    /// The shared state. Never hold the guard across an `.await`.
+    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves counters at worst half-updated; keep serving.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Mints a key pair for a job (every join does).
+    pub fn mint(&self, job_id: u64) -> (String, String) {
+        let mut rng = rand::rng();
+        let access = format!(
+            "AKIA{}",
+            Alphanumeric.sample_string(&mut rng, 16).to_uppercase()
+        );
+        let secret = Alphanumeric.sample_string(&mut rng, 40);
+        let expires = self.timing.credential_ttl.map(|ttl| Instant::now() + ttl);
+        self.lock().grants.insert(
+            access.clone(),
+            Grant {
+                job_id,
+                secret: secret.clone(),
+                expires,
+                revoked: false,
+            },
+        );
+        (access, secret)
+    }
+
+    /// Revokes every key of a job (complete and cancel do).
+    pub fn revoke(inner: &mut Inner, job_id: u64) {
+        for grant in inner.grants.values_mut().filter(|g| g.job_id == job_id) {
+            grant.revoked = true;
+        }
+    }
+
+    /// The client-facing URL of a queue moto created.
+    pub fn public_queue_url(&self, moto_url: &str) -> String {
+        match moto_url.strip_prefix(&self.moto_url) {
+            Some(rest) => format!("{}{rest}", self.public_aws_url),
+            None => moto_url.to_string(),
+        }
+    }
+}
+
+pub fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
+    *map.entry(key.to_string()).or_default() += 1;
+}
