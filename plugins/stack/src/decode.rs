@@ -239,9 +239,12 @@ impl Sink {
                 }
                 match samples {
                     Samples::U8(s) => each!(s, |s: &[u8], i: usize| f64::from(s[i])),
-                    Samples::U16Be(s) => each!(s, |s: &[u8], i: usize| f64::from(
-                        u16::from_be_bytes([s[2 * i], s[2 * i + 1]])
-                    )),
+                    Samples::U16Be(s) => {
+                        each!(s, |s: &[u8], i: usize| f64::from(u16::from_be_bytes([
+                            s[2 * i],
+                            s[2 * i + 1]
+                        ])))
+                    }
                     Samples::U16(s) => each!(s, |s: &[u16], i: usize| f64::from(s[i])),
                     Samples::U32(s) => each!(s, |s: &[u32], i: usize| f64::from(s[i])),
                     Samples::U64(s) => each!(s, |s: &[u64], i: usize| s[i] as f64),
@@ -293,7 +296,11 @@ fn png_rows(bytes: &[u8], header: &Header, sink: &mut Sink) -> Result<(), Decode
             png::ColorType::Rgb | png::ColorType::Rgba => Luma::Rgb,
             _ => Luma::First,
         };
-        let bits = if depth == png::BitDepth::Sixteen { 16 } else { 8 };
+        let bits = if depth == png::BitDepth::Sixteen {
+            16
+        } else {
+            8
+        };
         sink.range = sample_range(SampleKind::Uint, bits);
     }
     let sixteen = depth == png::BitDepth::Sixteen;
@@ -317,7 +324,11 @@ fn png_rows(bytes: &[u8], header: &Header, sink: &mut Sink) -> Result<(), Decode
         let info = reader.next_frame(&mut frame).map_err(corrupt)?;
         for y in first..end {
             let start = y as usize * info.line_size;
-            sink.put(y, 0, samples(&frame[start..start + info.line_size], sixteen));
+            sink.put(
+                y,
+                0,
+                samples(&frame[start..start + info.line_size], sixteen),
+            );
         }
         return Ok(());
     }
@@ -418,7 +429,11 @@ fn jpeg_rows(bytes: &[u8], sink: &mut Sink) -> Result<(), DecodeError> {
     // The codec converts CMYK and YCbCr to RGB; describe what it hands over, not the file.
     let channels = usize::from(decoder.color_type().channel_count());
     sink.channels = channels;
-    sink.luma = if channels >= 3 { Luma::Rgb } else { Luma::First };
+    sink.luma = if channels >= 3 {
+        Luma::Rgb
+    } else {
+        Luma::First
+    };
     sink.range = sample_range(SampleKind::Uint, 8);
     let width = decoder.dimensions().0 as usize;
     let mut buf = vec![0; decoder.total_bytes() as usize];
@@ -472,7 +487,10 @@ mod tests {
     fn check(bytes: &[u8], img_w: u64, img_h: u64, dtype: TileDtype, mask: u64, w: Window) {
         let header = sniff(bytes).unwrap();
         let got = decode_window(bytes, &header, w, Conversion::Exact(dtype)).unwrap();
-        assert_eq!((got.width, got.height, got.dtype), (w.width, w.height, dtype));
+        assert_eq!(
+            (got.width, got.height, got.dtype),
+            (w.width, w.height, dtype)
+        );
         assert!(
             got.data == expected(w, img_w, img_h, dtype, mask),
             "pixels differ for window {w:?} of a {img_w}×{img_h} image"
@@ -522,9 +540,30 @@ mod tests {
     #[test]
     fn u16_tiff_crop_and_pad_reads_only_needed_strips() {
         let bytes = u16_tiff(300, 200);
-        check(&bytes, 300, 200, TileDtype::U16, 0xFFFF, win(0, 0, 128, 128));
-        check(&bytes, 300, 200, TileDtype::U16, 0xFFFF, win(128, 128, 128, 128));
-        check(&bytes, 300, 200, TileDtype::U16, 0xFFFF, win(256, 128, 128, 128));
+        check(
+            &bytes,
+            300,
+            200,
+            TileDtype::U16,
+            0xFFFF,
+            win(0, 0, 128, 128),
+        );
+        check(
+            &bytes,
+            300,
+            200,
+            TileDtype::U16,
+            0xFFFF,
+            win(128, 128, 128, 128),
+        );
+        check(
+            &bytes,
+            300,
+            200,
+            TileDtype::U16,
+            0xFFFF,
+            win(256, 128, 128, 128),
+        );
     }
 
     #[test]
@@ -544,7 +583,11 @@ mod tests {
         let want: Vec<u8> = (16..32u64)
             .flat_map(|y| {
                 (16..32u64).flat_map(move |x| {
-                    let v = if x < 30 && y < 20 { value(x, y) << 40 } else { 0 };
+                    let v = if x < 30 && y < 20 {
+                        value(x, y) << 40
+                    } else {
+                        0
+                    };
                     v.to_le_bytes()
                 })
             })
@@ -581,8 +624,13 @@ mod tests {
     fn window_outside_the_image_is_black() {
         let bytes = u8_png(10, 10);
         let header = sniff(&bytes).unwrap();
-        let got = decode_window(&bytes, &header, win(10, 0, 10, 10), Conversion::Exact(TileDtype::U8))
-            .unwrap();
+        let got = decode_window(
+            &bytes,
+            &header,
+            win(10, 0, 10, 10),
+            Conversion::Exact(TileDtype::U8),
+        )
+        .unwrap();
         assert_eq!(got, Pixels::zeros(10, 10, TileDtype::U8));
     }
 
@@ -631,8 +679,13 @@ mod tests {
         let bytes = u8_png(64, 64);
         let cut = &bytes[..bytes.len() / 2];
         let header = sniff(cut).unwrap();
-        let err = decode_window(cut, &header, win(0, 0, 64, 64), Conversion::Exact(TileDtype::U8))
-            .unwrap_err();
+        let err = decode_window(
+            cut,
+            &header,
+            win(0, 0, 64, 64),
+            Conversion::Exact(TileDtype::U8),
+        )
+        .unwrap_err();
         assert!(matches!(err, DecodeError::Corrupt(_)), "{err:?}");
     }
 }

@@ -231,7 +231,9 @@ fn jpeg_header(b: &[u8]) -> Result<Header, HeaderError> {
         if marker == 0xD9 || marker == 0xDA {
             return Err(corrupt(Format::Jpeg, "image data before any frame header"));
         }
-        let Some(len) = b.get(i..i + 2).map(|l| usize::from(u16::from_be_bytes([l[0], l[1]])))
+        let Some(len) = b
+            .get(i..i + 2)
+            .map(|l| usize::from(u16::from_be_bytes([l[0], l[1]])))
         else {
             return Err(corrupt(Format::Jpeg, "truncated segment"));
         };

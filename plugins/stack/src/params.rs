@@ -31,9 +31,9 @@ impl<'a> Params<'a> {
     pub fn string(&self, key: &str, what: &str) -> Result<&'a str, ParamsError> {
         match self.value.get(key) {
             Some(Value::String(s)) => Ok(s),
-            None | Some(Value::Null) => Err(ParamsError(format!(
-                "missing param \"{key}\" ({what})"
-            ))),
+            None | Some(Value::Null) => {
+                Err(ParamsError(format!("missing param \"{key}\" ({what})")))
+            }
             Some(other) => Err(ParamsError(format!(
                 "param \"{key}\" must be a string, got {}",
                 kind(other)
@@ -87,10 +87,12 @@ impl<'a> Params<'a> {
     /// `ingest_job.extent.<axis>` as `[start, stop)`.
     pub fn extent(&self, axis: &str) -> Result<(u64, u64), ParamsError> {
         let v = self.ingest_job("extent")?.get(axis);
-        let pair = v.and_then(Value::as_array).and_then(|a| match a.as_slice() {
-            [start, stop] => Some((start.as_u64()?, stop.as_u64()?)),
-            _ => None,
-        });
+        let pair = v
+            .and_then(Value::as_array)
+            .and_then(|a| match a.as_slice() {
+                [start, stop] => Some((start.as_u64()?, stop.as_u64()?)),
+                _ => None,
+            });
         pair.ok_or_else(|| {
             ParamsError(format!(
                 "ingest_job.extent.{axis} must be [start, stop] with non-negative integers, got {}",

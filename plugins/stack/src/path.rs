@@ -77,8 +77,14 @@ mod tests {
     #[test]
     fn spec_examples() {
         let p = paths("/data", "<o:3253>_my_stack_section<p:3>", "png");
-        assert_eq!(p.path(0, 0, 0, 0).unwrap(), "/data/3253_my_stack_section000.png");
-        assert_eq!(p.path(0, 0, 1, 0).unwrap(), "/data/3254_my_stack_section001.png");
+        assert_eq!(
+            p.path(0, 0, 0, 0).unwrap(),
+            "/data/3253_my_stack_section000.png"
+        );
+        assert_eq!(
+            p.path(0, 0, 1, 0).unwrap(),
+            "/data/3254_my_stack_section001.png"
+        );
         let p = paths("/data", "<o:200>_my_base_<p:4>", "tif");
         assert_eq!(p.path(0, 0, 2, 0).unwrap(), "/data/202_my_base_0002.tif");
         let p = paths("/data", "<z>/<y>_<x>", "png");
@@ -99,7 +105,10 @@ mod tests {
             "Z Image Stack only supports non-time series data"
         );
         assert_eq!(p.path(0, 0, 199, 0).unwrap(), "/data/199.png");
-        assert_eq!(p.path(0, 0, 200, 0).unwrap_err().to_string(), "Z-index out of range");
+        assert_eq!(
+            p.path(0, 0, 200, 0).unwrap_err().to_string(),
+            "Z-index out of range"
+        );
     }
 
     #[test]

@@ -21,7 +21,10 @@ pub struct Template {
 enum Part {
     Literal(String),
     /// `<>`, `<o:N>`, `<p:M>` or `<o:Np:M>`: the index plus `offset`, zero-padded to `width`.
-    Index { offset: u64, width: usize },
+    Index {
+        offset: u64,
+        width: usize,
+    },
     /// `<x>`, `<y>` or `<z>`: a raw tile index.
     Axis(Axis),
 }
@@ -91,12 +94,10 @@ impl Template {
             match part {
                 Part::Literal(s) => out.push_str(s),
                 Part::Index { offset, width } => {
-                    let value = index
-                        .checked_add(*offset)
-                        .ok_or(TemplateError::Overflow {
-                            index,
-                            offset: *offset,
-                        })?;
+                    let value = index.checked_add(*offset).ok_or(TemplateError::Overflow {
+                        index,
+                        offset: *offset,
+                    })?;
                     // Writing to a String cannot fail.
                     let _ = write!(out, "{value:0width$}");
                 }
@@ -181,7 +182,10 @@ mod tests {
     use super::*;
 
     fn render(t: &str, index: u64) -> String {
-        Template::parse(t).unwrap().render(index, 0, 0, index).unwrap()
+        Template::parse(t)
+            .unwrap()
+            .render(index, 0, 0, index)
+            .unwrap()
     }
 
     #[test]

@@ -1,0 +1,547 @@
+//! `ZindexStackTileProcessor`: the tile `(x, y)` of slice z's image file.
+//!
+//! The decision per tile, cheapest first:
+//! 1. read the file through the host (local path or `s3://bucket/key`);
+//! 2. read its header only;
+//! 3. if it already is an acceptable tile — exactly the tile size, tile (0, 0), gray
+//!    uint8/16/64, PNG/TIFF/JPEG — hand its bytes on untouched (unless `reencode` is set);
+//! 4. otherwise decode just the tile's window (cropped, zero-padded at the edges), converting
+//!    with the user's cast policy if the pixel type is not one the Boss stores.
+//!
+//! Params (besides the host-added `ingest_job`):
+//! - `filesystem`: `local` (default), `s3` or `s3_copy` (the same for us: read `s3://bucket/path`);
+//! - `bucket`: the S3 bucket, required for `s3`/`s3_copy` (the path is then the object key);
+//! - `extension`: accepted for compatibility; the format is read from the file itself;
+//! - `fail_gracefully` (default false): a missing file gives a black tile, reported as a note;
+//! - `datatype` (`uint8` default, `uint16`, `uint64`): the dtype of such black tiles;
+//! - `cast`: the policy for other pixel types, see [`crate::cast`]; without it they are refused;
+//! - `reencode` (default false): always decode and hand raw pixels to the host to encode, even
+//!   when the file could pass through (for benchmarks and for sources whose encoding the Boss
+//!   should not receive as-is).
+
+use plugin_abi::{Dtype, ErrorKind, ImageFormat, Note, PluginError, TileImage, TileOutput};
+use serde_json::Value;
+
+use crate::cast::{Cast, CAST_VALUES};
+use crate::decode::{decode_window, Conversion, DecodeError, Pixels, Window};
+use crate::header::{sniff, Format, HeaderError, TileDtype};
+use crate::params::{Params, ParamsError};
+
+/// A configured stack tile processor.
+#[derive(Debug, Clone)]
+pub struct StackTiles {
+    bucket: Option<String>,
+    tile_size: (u32, u32),
+    /// `[0, stop)` of x and y the job covers: the part of a window an image must cover.
+    extent_stop: (u64, u64),
+    fail_gracefully: bool,
+    black_dtype: TileDtype,
+    cast: Option<Cast>,
+    reencode: bool,
+}
+
+/// Why a tile could not be made. Every variant names the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TileError {
+    #[error("{location}: file not found; check root_dir and base_filename, or set \"fail_gracefully\": true to upload black tiles for missing slices")]
+    NotFound { location: String },
+    /// Any other failure of the host's read, whose message already names the location.
+    #[error("{0}")]
+    Read(PluginError),
+    #[error("{location}: unreadable image: {reason}")]
+    InvalidImage { location: String, reason: String },
+    #[error("{location}: pixel type {dtype} is not one the Boss stores (uint8, uint16, uint64 gray); convert the files, or set \"cast\" in the tile processor's params to one of {CAST_VALUES}")]
+    Dtype { location: String, dtype: String },
+    #[error("{location}: image is {width}×{height}, but tile (x={x}, y={y}) needs at least {need_w}×{need_h}")]
+    TooSmall {
+        location: String,
+        width: u32,
+        height: u32,
+        x: u64,
+        y: u64,
+        need_w: u64,
+        need_h: u64,
+    },
+}
+
+impl StackTiles {
+    pub fn from_params(params: &Value) -> Result<StackTiles, ParamsError> {
+        let p = Params::new(params)?;
+        let filesystem = p.opt_string("filesystem")?.unwrap_or("local");
+        let bucket = match filesystem {
+            "local" => None,
+            "s3" | "s3_copy" => Some(
+                p.string("bucket", "the S3 bucket holding the slices")?
+                    .to_string(),
+            ),
+            other => {
+                return Err(ParamsError(format!(
+                    "param \"filesystem\" is \"{other}\"; use local, s3 or s3_copy"
+                )))
+            }
+        };
+        let black_dtype = match p.opt_string("datatype")?.unwrap_or("uint8") {
+            "uint8" => TileDtype::U8,
+            "uint16" => TileDtype::U16,
+            "uint64" => TileDtype::U64,
+            other => {
+                return Err(ParamsError(format!(
+                    "param \"datatype\" is \"{other}\"; use uint8, uint16 or uint64"
+                )))
+            }
+        };
+        let cast = p
+            .opt_string("cast")?
+            .map(|c| {
+                c.parse::<Cast>()
+                    .map_err(|e| ParamsError(format!("param \"cast\": {e}")))
+            })
+            .transpose()?;
+        let (_, x_stop) = p.extent("x")?;
+        let (_, y_stop) = p.extent("y")?;
+        Ok(StackTiles {
+            bucket,
+            tile_size: p.tile_size()?,
+            extent_stop: (x_stop, y_stop),
+            fail_gracefully: p.bool("fail_gracefully", false)?,
+            black_dtype,
+            cast,
+            reencode: p.bool("reencode", false)?,
+        })
+    }
+
+    /// Where the host should read `path` from: the path itself, or `s3://bucket/key`.
+    pub fn location(&self, path: &str) -> String {
+        match &self.bucket {
+            None => path.to_string(),
+            Some(bucket) => format!("s3://{bucket}/{}", path.trim_start_matches('/')),
+        }
+    }
+
+    /// Makes tile `(x, y)` of the slice at `path`, reading through `read`.
+    pub fn tile(
+        &self,
+        read: impl FnOnce(&str) -> Result<Vec<u8>, PluginError>,
+        path: &str,
+        x: u64,
+        y: u64,
+    ) -> Result<TileOutput, TileError> {
+        let location = self.location(path);
+        let (tw, th) = self.tile_size;
+        let bytes = match read(&location) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind == ErrorKind::NotFound && self.fail_gracefully => {
+                return Ok(TileOutput {
+                    image: raw(Pixels::zeros(tw, th, self.black_dtype)),
+                    notes: vec![Note::black_tile(format!(
+                        "black tile: {location} is missing (fail_gracefully)"
+                    ))],
+                });
+            }
+            Err(e) if e.kind == ErrorKind::NotFound => {
+                return Err(TileError::NotFound { location })
+            }
+            Err(e) => return Err(TileError::Read(e)),
+        };
+        let header = sniff(&bytes).map_err(|e| TileError::InvalidImage {
+            location: location.clone(),
+            reason: match e {
+                HeaderError::UnknownFormat(_) | HeaderError::Corrupt { .. } => e.to_string(),
+            },
+        })?;
+        let window = Window {
+            x0: u64::from(tw) * x,
+            y0: u64::from(th) * y,
+            width: tw,
+            height: th,
+        };
+        // The image must reach as far as the job's extent does inside this window; a slice that
+        // is too small would otherwise be padded with black without a word.
+        let need_w = (window.x0 + u64::from(tw)).min(self.extent_stop.0);
+        let need_h = (window.y0 + u64::from(th)).min(self.extent_stop.1);
+        if u64::from(header.width) < need_w || u64::from(header.height) < need_h {
+            return Err(TileError::TooSmall {
+                location,
+                width: header.width,
+                height: header.height,
+                x,
+                y,
+                need_w,
+                need_h,
+            });
+        }
+        let mut notes = Vec::new();
+        let conversion = match (header.tile_dtype(), self.cast) {
+            (Some(dtype), _) => Conversion::Exact(dtype),
+            (None, Some(cast)) => {
+                notes.push(Note::cast(format!(
+                    "cast: {location} is {}, converted with {cast}",
+                    header.dtype_description()
+                )));
+                Conversion::Cast(cast)
+            }
+            (None, None) => {
+                return Err(TileError::Dtype {
+                    location,
+                    dtype: header.dtype_description(),
+                })
+            }
+        };
+        let whole_image = x == 0 && y == 0 && header.width == tw && header.height == th;
+        if whole_image && !self.reencode && matches!(conversion, Conversion::Exact(_)) {
+            return Ok(TileOutput {
+                image: TileImage::Encoded {
+                    bytes,
+                    format: image_format(header.format),
+                },
+                notes,
+            });
+        }
+        if !window.meets(header.width, header.height) {
+            notes.push(Note::black_tile(format!(
+                "black tile: tile (x={x}, y={y}) lies outside the {}×{} image {location}",
+                header.width, header.height
+            )));
+        }
+        let pixels = decode_window(&bytes, &header, window, conversion).map_err(|e| match e {
+            DecodeError::Corrupt(reason) => TileError::InvalidImage {
+                location: location.clone(),
+                reason,
+            },
+            DecodeError::Unsupported(reason) => TileError::Dtype {
+                location: location.clone(),
+                dtype: reason,
+            },
+        })?;
+        Ok(TileOutput {
+            image: raw(pixels),
+            notes,
+        })
+    }
+}
+
+/// Decoded pixels as the ABI's raw tile.
+pub fn raw(p: Pixels) -> TileImage {
+    TileImage::Raw {
+        width: p.width,
+        height: p.height,
+        dtype: dtype(p.dtype),
+        data: p.data,
+    }
+}
+
+pub fn dtype(d: TileDtype) -> Dtype {
+    match d {
+        TileDtype::U8 => Dtype::U8,
+        TileDtype::U16 => Dtype::U16,
+        TileDtype::U64 => Dtype::U64,
+    }
+}
+
+pub fn image_format(f: Format) -> ImageFormat {
+    match f {
+        Format::Png => ImageFormat::Png,
+        Format::Tiff => ImageFormat::Tiff,
+        Format::Jpeg => ImageFormat::Jpeg,
+    }
+}
+
+impl From<TileError> for PluginError {
+    fn from(e: TileError) -> PluginError {
+        let message = e.to_string();
+        match e {
+            TileError::NotFound { .. } => PluginError::not_found(message),
+            TileError::Read(e) => e,
+            TileError::InvalidImage { .. } | TileError::TooSmall { .. } => {
+                PluginError::invalid_image(message)
+            }
+            TileError::Dtype { .. } => PluginError::dtype(message),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::header::tests::png;
+    use image::ExtendedColorType;
+    use serde_json::json;
+    use std::io::Cursor;
+    use tiff::encoder::{colortype, TiffEncoder};
+
+    fn tiles(extra: Value, tile: u32, extent: u64) -> StackTiles {
+        tiles_xy(extra, tile, (extent, extent))
+    }
+
+    fn tiles_xy(extra: Value, tile: u32, (ex, ey): (u64, u64)) -> StackTiles {
+        let mut params = json!({
+            "filesystem": "local", "extension": "png",
+            "ingest_job": {"tile_size": {"x": tile, "y": tile, "z": 1, "t": 1},
+                           "extent": {"x": [0, ex], "y": [0, ey], "z": [0, 4], "t": [0, 1]}}
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            params[k] = v.clone();
+        }
+        StackTiles::from_params(&params).unwrap()
+    }
+
+    fn read_fs(location: &str) -> Result<Vec<u8>, PluginError> {
+        std::fs::read(location).map_err(|e| plugin_abi::io_error(location, &e))
+    }
+
+    fn pattern(x: u32, y: u32) -> u8 {
+        (x * 3 + y * 5) as u8
+    }
+
+    fn write_u8_png(dir: &std::path::Path, name: &str, w: u32, h: u32) -> String {
+        let data: Vec<u8> = (0..h)
+            .flat_map(|y| (0..w).map(move |x| pattern(x, y)))
+            .collect();
+        let path = dir.join(name);
+        std::fs::write(&path, png(w, h, ExtendedColorType::L8, &data)).unwrap();
+        path.to_str().unwrap().to_string()
+    }
+
+    fn raw(outcome: TileOutput) -> Pixels {
+        match outcome.image {
+            TileImage::Raw {
+                width,
+                height,
+                dtype,
+                data,
+            } => Pixels {
+                width,
+                height,
+                dtype: match dtype {
+                    Dtype::U8 => TileDtype::U8,
+                    Dtype::U16 => TileDtype::U16,
+                    Dtype::U64 => TileDtype::U64,
+                    Dtype::U32 => panic!("the stack plugin never makes uint32 tiles"),
+                },
+                data,
+            },
+            other => panic!("expected raw pixels, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn exact_tile_passes_through_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_u8_png(dir.path(), "s.png", 16, 16);
+        let out = tiles(json!({}), 16, 16).tile(read_fs, &path, 0, 0).unwrap();
+        assert_eq!(
+            out.image,
+            TileImage::Encoded {
+                bytes: std::fs::read(&path).unwrap(),
+                format: ImageFormat::Png
+            }
+        );
+        assert!(out.notes.is_empty());
+    }
+
+    #[test]
+    fn reencode_decodes_even_an_exact_tile() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_u8_png(dir.path(), "s.png", 16, 16);
+        let p = raw(tiles(json!({"reencode": true}), 16, 16)
+            .tile(read_fs, &path, 0, 0)
+            .unwrap());
+        let want: Vec<u8> = (0..16)
+            .flat_map(|y| (0..16).map(move |x| pattern(x, y)))
+            .collect();
+        assert_eq!((p.width, p.height, p.dtype), (16, 16, TileDtype::U8));
+        assert_eq!(p.data, want);
+    }
+
+    #[test]
+    fn larger_image_is_cropped_and_edges_padded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_u8_png(dir.path(), "s.png", 24, 20);
+        let t = tiles_xy(json!({}), 16, (24, 20));
+        for (x, y) in [(0u32, 0u32), (1, 0), (0, 1), (1, 1)] {
+            let p = raw(t.tile(read_fs, &path, x.into(), y.into()).unwrap());
+            for ty in 0..16 {
+                for tx in 0..16 {
+                    let (ix, iy) = (16 * x + tx, 16 * y + ty);
+                    let want = if ix < 24 && iy < 20 {
+                        pattern(ix, iy)
+                    } else {
+                        0
+                    };
+                    assert_eq!(
+                        p.data[(ty * 16 + tx) as usize],
+                        want,
+                        "tile ({x},{y}) at ({tx},{ty})"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn u16_tiff_tile_keeps_its_dtype() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.tif");
+        let data: Vec<u16> = (0..40u32)
+            .flat_map(|y| (0..40u32).map(move |x| (x * 1000 + y) as u16))
+            .collect();
+        let mut out = Cursor::new(Vec::new());
+        TiffEncoder::new(&mut out)
+            .unwrap()
+            .write_image::<colortype::Gray16>(40, 40, &data)
+            .unwrap();
+        std::fs::write(&path, out.into_inner()).unwrap();
+        let p = raw(tiles(json!({}), 32, 40)
+            .tile(read_fs, path.to_str().unwrap(), 1, 1)
+            .unwrap());
+        assert_eq!((p.width, p.height, p.dtype), (32, 32, TileDtype::U16));
+        let at = |tx: usize, ty: usize| {
+            u16::from_le_bytes([p.data[2 * (ty * 32 + tx)], p.data[2 * (ty * 32 + tx) + 1]])
+        };
+        assert_eq!(at(0, 0), 32 * 1000 + 32);
+        assert_eq!(at(7, 7), 39 * 1000 + 39);
+        assert_eq!(at(8, 0), 0);
+        assert_eq!(at(0, 8), 0);
+    }
+
+    #[test]
+    fn missing_file_with_and_without_fail_gracefully() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gone.png");
+        let path = path.to_str().unwrap();
+        let out = tiles(
+            json!({"fail_gracefully": true, "datatype": "uint16"}),
+            16,
+            16,
+        )
+        .tile(read_fs, path, 0, 0)
+        .unwrap();
+        assert_eq!(
+            out.notes,
+            vec![Note::black_tile(format!(
+                "black tile: {path} is missing (fail_gracefully)"
+            ))]
+        );
+        assert_eq!(raw(out), Pixels::zeros(16, 16, TileDtype::U16));
+
+        let err = tiles(json!({}), 16, 16)
+            .tile(read_fs, path, 0, 0)
+            .unwrap_err();
+        assert_eq!(
+            err,
+            TileError::NotFound {
+                location: path.to_string()
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            format!("{path}: file not found; check root_dir and base_filename, or set \"fail_gracefully\": true to upload black tiles for missing slices")
+        );
+    }
+
+    #[test]
+    fn corrupt_file_is_invalid_image_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.png");
+        std::fs::write(&path, b"not an image at all").unwrap();
+        let path = path.to_str().unwrap();
+        let err = tiles(json!({}), 16, 16)
+            .tile(read_fs, path, 0, 0)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("{path}: unreadable image: not a PNG, TIFF or JPEG image (starts with bytes 6e 6f 74 20 61 6e 20 69)")
+        );
+        // A valid header over truncated data fails when decoded.
+        let good = std::fs::read(write_u8_png(dir.path(), "big.png", 64, 64)).unwrap();
+        std::fs::write(dir.path().join("cut.png"), &good[..good.len() / 2]).unwrap();
+        let cut = dir.path().join("cut.png");
+        let err = tiles(json!({}), 32, 64)
+            .tile(read_fs, cut.to_str().unwrap(), 1, 1)
+            .unwrap_err();
+        assert!(matches!(err, TileError::InvalidImage { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn rgb_and_int32_need_a_cast() {
+        let dir = tempfile::tempdir().unwrap();
+        let rgb = dir.path().join("rgb.png");
+        std::fs::write(
+            &rgb,
+            png(16, 16, ExtendedColorType::Rgb8, &[200; 16 * 16 * 3]),
+        )
+        .unwrap();
+        let rgb = rgb.to_str().unwrap();
+        let err = tiles(json!({}), 16, 16)
+            .tile(read_fs, rgb, 0, 0)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("{rgb}: pixel type RGB uint8 is not one the Boss stores (uint8, uint16, uint64 gray); convert the files, or set \"cast\" in the tile processor's params to one of clip_uint8, clip_uint16, scale_uint8, scale_uint16")
+        );
+        let out = tiles(json!({"cast": "clip_uint8"}), 16, 16)
+            .tile(read_fs, rgb, 0, 0)
+            .unwrap();
+        assert_eq!(
+            out.notes,
+            vec![Note::cast(format!(
+                "cast: {rgb} is RGB uint8, converted with clip_uint8"
+            ))]
+        );
+        assert_eq!(raw(out).data, vec![200; 256]);
+
+        let i32_path = dir.path().join("i32.tif");
+        let mut out = Cursor::new(Vec::new());
+        TiffEncoder::new(&mut out)
+            .unwrap()
+            .write_image::<colortype::GrayI32>(16, 16, &[70_000; 256])
+            .unwrap();
+        std::fs::write(&i32_path, out.into_inner()).unwrap();
+        let i32_path = i32_path.to_str().unwrap();
+        let err = tiles(json!({}), 16, 16)
+            .tile(read_fs, i32_path, 0, 0)
+            .unwrap_err();
+        assert!(
+            matches!(&err, TileError::Dtype { location, dtype } if location == i32_path && dtype == "int32")
+        );
+        let p = raw(tiles(json!({"cast": "clip_uint16"}), 16, 16)
+            .tile(read_fs, i32_path, 0, 0)
+            .unwrap());
+        assert_eq!(p.dtype, TileDtype::U16);
+        assert!(p.data.chunks(2).all(|s| s == [0xFF, 0xFF]));
+    }
+
+    #[test]
+    fn slice_smaller_than_the_extent_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_u8_png(dir.path(), "small.png", 30, 32);
+        let err = tiles(json!({}), 16, 32)
+            .tile(read_fs, &path, 1, 0)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("{path}: image is 30×32, but tile (x=1, y=0) needs at least 32×16")
+        );
+    }
+
+    #[test]
+    fn s3_locations_and_params_errors() {
+        let t = tiles(json!({"filesystem": "s3", "bucket": "lab-data"}), 16, 16);
+        assert_eq!(t.location("/stack/001.png"), "s3://lab-data/stack/001.png");
+        assert_eq!(t.location("stack/001.png"), "s3://lab-data/stack/001.png");
+        let err = StackTiles::from_params(&json!({"filesystem": "s3",
+            "ingest_job": {"tile_size": {"x": 1, "y": 1}, "extent": {"x": [0, 1], "y": [0, 1]}}}))
+        .unwrap_err();
+        assert_eq!(
+            err.0,
+            "missing param \"bucket\" (the S3 bucket holding the slices)"
+        );
+        let err = StackTiles::from_params(&json!({"cast": "float",
+            "ingest_job": {"tile_size": {"x": 1, "y": 1}, "extent": {"x": [0, 1], "y": [0, 1]}}}))
+        .unwrap_err();
+        assert_eq!(
+            err.0,
+            "param \"cast\": unknown cast \"float\"; use one of clip_uint8, clip_uint16, scale_uint8, scale_uint16"
+        );
+    }
+}
