@@ -71,7 +71,15 @@ pub enum Joined {
     /// The service is still filling the upload queue; ask again in a few seconds.
     Preparing,
     /// The job is ready and these are its queues and keys.
-    Ready(Box<JoinResponse>),
+    Ready(Box<Join>),
+}
+
+/// A join answer of a job that is ready: typed, and as sent (the `resource` and settings blocks
+/// go back to the service unchanged in every tile's metadata, including fields we do not model).
+#[derive(Clone, Debug)]
+pub struct Join {
+    pub response: JoinResponse,
+    pub raw: serde_json::Value,
 }
 
 /// What a POST to complete answered (spec §2.4).
@@ -172,7 +180,10 @@ impl Backend {
                 status: 200,
                 detail: format!("job is {status} but the answer holds no credentials"),
             }),
-            _ => Ok(Joined::Ready(Box::new(join))),
+            _ => Ok(Joined::Ready(Box::new(Join {
+                response: join,
+                raw: parse(&action, &reply)?,
+            }))),
         }
     }
 
@@ -181,7 +192,7 @@ impl Backend {
         &self,
         job: u64,
         poll: Duration,
-    ) -> Result<Box<JoinResponse>, BackendError> {
+    ) -> Result<Box<Join>, BackendError> {
         let mut said = false;
         loop {
             match self.join(job).await? {

@@ -1,1 +1,266 @@
-//! (in progress)
+//! The upload engine: drains a tile job's upload queue into S3, bounded and without loss.
+//!
+//! ```text
+//! upload queue ─ReceiveMessage(10, long poll)─▶ work channel (bounded)
+//!   ▶ plugin stage (blocking threads): tile indices → encoded tile
+//!   ▶ S3 PutObject (async, bounded in flight, metadata per protocol §4.1)
+//!   ▶ tile-index SendMessageBatch ▶ upload-queue DeleteMessageBatch
+//! ```
+//! Every tile holds one permit of a semaphore from the moment it is received until it is deleted
+//! or abandoned, so memory is bounded by configuration, never by the size of the job. The order
+//! put → index → delete is the no-loss invariant: a message is deleted only after its tile is stored
+//! and indexed; any failure leaves it to reappear after the visibility timeout. Tiles that keep
+//! failing are quarantined ([`quarantine`]). Shutdown is an argument: when it resolves, receiving
+//! stops and the tiles in flight finish; a fatal condition (queue gone, metadata over S3's limit,
+//! keys no longer renewable) ends the run the same way.
+
+pub mod metadata;
+pub mod quarantine;
+pub mod source;
+pub mod stats;
+
+mod finish;
+mod produce;
+mod receive;
+mod retry;
+mod store;
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use boss_protocol::keys::TileKey;
+use boss_protocol::messages::TileUploadMessage;
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+
+use crate::aws::Session;
+pub use metadata::Job;
+use quarantine::{FailedTile, Quarantine};
+pub use source::{Produced, TileFailure, TileSource};
+pub use stats::{Snapshot, Stats};
+
+/// How an upload run is shaped.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Parallel plugin calls (`-p`); uploads in flight scale with it.
+    pub workers: usize,
+    /// Quarantine a tile when it fails on this receive (ApproximateReceiveCount) or later.
+    pub max_attempts: u32,
+    /// Long-poll wait of each ReceiveMessage (20 s in production).
+    pub receive_wait: Duration,
+}
+
+impl Options {
+    /// Tiles in the pipeline at once: enough to keep every worker and upload busy while a
+    /// receive of 10 is under way, small enough that all finish well inside the 120 s
+    /// visibility timeout.
+    fn pipeline_capacity(&self) -> usize {
+        self.workers * 4 + 20
+    }
+
+    /// PutObject calls in flight.
+    fn uploads_in_flight(&self) -> usize {
+        self.workers * 2 + 4
+    }
+}
+
+/// Why the run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum End {
+    /// The upload queue looked empty with nothing in flight.
+    Drained,
+    /// Shutdown was requested; the tiles in flight were finished.
+    Interrupted,
+    /// The upload queue no longer exists: the job was completed or cancelled elsewhere.
+    JobGone,
+    /// Nothing more can be uploaded (the message says why and what to do).
+    Fatal(String),
+}
+
+/// What a run did.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub end: End,
+    pub stats: Snapshot,
+    pub elapsed: Duration,
+}
+
+/// A message taken from the upload queue, holding its pipeline slot until dropped.
+struct Work {
+    message_id: String,
+    receipt_handle: String,
+    message: TileUploadMessage,
+    tile: TileKey,
+    receives: u32,
+    _slot: OwnedSemaphorePermit,
+}
+
+/// State every stage shares.
+struct Ctx {
+    job: Job,
+    session: Session,
+    options: Options,
+    stats: Arc<Stats>,
+    quarantine: Arc<Quarantine>,
+    stop: watch::Sender<bool>,
+    fatal: Mutex<Option<End>>,
+}
+
+impl Ctx {
+    /// Ends the run for everyone (the first reason wins).
+    fn halt(&self, end: End) {
+        let mut fatal = self.fatal.lock().unwrap_or_else(|p| p.into_inner());
+        if fatal.is_none() {
+            match &end {
+                End::Fatal(why) => log::error!("stopping: {why}"),
+                End::JobGone => {
+                    log::warn!("the job was completed or cancelled elsewhere; stopping")
+                }
+                _ => {}
+            }
+            *fatal = Some(end);
+        }
+        self.stop.send_replace(true);
+    }
+
+    /// A tile failed this attempt. It is left for redelivery, or quarantined when this was its
+    /// last allowed receive.
+    fn fail(&self, work: &Work, file: Option<String>, error: String) {
+        self.stats.failed_attempt();
+        if work.receives < self.options.max_attempts {
+            log::warn!(
+                "tile x{} y{} z{} t{} failed (attempt {} of {}), it will be retried: {error}",
+                work.tile.x,
+                work.tile.y,
+                work.tile.z,
+                work.tile.t,
+                work.receives,
+                self.options.max_attempts
+            );
+            return;
+        }
+        self.quarantine_tile(
+            &work.message.tile_key,
+            &work.message.chunk_key,
+            Some(&work.tile),
+            file,
+            error,
+            work.receives,
+        );
+    }
+
+    fn quarantine_tile(
+        &self,
+        tile_key: &str,
+        chunk_key: &str,
+        tile: Option<&TileKey>,
+        file: Option<String>,
+        error: String,
+        attempts: u32,
+    ) {
+        let entry = FailedTile {
+            tile_key: tile_key.to_string(),
+            chunk_key: chunk_key.to_string(),
+            x: tile.map(|t| t.x),
+            y: tile.map(|t| t.y),
+            z: tile.map(|t| t.z),
+            t: tile.map(|t| t.t),
+            file,
+            error,
+            attempts,
+        };
+        match self.quarantine.add(&entry) {
+            Ok(true) => {
+                self.stats.quarantined();
+                log::error!(
+                    "tile {tile_key} quarantined after {attempts} attempts ({}); see {}",
+                    entry.error,
+                    self.quarantine.path().display()
+                );
+            }
+            Ok(false) => {}
+            Err(e) => self.halt(End::Fatal(format!(
+                "cannot write the failure report {}: {e}",
+                self.quarantine.path().display()
+            ))),
+        }
+    }
+}
+
+/// Uploads tiles of `job` until the queue is drained, `shutdown` resolves, or the run cannot go on.
+/// `stats` and `quarantine` are shared with the caller, which shows progress and reports.
+pub async fn run(
+    job: Job,
+    session: Session,
+    source: Arc<dyn TileSource>,
+    options: Options,
+    stats: Arc<Stats>,
+    quarantine: Arc<Quarantine>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Outcome {
+    let started = Instant::now();
+    let (stop, _) = watch::channel(false);
+    let ctx = Arc::new(Ctx {
+        job,
+        session,
+        options,
+        stats,
+        quarantine,
+        stop,
+        fatal: Mutex::new(None),
+    });
+
+    let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let ctx = ctx.clone();
+        let interrupted = interrupted.clone();
+        let mut stopped = ctx.stop.subscribe();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = shutdown => {
+                    interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
+                    log::warn!("stopping: no new tiles are taken; finishing the tiles in flight");
+                    ctx.stop.send_replace(true);
+                }
+                _ = stopped.wait_for(|s| *s) => {}
+            }
+        })
+    };
+
+    let capacity = ctx.options.pipeline_capacity();
+    let slots = Arc::new(Semaphore::new(capacity));
+    let (work_tx, work_rx) = tokio::sync::mpsc::channel::<Work>(capacity);
+    let (stored_tx, stored_rx) = tokio::sync::mpsc::channel(capacity);
+    let (done_tx, done_rx) = tokio::sync::mpsc::channel(capacity);
+
+    let producers = produce::spawn(ctx.clone(), source, work_rx, stored_tx);
+    let storer = tokio::spawn(store::run(ctx.clone(), stored_rx, done_tx));
+    let finisher = tokio::spawn(finish::run(ctx.clone(), done_rx));
+    let drained = receive::run(ctx.clone(), slots, capacity, work_tx).await;
+
+    // The receiver dropped the work sender: each stage ends once its input is empty.
+    for p in producers {
+        if let Err(e) = p.await {
+            log::error!("a plugin worker ended abnormally: {e}");
+        }
+    }
+    for (name, task) in [("upload", storer), ("index", finisher)] {
+        if let Err(e) = task.await {
+            log::error!("the {name} stage ended abnormally: {e}");
+        }
+    }
+    watcher.abort();
+
+    let fatal = ctx.fatal.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let end = match fatal {
+        Some(end) => end,
+        None if interrupted.load(std::sync::atomic::Ordering::SeqCst) => End::Interrupted,
+        None if drained => End::Drained,
+        None => End::Interrupted,
+    };
+    Outcome {
+        end,
+        stats: ctx.stats.snapshot(),
+        elapsed: started.elapsed(),
+    }
+}

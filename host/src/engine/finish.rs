@@ -1,0 +1,213 @@
+//! The finishing stage: stored tiles are announced on the tile-index queue and only then deleted
+//! from the upload queue, both in batches of up to 10 (SQS's batch limit). A tile whose index
+//! message fails is not deleted: it comes back and is redone, which the service tolerates. A
+//! delete that fails leaves a tile stored and indexed that will be uploaded once more.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, SendMessageBatchRequestEntry};
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinSet;
+
+use super::retry::{with_session, CallError};
+use super::store::Stored;
+use super::{Ctx, End};
+use crate::aws::{classify, describe};
+
+/// SQS's maximum entries per batch call.
+const BATCH: usize = 10;
+/// How long a partial batch waits for company before it is sent anyway.
+const LINGER: Duration = Duration::from_millis(20);
+/// Batches being indexed and deleted at once.
+const BATCHES_IN_FLIGHT: usize = 4;
+
+/// Indexes and deletes every stored tile; ends when the input is closed and all batches are done.
+pub(super) async fn run(ctx: Arc<Ctx>, mut stored: mpsc::Receiver<Stored>) {
+    let limit = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT));
+    let mut batches = JoinSet::new();
+    while let Some(first) = stored.recv().await {
+        let mut batch = vec![first];
+        let deadline = tokio::time::Instant::now() + LINGER;
+        while batch.len() < BATCH {
+            match tokio::time::timeout_at(deadline, stored.recv()).await {
+                Ok(Some(s)) => batch.push(s),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        while batches.try_join_next().is_some() {}
+        let Ok(permit) = limit.clone().acquire_owned().await else {
+            break;
+        };
+        let ctx = ctx.clone();
+        batches.spawn(async move {
+            finish_batch(&ctx, batch).await;
+            drop(permit);
+        });
+    }
+    while batches.join_next().await.is_some() {}
+}
+
+async fn finish_batch(ctx: &Ctx, batch: Vec<Stored>) {
+    let indexed = index(ctx, batch).await;
+    if indexed.is_empty() {
+        return;
+    }
+    delete(ctx, indexed).await;
+}
+
+/// Sends the tile-index messages; returns the tiles whose message was accepted.
+async fn index(ctx: &Ctx, batch: Vec<Stored>) -> Vec<Stored> {
+    let queue = ctx.job.tile_index_queue.clone();
+    let entries: Vec<SendMessageBatchRequestEntry> = batch
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            SendMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .message_body(s.index_body.clone())
+                .build()
+                // Both required fields (id, body) are set just above.
+                .expect("id and body are set")
+        })
+        .collect();
+    let result = with_session(&ctx.session, |clients| {
+        let (queue, entries) = (queue.clone(), entries.clone());
+        async move {
+            clients
+                .sqs
+                .send_message_batch()
+                .queue_url(queue)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| (classify(&e), describe(&e)))
+        }
+    })
+    .await;
+    let out = match result {
+        Ok(out) => out,
+        Err(e) => {
+            let why = settle(ctx, e, "sending tile-index messages");
+            for s in &batch {
+                if let Some(why) = &why {
+                    ctx.fail(&s.work, None, why.clone());
+                }
+            }
+            return Vec::new();
+        }
+    };
+    let mut ok = vec![false; batch.len()];
+    for s in out.successful() {
+        if let Ok(i) = s.id().parse::<usize>() {
+            if let Some(slot) = ok.get_mut(i) {
+                *slot = true;
+            }
+        }
+    }
+    let mut failed_why = vec![None; batch.len()];
+    for f in out.failed() {
+        if let Ok(i) = f.id().parse::<usize>() {
+            if let Some(slot) = failed_why.get_mut(i) {
+                *slot = Some(format!(
+                    "sending the tile-index message failed: {}: {}",
+                    f.code(),
+                    f.message().unwrap_or_default()
+                ));
+                ok[i] = false;
+            }
+        }
+    }
+    let mut indexed = Vec::with_capacity(batch.len());
+    for ((s, ok), why) in batch.into_iter().zip(ok).zip(failed_why) {
+        if ok {
+            indexed.push(s);
+        } else {
+            let why = why.unwrap_or_else(|| "the tile-index message was not acknowledged".into());
+            ctx.fail(&s.work, None, why);
+        }
+    }
+    indexed
+}
+
+/// Deletes the upload messages of stored and indexed tiles, then counts them as uploaded.
+async fn delete(ctx: &Ctx, indexed: Vec<Stored>) {
+    let queue = ctx.job.upload_queue.clone();
+    let entries: Vec<DeleteMessageBatchRequestEntry> = indexed
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            DeleteMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .receipt_handle(s.work.receipt_handle.clone())
+                .build()
+                // Both required fields (id, receipt handle) are set just above.
+                .expect("id and receipt handle are set")
+        })
+        .collect();
+    let result = with_session(&ctx.session, |clients| {
+        let (queue, entries) = (queue.clone(), entries.clone());
+        async move {
+            clients
+                .sqs
+                .delete_message_batch()
+                .queue_url(queue)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| (classify(&e), describe(&e)))
+        }
+    })
+    .await;
+    let mut deleted = vec![true; indexed.len()];
+    match result {
+        Ok(out) => {
+            for f in out.failed() {
+                if let Ok(i) = f.id().parse::<usize>() {
+                    if let Some(slot) = deleted.get_mut(i) {
+                        *slot = false;
+                        log::warn!(
+                            "tile {} is stored and indexed but its upload message could not be \
+                             deleted ({}: {}); it will be uploaded once more",
+                            indexed[i].work.message.tile_key,
+                            f.code(),
+                            f.message().unwrap_or_default()
+                        );
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            if let Some(why) = settle(ctx, e, "deleting upload messages") {
+                log::warn!(
+                    "{} stored and indexed tiles keep their upload messages ({why}); they will be \
+                     uploaded once more",
+                    indexed.len()
+                );
+            }
+            deleted.iter_mut().for_each(|d| *d = false);
+        }
+    }
+    for (s, deleted) in indexed.into_iter().zip(deleted) {
+        if deleted {
+            ctx.stats.uploaded(s.bytes, s.work.receives > 1, s.black);
+        } else {
+            ctx.stats.delete_failed();
+        }
+    }
+}
+
+/// Ends the run for job-wide failures; returns the reason of an ordinary one.
+fn settle(ctx: &Ctx, e: CallError, what: &str) -> Option<String> {
+    match e {
+        CallError::Failed(why) => Some(format!("{what} failed: {why}")),
+        CallError::Gone => {
+            ctx.halt(End::JobGone);
+            None
+        }
+        CallError::Fatal(why) => {
+            ctx.halt(End::Fatal(why));
+            None
+        }
+    }
+}

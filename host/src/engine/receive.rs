@@ -1,0 +1,175 @@
+//! The receiving stage: takes up to 10 messages at a time from the upload queue, but only when
+//! the pipeline has room for 10 more, so a slow plugin or upload slows receiving instead of
+//! letting received tiles age past the visibility timeout. It is also where the run decides the
+//! queue is drained: an empty receive while no tile is in flight.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+use boss_protocol::keys::TileKey;
+use boss_protocol::messages::TileUploadMessage;
+use tokio::sync::{mpsc, Semaphore};
+
+use super::retry::{with_session, CallError};
+use super::{Ctx, End, Work};
+use crate::aws::{classify, describe};
+use crate::backend::backoff::Backoff;
+
+/// SQS's maximum per ReceiveMessage.
+const BATCH: usize = 10;
+/// Consecutive failed receives (after the SDK's own retries) before the run gives up.
+const MAX_RECEIVE_FAILURES: u32 = 12;
+
+/// Receives until drained or stopped; returns true when the queue was drained.
+pub(super) async fn run(
+    ctx: Arc<Ctx>,
+    slots: Arc<Semaphore>,
+    capacity: usize,
+    work: mpsc::Sender<Work>,
+) -> bool {
+    let mut stop = ctx.stop.subscribe();
+    let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
+    let mut failures = 0;
+    let wait_secs = ctx.options.receive_wait.as_secs().min(20) as i32;
+    loop {
+        if *stop.borrow() {
+            return false;
+        }
+        let mut permits = tokio::select! {
+            p = slots.clone().acquire_many_owned(BATCH as u32) => match p {
+                Ok(p) => p,
+                // The semaphore is never closed; treat it as a stop all the same.
+                Err(_) => return false,
+            },
+            _ = stop.wait_for(|s| *s) => return false,
+        };
+        let queue = ctx.job.upload_queue.clone();
+        let received = tokio::select! {
+            r = with_session(&ctx.session, |clients| {
+                let queue = queue.clone();
+                async move {
+                    clients
+                        .sqs
+                        .receive_message()
+                        .queue_url(queue)
+                        .max_number_of_messages(BATCH as i32)
+                        .wait_time_seconds(wait_secs)
+                        .message_system_attribute_names(
+                            MessageSystemAttributeName::ApproximateReceiveCount,
+                        )
+                        .send()
+                        .await
+                        .map_err(|e| (classify(&e), describe(&e)))
+                }
+            }) => r,
+            // Abandoning a poll loses nothing: anything it took reappears after the timeout.
+            _ = stop.wait_for(|s| *s) => return false,
+        };
+        let messages = match received {
+            Ok(out) => {
+                failures = 0;
+                backoff.reset();
+                out.messages.unwrap_or_default()
+            }
+            Err(CallError::Gone) => {
+                ctx.halt(End::JobGone);
+                return false;
+            }
+            Err(CallError::Fatal(why)) => {
+                ctx.halt(End::Fatal(why));
+                return false;
+            }
+            Err(CallError::Failed(why)) => {
+                failures += 1;
+                if failures >= MAX_RECEIVE_FAILURES {
+                    ctx.halt(End::Fatal(format!(
+                        "cannot receive from the upload queue ({failures} failures in a row): {why}"
+                    )));
+                    return false;
+                }
+                let delay = backoff.next_delay();
+                log::warn!(
+                    "receiving from the upload queue failed: {why}; retrying in {:.1} s",
+                    delay.as_secs_f64()
+                );
+                drop(permits);
+                tokio::time::sleep(delay).await;
+                continue;
+            }
+        };
+
+        let mut taken = 0;
+        for m in messages {
+            let Some(slot) = permits.split(1) else {
+                // SQS never returns more than asked for; if it did, the extra reappears later.
+                break;
+            };
+            if let Some(w) = accept(&ctx, m, slot) {
+                taken += 1;
+                if work.send(w).await.is_err() {
+                    return false;
+                }
+            }
+        }
+        drop(permits);
+        // Drained: nothing new to do and nothing of ours still in flight.
+        if taken == 0 && slots.available_permits() == capacity {
+            return true;
+        }
+    }
+}
+
+/// Turns a message into work, or skips it (quarantined here, or unreadable: quarantined now).
+fn accept(
+    ctx: &Ctx,
+    m: aws_sdk_sqs::types::Message,
+    slot: tokio::sync::OwnedSemaphorePermit,
+) -> Option<Work> {
+    let receives = m
+        .attributes()
+        .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let body = m.body().unwrap_or_default();
+    let message: TileUploadMessage = match serde_json::from_str(body) {
+        Ok(msg) => msg,
+        Err(e) => {
+            let id = m.message_id().unwrap_or("?").to_string();
+            ctx.quarantine_tile(
+                &format!("(message {id})"),
+                "",
+                None,
+                None,
+                format!("the upload message is not a tile message ({e}): {body}"),
+                receives,
+            );
+            return None;
+        }
+    };
+    if ctx.quarantine.contains(&message.tile_key) {
+        return None;
+    }
+    let tile = match TileKey::parse(&message.tile_key) {
+        Ok(t) => t,
+        Err(e) => {
+            ctx.quarantine_tile(
+                &message.tile_key,
+                &message.chunk_key,
+                None,
+                None,
+                format!("the tile key cannot be read: {e}"),
+                receives,
+            );
+            return None;
+        }
+    };
+    Some(Work {
+        message_id: m.message_id().unwrap_or_default().to_string(),
+        receipt_handle: m.receipt_handle().unwrap_or_default().to_string(),
+        message,
+        tile,
+        receives,
+        _slot: slot,
+    })
+}
