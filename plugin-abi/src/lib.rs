@@ -81,6 +81,7 @@
 //! - [`plugin`](crate::plugin): the processor traits, [`Plugin`], the export glue.
 //! - `ffi`: the `#[repr(C)]` boundary types and the root module.
 //! - [`loader`]: loading libraries and calling processors (the host's side).
+//! - `conformance` (feature `conformance`): the checks a plugin's own tests call.
 
 pub mod error;
 #[doc(hidden)]
@@ -89,6 +90,9 @@ pub mod host_services;
 pub mod loader;
 pub mod plugin;
 pub mod types;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
 
 pub use error::{guard, ErrorKind, PluginError};
 pub use host_services::{io_error, HostApi, HostServices, LocalFiles};
