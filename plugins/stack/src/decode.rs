@@ -9,7 +9,7 @@
 //! Gray images of a Boss type (uint8/16/64) are copied exactly. Other pixel types are refused
 //! upstream unless the user chose a [`Cast`]; then they are converted here, pixel by pixel.
 
-use std::io::Cursor;
+use std::io::{Cursor, Read, Seek};
 
 use crate::cast::Cast;
 use crate::header::{Color, Format, Header, SampleKind, TileDtype};
@@ -93,7 +93,7 @@ pub fn decode_window(
     if window.meets(header.width, header.height) {
         match header.format {
             Format::Png => png_rows(bytes, header, &mut sink)?,
-            Format::Tiff => tiff_chunks(bytes, &mut sink)?,
+            Format::Tiff => tiff_chunks(Cursor::new(bytes), &mut sink)?,
             Format::Jpeg => jpeg_rows(bytes, &mut sink)?,
         }
     }
@@ -353,13 +353,32 @@ fn png_rows(bytes: &[u8], header: &Header, sink: &mut Sink) -> Result<(), Decode
     Ok(())
 }
 
-fn tiff_chunks(bytes: &[u8], sink: &mut Sink) -> Result<(), DecodeError> {
+/// Decodes `window` of the TIFF image that `reader` reads, reading only the strips or tiles the
+/// window meets: with a reader that fetches byte ranges, the rest of the file is never read.
+pub fn decode_tiff_window<R: Read + Seek>(
+    mut reader: R,
+    header: &Header,
+    window: Window,
+    conversion: Conversion,
+) -> Result<Pixels, DecodeError> {
+    let mut sink = Sink::new(window, header, conversion)?;
+    // The caller may have read the header through the same reader.
+    reader
+        .rewind()
+        .map_err(|e| DecodeError::Corrupt(e.to_string()))?;
+    if window.meets(header.width, header.height) {
+        tiff_chunks(reader, &mut sink)?;
+    }
+    Ok(sink.pixels)
+}
+
+fn tiff_chunks<R: Read + Seek>(reader: R, sink: &mut Sink) -> Result<(), DecodeError> {
     use tiff::decoder::{ChunkType, Decoder, DecodingResult as D};
     let corrupt = |e: tiff::TiffError| match e {
         tiff::TiffError::UnsupportedError(u) => DecodeError::Unsupported(u.to_string()),
         other => DecodeError::Corrupt(other.to_string()),
     };
-    let mut decoder = Decoder::new(Cursor::new(bytes)).map_err(corrupt)?;
+    let mut decoder = Decoder::new(reader).map_err(corrupt)?;
     let planar = decoder
         .find_tag_unsigned::<u16>(tiff::tags::Tag::PlanarConfiguration)
         .map_err(corrupt)?;

@@ -267,8 +267,13 @@ fn jpeg_header(b: &[u8]) -> Result<Header, HeaderError> {
 }
 
 fn tiff_header(b: &[u8]) -> Result<Header, HeaderError> {
+    sniff_tiff(Cursor::new(b))
+}
+
+/// Reads the header of the TIFF image `reader` reads: its first directory's tags, no pixel data.
+pub fn sniff_tiff<R: std::io::Read + std::io::Seek>(reader: R) -> Result<Header, HeaderError> {
     let err = |e: tiff::TiffError| corrupt(Format::Tiff, e.to_string());
-    let mut decoder = tiff::decoder::Decoder::new(Cursor::new(b)).map_err(err)?;
+    let mut decoder = tiff::decoder::Decoder::new(reader).map_err(err)?;
     let (width, height) = decoder.dimensions().map_err(err)?;
     let colortype = decoder.colortype().map_err(err)?;
     let kind = tiff_sample_kind(&mut decoder).map_err(err)?;

@@ -17,6 +17,7 @@
 //! - [`decode`]: decoding one tile's window of a PNG/TIFF/JPEG into a zero-padded buffer.
 //! - [`cast`]: the explicit cast policy for other pixel types.
 //! - [`stack_tile`]: the tile processor's decisions (pass through, crop, cast, black tile).
+//! - [`ranged`]: `Read + Seek` over the host's byte-range reads, for large local TIFFs.
 //! - [`params`]: reading params with errors that name the key.
 
 pub mod cast;
@@ -24,6 +25,7 @@ pub mod decode;
 pub mod header;
 pub mod params;
 pub mod path;
+pub mod ranged;
 pub mod stack_tile;
 pub mod template;
 
@@ -68,9 +70,7 @@ impl TileProcess for TileProcessor {
         _t: u64,
     ) -> Result<TileOutput, PluginError> {
         // z and t chose the file (the path processor's job); within it only x and y matter.
-        Ok(self
-            .tiles
-            .tile(|location| self.host.read(location), path, x, y)?)
+        Ok(self.tiles.tile(&self.host, path, x, y)?)
     }
 }
 

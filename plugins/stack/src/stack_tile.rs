@@ -1,7 +1,8 @@
 //! `ZindexStackTileProcessor`: the tile `(x, y)` of slice z's image file.
 //!
 //! The decision per tile, cheapest first:
-//! 1. read the file through the host (local path or `s3://bucket/key`);
+//! 1. read the file through the host (local path or `s3://bucket/key`); large local TIFFs are
+//!    read in byte ranges instead, so a tile costs only its strips;
 //! 2. read its header only;
 //! 3. if it already is an acceptable tile — exactly the tile size, tile (0, 0), gray
 //!    uint8/16/64, PNG/TIFF/JPEG — hand its bytes on untouched (unless `reencode` is set);
@@ -11,7 +12,8 @@
 //! Params (besides the host-added `ingest_job`):
 //! - `filesystem`: `local` (default), `s3` or `s3_copy` (the same for us: read `s3://bucket/path`);
 //! - `bucket`: the S3 bucket, required for `s3`/`s3_copy` (the path is then the object key);
-//! - `extension`: accepted for compatibility; the format is read from the file itself;
+//! - `extension`: the format is read from the file itself; `tif`/`tiff` on the local
+//!   filesystem lets large slices be read in byte ranges (only the strips a tile needs);
 //! - `fail_gracefully` (default false): a missing file gives a black tile, reported as a note;
 //! - `datatype` (`uint8` default, `uint16`, `uint64`): the dtype of such black tiles;
 //! - `cast`: the policy for other pixel types, see [`crate::cast`]; without it they are refused;
@@ -19,13 +21,22 @@
 //!   when the file could pass through (for benchmarks and for sources whose encoding the Boss
 //!   should not receive as-is).
 
-use plugin_abi::{Dtype, ErrorKind, ImageFormat, Note, PluginError, TileImage, TileOutput};
+use std::io::{Read, Seek, SeekFrom};
+
+use plugin_abi::{
+    Dtype, ErrorKind, HostServices, ImageFormat, Note, PluginError, TileImage, TileOutput,
+};
 use serde_json::Value;
 
 use crate::cast::{Cast, CAST_VALUES};
-use crate::decode::{decode_window, Conversion, DecodeError, Pixels, Window};
-use crate::header::{sniff, Format, HeaderError, TileDtype};
+use crate::decode::{decode_tiff_window, decode_window, Conversion, DecodeError, Pixels, Window};
+use crate::header::{format_of, sniff, sniff_tiff, Format, Header, TileDtype};
 use crate::params::{Params, ParamsError};
+use crate::ranged::RangeReader;
+
+/// Local TIFF files at least this large are read in byte ranges (only the strips a tile needs);
+/// smaller ones are read whole, which is one call instead of several.
+const RANGED_MIN_SIZE: u64 = 4 * crate::ranged::BLOCK;
 
 /// A configured stack tile processor.
 #[derive(Debug, Clone)]
@@ -38,6 +49,8 @@ pub struct StackTiles {
     black_dtype: TileDtype,
     cast: Option<Cast>,
     reencode: bool,
+    /// Local `.tif`/`.tiff` slices: read only the byte ranges a tile needs (see [`RangeReader`]).
+    ranged_tiff: bool,
 }
 
 /// Why a tile could not be made. Every variant names the file.
@@ -97,6 +110,10 @@ impl StackTiles {
                     .map_err(|e| ParamsError(format!("param \"cast\": {e}")))
             })
             .transpose()?;
+        // Over S3 one whole-object GET beats several range GETs; locally, ranges skip work.
+        let extension = p.opt_string("extension")?.unwrap_or("");
+        let bucket_is_none_and_tiff = bucket.is_none()
+            && (extension.eq_ignore_ascii_case("tif") || extension.eq_ignore_ascii_case("tiff"));
         let (_, x_stop) = p.extent("x")?;
         let (_, y_stop) = p.extent("y")?;
         Ok(StackTiles {
@@ -107,6 +124,7 @@ impl StackTiles {
             black_dtype,
             cast,
             reencode: p.bool("reencode", false)?,
+            ranged_tiff: bucket_is_none_and_tiff,
         })
     }
 
@@ -121,34 +139,112 @@ impl StackTiles {
     /// Makes tile `(x, y)` of the slice at `path`, reading through `read`.
     pub fn tile(
         &self,
-        read: impl FnOnce(&str) -> Result<Vec<u8>, PluginError>,
+        host: &HostServices,
         path: &str,
         x: u64,
         y: u64,
     ) -> Result<TileOutput, TileError> {
         let location = self.location(path);
-        let (tw, th) = self.tile_size;
-        let bytes = match read(&location) {
+        if self.ranged_tiff {
+            let size = match host.size(&location) {
+                Ok(size) => size,
+                Err(e) => return self.unreadable(e, location),
+            };
+            if size >= RANGED_MIN_SIZE {
+                let fetch = |offset: u64, len: u64| host.read_range(&location, offset, len);
+                let mut reader = RangeReader::new(&fetch, size);
+                let mut magic = [0u8; 4];
+                let is_tiff = reader.read_exact(&mut magic).is_ok()
+                    && format_of(&magic) == Some(Format::Tiff)
+                    && reader.seek(SeekFrom::Start(0)).is_ok();
+                if is_tiff {
+                    return self.tiff_tile(host, reader, &location, x, y);
+                }
+            }
+        }
+        let bytes = match host.read(&location) {
             Ok(bytes) => bytes,
-            Err(e) if e.kind == ErrorKind::NotFound && self.fail_gracefully => {
-                return Ok(TileOutput {
+            Err(e) => return self.unreadable(e, location),
+        };
+        let header = sniff(&bytes).map_err(|e| invalid(&location, e.to_string()))?;
+        let plan = self.plan(&header, &location, x, y)?;
+        if plan.pass_through {
+            return Ok(TileOutput {
+                image: TileImage::Encoded {
+                    bytes,
+                    format: image_format(header.format),
+                },
+                notes: plan.notes,
+            });
+        }
+        let pixels = decode_window(&bytes, &header, plan.window, plan.conversion)
+            .map_err(|e| decode_error(&location, e))?;
+        Ok(TileOutput {
+            image: raw(pixels),
+            notes: plan.notes,
+        })
+    }
+
+    /// A large local TIFF: read the header and the window's strips through byte ranges.
+    fn tiff_tile(
+        &self,
+        host: &HostServices,
+        mut reader: RangeReader<'_>,
+        location: &str,
+        x: u64,
+        y: u64,
+    ) -> Result<TileOutput, TileError> {
+        let header = match sniff_tiff(&mut reader) {
+            Ok(header) => header,
+            Err(e) => {
+                return Err(match reader.take_failure() {
+                    Some(host_error) => TileError::Read(host_error),
+                    None => invalid(location, e.to_string()),
+                })
+            }
+        };
+        let plan = self.plan(&header, location, x, y)?;
+        if plan.pass_through {
+            let bytes = host.read(location).map_err(TileError::Read)?;
+            return Ok(TileOutput {
+                image: TileImage::Encoded {
+                    bytes,
+                    format: ImageFormat::Tiff,
+                },
+                notes: plan.notes,
+            });
+        }
+        let pixels = decode_tiff_window(&mut reader, &header, plan.window, plan.conversion)
+            .map_err(|e| match reader.take_failure() {
+                Some(host_error) => TileError::Read(host_error),
+                None => decode_error(location, e),
+            })?;
+        Ok(TileOutput {
+            image: raw(pixels),
+            notes: plan.notes,
+        })
+    }
+
+    /// A failed read: a black tile if the file is missing and the user allows it, else an error.
+    fn unreadable(&self, e: PluginError, location: String) -> Result<TileOutput, TileError> {
+        match e.kind {
+            ErrorKind::NotFound if self.fail_gracefully => {
+                let (tw, th) = self.tile_size;
+                Ok(TileOutput {
                     image: raw(Pixels::zeros(tw, th, self.black_dtype)),
                     notes: vec![Note::black_tile(format!(
                         "black tile: {location} is missing (fail_gracefully)"
                     ))],
-                });
+                })
             }
-            Err(e) if e.kind == ErrorKind::NotFound => {
-                return Err(TileError::NotFound { location })
-            }
-            Err(e) => return Err(TileError::Read(e)),
-        };
-        let header = sniff(&bytes).map_err(|e| TileError::InvalidImage {
-            location: location.clone(),
-            reason: match e {
-                HeaderError::UnknownFormat(_) | HeaderError::Corrupt { .. } => e.to_string(),
-            },
-        })?;
+            ErrorKind::NotFound => Err(TileError::NotFound { location }),
+            _ => Err(TileError::Read(e)),
+        }
+    }
+
+    /// Everything decided from the header: size check, conversion, pass-through, notes.
+    fn plan(&self, header: &Header, location: &str, x: u64, y: u64) -> Result<Plan, TileError> {
+        let (tw, th) = self.tile_size;
         let window = Window {
             x0: u64::from(tw) * x,
             y0: u64::from(th) * y,
@@ -161,7 +257,7 @@ impl StackTiles {
         let need_h = (window.y0 + u64::from(th)).min(self.extent_stop.1);
         if u64::from(header.width) < need_w || u64::from(header.height) < need_h {
             return Err(TileError::TooSmall {
-                location,
+                location: location.to_string(),
                 width: header.width,
                 height: header.height,
                 x,
@@ -182,41 +278,51 @@ impl StackTiles {
             }
             (None, None) => {
                 return Err(TileError::Dtype {
-                    location,
+                    location: location.to_string(),
                     dtype: header.dtype_description(),
                 })
             }
         };
         let whole_image = x == 0 && y == 0 && header.width == tw && header.height == th;
-        if whole_image && !self.reencode && matches!(conversion, Conversion::Exact(_)) {
-            return Ok(TileOutput {
-                image: TileImage::Encoded {
-                    bytes,
-                    format: image_format(header.format),
-                },
-                notes,
-            });
-        }
+        let pass_through =
+            whole_image && !self.reencode && matches!(conversion, Conversion::Exact(_));
         if !window.meets(header.width, header.height) {
             notes.push(Note::black_tile(format!(
                 "black tile: tile (x={x}, y={y}) lies outside the {}×{} image {location}",
                 header.width, header.height
             )));
         }
-        let pixels = decode_window(&bytes, &header, window, conversion).map_err(|e| match e {
-            DecodeError::Corrupt(reason) => TileError::InvalidImage {
-                location: location.clone(),
-                reason,
-            },
-            DecodeError::Unsupported(reason) => TileError::Dtype {
-                location: location.clone(),
-                dtype: reason,
-            },
-        })?;
-        Ok(TileOutput {
-            image: raw(pixels),
+        Ok(Plan {
+            window,
+            conversion,
+            pass_through,
             notes,
         })
+    }
+}
+
+/// What to do with one tile's source, decided from its header.
+struct Plan {
+    window: Window,
+    conversion: Conversion,
+    pass_through: bool,
+    notes: Vec<Note>,
+}
+
+fn invalid(location: &str, reason: String) -> TileError {
+    TileError::InvalidImage {
+        location: location.to_string(),
+        reason,
+    }
+}
+
+fn decode_error(location: &str, e: DecodeError) -> TileError {
+    match e {
+        DecodeError::Corrupt(reason) => invalid(location, reason),
+        DecodeError::Unsupported(reason) => TileError::Dtype {
+            location: location.to_string(),
+            dtype: reason,
+        },
     }
 }
 
@@ -285,8 +391,8 @@ mod tests {
         StackTiles::from_params(&params).unwrap()
     }
 
-    fn read_fs(location: &str) -> Result<Vec<u8>, PluginError> {
-        std::fs::read(location).map_err(|e| plugin_abi::io_error(location, &e))
+    fn local() -> HostServices {
+        HostServices::local()
     }
 
     fn pattern(x: u32, y: u32) -> u8 {
@@ -328,7 +434,9 @@ mod tests {
     fn exact_tile_passes_through_unchanged() {
         let dir = tempfile::tempdir().unwrap();
         let path = write_u8_png(dir.path(), "s.png", 16, 16);
-        let out = tiles(json!({}), 16, 16).tile(read_fs, &path, 0, 0).unwrap();
+        let out = tiles(json!({}), 16, 16)
+            .tile(&local(), &path, 0, 0)
+            .unwrap();
         assert_eq!(
             out.image,
             TileImage::Encoded {
@@ -344,7 +452,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = write_u8_png(dir.path(), "s.png", 16, 16);
         let p = raw(tiles(json!({"reencode": true}), 16, 16)
-            .tile(read_fs, &path, 0, 0)
+            .tile(&local(), &path, 0, 0)
             .unwrap());
         let want: Vec<u8> = (0..16)
             .flat_map(|y| (0..16).map(move |x| pattern(x, y)))
@@ -359,7 +467,7 @@ mod tests {
         let path = write_u8_png(dir.path(), "s.png", 24, 20);
         let t = tiles_xy(json!({}), 16, (24, 20));
         for (x, y) in [(0u32, 0u32), (1, 0), (0, 1), (1, 1)] {
-            let p = raw(t.tile(read_fs, &path, x.into(), y.into()).unwrap());
+            let p = raw(t.tile(&local(), &path, x.into(), y.into()).unwrap());
             for ty in 0..16 {
                 for tx in 0..16 {
                     let (ix, iy) = (16 * x + tx, 16 * y + ty);
@@ -392,7 +500,7 @@ mod tests {
             .unwrap();
         std::fs::write(&path, out.into_inner()).unwrap();
         let p = raw(tiles(json!({}), 32, 40)
-            .tile(read_fs, path.to_str().unwrap(), 1, 1)
+            .tile(&local(), path.to_str().unwrap(), 1, 1)
             .unwrap());
         assert_eq!((p.width, p.height, p.dtype), (32, 32, TileDtype::U16));
         let at = |tx: usize, ty: usize| {
@@ -414,7 +522,7 @@ mod tests {
             16,
             16,
         )
-        .tile(read_fs, path, 0, 0)
+        .tile(&local(), path, 0, 0)
         .unwrap();
         assert_eq!(
             out.notes,
@@ -425,7 +533,7 @@ mod tests {
         assert_eq!(raw(out), Pixels::zeros(16, 16, TileDtype::U16));
 
         let err = tiles(json!({}), 16, 16)
-            .tile(read_fs, path, 0, 0)
+            .tile(&local(), path, 0, 0)
             .unwrap_err();
         assert_eq!(
             err,
@@ -446,7 +554,7 @@ mod tests {
         std::fs::write(&path, b"not an image at all").unwrap();
         let path = path.to_str().unwrap();
         let err = tiles(json!({}), 16, 16)
-            .tile(read_fs, path, 0, 0)
+            .tile(&local(), path, 0, 0)
             .unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -457,7 +565,7 @@ mod tests {
         std::fs::write(dir.path().join("cut.png"), &good[..good.len() / 2]).unwrap();
         let cut = dir.path().join("cut.png");
         let err = tiles(json!({}), 32, 64)
-            .tile(read_fs, cut.to_str().unwrap(), 1, 1)
+            .tile(&local(), cut.to_str().unwrap(), 1, 1)
             .unwrap_err();
         assert!(matches!(err, TileError::InvalidImage { .. }), "{err:?}");
     }
@@ -473,14 +581,14 @@ mod tests {
         .unwrap();
         let rgb = rgb.to_str().unwrap();
         let err = tiles(json!({}), 16, 16)
-            .tile(read_fs, rgb, 0, 0)
+            .tile(&local(), rgb, 0, 0)
             .unwrap_err();
         assert_eq!(
             err.to_string(),
             format!("{rgb}: pixel type RGB uint8 is not one the Boss stores (uint8, uint16, uint64 gray); convert the files, or set \"cast\" in the tile processor's params to one of clip_uint8, clip_uint16, scale_uint8, scale_uint16")
         );
         let out = tiles(json!({"cast": "clip_uint8"}), 16, 16)
-            .tile(read_fs, rgb, 0, 0)
+            .tile(&local(), rgb, 0, 0)
             .unwrap();
         assert_eq!(
             out.notes,
@@ -499,13 +607,13 @@ mod tests {
         std::fs::write(&i32_path, out.into_inner()).unwrap();
         let i32_path = i32_path.to_str().unwrap();
         let err = tiles(json!({}), 16, 16)
-            .tile(read_fs, i32_path, 0, 0)
+            .tile(&local(), i32_path, 0, 0)
             .unwrap_err();
         assert!(
             matches!(&err, TileError::Dtype { location, dtype } if location == i32_path && dtype == "int32")
         );
         let p = raw(tiles(json!({"cast": "clip_uint16"}), 16, 16)
-            .tile(read_fs, i32_path, 0, 0)
+            .tile(&local(), i32_path, 0, 0)
             .unwrap());
         assert_eq!(p.dtype, TileDtype::U16);
         assert!(p.data.chunks(2).all(|s| s == [0xFF, 0xFF]));
@@ -516,7 +624,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = write_u8_png(dir.path(), "small.png", 30, 32);
         let err = tiles(json!({}), 16, 32)
-            .tile(read_fs, &path, 1, 0)
+            .tile(&local(), &path, 1, 0)
             .unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -542,6 +650,93 @@ mod tests {
         assert_eq!(
             err.0,
             "param \"cast\": unknown cast \"float\"; use one of clip_uint8, clip_uint16, scale_uint8, scale_uint16"
+        );
+    }
+}
+
+#[cfg(test)]
+mod ranged_tests {
+    use super::*;
+    use plugin_abi::{HostApi, LocalFiles, LogLevel};
+    use serde_json::json;
+    use std::io::Cursor;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    use tiff::encoder::{colortype, TiffEncoder};
+
+    /// Local files, counting the bytes handed out.
+    #[derive(Default)]
+    struct Counting {
+        bytes: AtomicU64,
+        whole_reads: AtomicU64,
+    }
+
+    impl HostApi for Counting {
+        fn read(&self, location: &str) -> Result<Vec<u8>, PluginError> {
+            let b = LocalFiles.read(location)?;
+            self.whole_reads.fetch_add(1, Ordering::Relaxed);
+            self.bytes.fetch_add(b.len() as u64, Ordering::Relaxed);
+            Ok(b)
+        }
+        fn read_range(&self, location: &str, off: u64, len: u64) -> Result<Vec<u8>, PluginError> {
+            let b = LocalFiles.read_range(location, off, len)?;
+            self.bytes.fetch_add(b.len() as u64, Ordering::Relaxed);
+            Ok(b)
+        }
+        fn size(&self, location: &str) -> Result<u64, PluginError> {
+            LocalFiles.size(location)
+        }
+        fn log(&self, _: LogLevel, _: &str) {}
+    }
+
+    #[test]
+    fn large_local_tiff_is_cropped_from_byte_ranges() {
+        let (w, h, tile) = (1600u32, 1600u32, 1024u32);
+        let value = |x: u32, y: u32| (x.wrapping_mul(31) ^ y.wrapping_mul(17)) as u16;
+        let data: Vec<u16> = (0..h)
+            .flat_map(|y| (0..w).map(move |x| value(x, y)))
+            .collect();
+        let mut out = Cursor::new(Vec::new());
+        TiffEncoder::new(&mut out)
+            .unwrap()
+            .write_image::<colortype::Gray16>(w, h, &data)
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.tif");
+        let file_len = out.get_ref().len() as u64;
+        std::fs::write(&path, out.into_inner()).unwrap();
+        assert!(file_len >= RANGED_MIN_SIZE);
+
+        let params = json!({"extension": "tif", "ingest_job": {
+            "tile_size": {"x": tile, "y": tile}, "extent": {"x": [0, w], "y": [0, h]}}});
+        let tiles = StackTiles::from_params(&params).unwrap();
+        let counting = Arc::new(Counting::default());
+        let host = HostServices::new(counting.clone());
+        let out = tiles.tile(&host, path.to_str().unwrap(), 1, 1).unwrap();
+        let TileImage::Raw {
+            width,
+            height,
+            dtype,
+            data: got,
+        } = out.image
+        else {
+            panic!("expected raw pixels");
+        };
+        assert_eq!((width, height, dtype), (tile, tile, Dtype::U16));
+        for ty in 0..tile {
+            for tx in 0..tile {
+                let (x, y) = (tile + tx, tile + ty);
+                let want = if x < w && y < h { value(x, y) } else { 0 };
+                let i = 2 * (ty * tile + tx) as usize;
+                assert_eq!(u16::from_le_bytes([got[i], got[i + 1]]), want, "({x},{y})");
+            }
+        }
+        // Only the rows from y=1024 on were fetched (plus the directory), never the whole file.
+        assert_eq!(counting.whole_reads.load(Ordering::Relaxed), 0);
+        let fetched = counting.bytes.load(Ordering::Relaxed);
+        assert!(
+            fetched < file_len * 2 / 3,
+            "fetched {fetched} of {file_len} bytes"
         );
     }
 }
