@@ -85,11 +85,14 @@ impl Admin {
         }
     }
 
-    /// Creates a queue with the service's settings (visibility 120 s, retention 14 days,
-    /// 256 KiB messages) and returns moto's URL for it.
-    pub async fn create_queue(&self, name: &str) -> Result<String, AwsError> {
+    /// Creates a queue with the service's settings (visibility timeout as given, 120 s in
+    /// production; retention 14 days; 256 KiB messages) and returns moto's URL for it.
+    pub async fn create_queue(&self, name: &str, visibility_secs: u32) -> Result<String, AwsError> {
         let attrs = HashMap::from([
-            (QueueAttributeName::VisibilityTimeout, "120".to_string()),
+            (
+                QueueAttributeName::VisibilityTimeout,
+                visibility_secs.to_string(),
+            ),
             (
                 QueueAttributeName::MessageRetentionPeriod,
                 "1209600".to_string(),

@@ -47,6 +47,9 @@ pub struct Args {
     /// Minted AWS keys expire after this long (default: never).
     #[arg(long, value_name = "S")]
     pub credential_ttl_secs: Option<f64>,
+    /// Visibility timeout of job queues (production: 120); tests of retries use a few seconds.
+    #[arg(long, default_value_t = 120, value_name = "S")]
+    pub visibility_timeout_secs: u32,
     /// Faults: target:status:probability,...[,latency:Nms], e.g. s3.put:503:0.05,latency:20ms.
     #[arg(long, default_value = "", value_name = "SPEC")]
     pub faults: String,
@@ -100,6 +103,7 @@ impl Args {
                     .credential_ttl_secs
                     .map(|s| seconds("credential-ttl-secs", s))
                     .transpose()?,
+                visibility_timeout_secs: self.visibility_timeout_secs,
             },
             faults: FaultSpec::parse(&self.faults)?,
             seed: self.seed,

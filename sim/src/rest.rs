@@ -60,6 +60,9 @@ pub fn router(sim: Arc<Sim>) -> Router {
     }
     router
         .route("/sim/jobs/{id}", get(job_stats))
+        .route("/sim/jobs/{id}/pause", post(pause))
+        .route("/sim/jobs/{id}/resume", post(resume))
+        .route("/sim/info", get(info))
         .route("/sim/faults", put(set_faults).get(get_faults))
         .with_state(sim)
 }
@@ -235,6 +238,7 @@ async fn create(State(sim): Shared, headers: HeaderMap, body: Bytes) -> Response
         pending: HashMap::<String, PendingChunk>::new(),
         assembled: HashSet::new(),
         stats: JobStats::default(),
+        paused: false,
     };
     let response = CreateResponse {
         id,
@@ -291,7 +295,10 @@ async fn create_queues(
 ) -> Result<JobQueues, crate::aws::AwsError> {
     let make = |suffix: &str| format!("boss-sim-{}-{id}-{suffix}", sim.tag);
     let queue = |name: String| async move {
-        let moto_url = sim.admin.create_queue(&name).await?;
+        let moto_url = sim
+            .admin
+            .create_queue(&name, sim.timing.visibility_timeout_secs)
+            .await?;
         Ok::<_, crate::aws::AwsError>(Queue {
             public_url: sim.public_queue_url(&moto_url),
             name,
@@ -650,4 +657,39 @@ async fn set_faults(State(sim): Shared, body: String) -> Response {
 
 async fn get_faults(State(sim): Shared) -> Response {
     Json(sim.faults.spec()).into_response()
+}
+
+async fn set_paused(sim: &Sim, raw: &str, paused: bool) -> Response {
+    let mut inner = sim.lock();
+    match raw
+        .parse::<u64>()
+        .ok()
+        .and_then(|id| inner.jobs.get_mut(&id))
+    {
+        Some(job) => {
+            job.paused = paused;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => detail(StatusCode::NOT_FOUND, format!("no job {raw:?}")),
+    }
+}
+
+/// `POST /sim/jobs/{id}/pause`: stop the job's service side (see `Job::paused`).
+async fn pause(State(sim): Shared, Path(raw): Path<String>) -> Response {
+    set_paused(&sim, &raw, true).await
+}
+
+async fn resume(State(sim): Shared, Path(raw): Path<String>) -> Response {
+    set_paused(&sim, &raw, false).await
+}
+
+/// `GET /sim/info`: where the simulator keeps things, for tests that inspect moto directly.
+async fn info(State(sim): Shared) -> Response {
+    Json(json!({
+        "moto": sim.moto_url,
+        "aws": sim.public_aws_url,
+        "tile_bucket": sim.tile_bucket,
+        "ingest_bucket": sim.ingest_bucket,
+    }))
+    .into_response()
 }

@@ -32,6 +32,10 @@ pub fn spawn_job(sim: Arc<Sim>, id: u64) {
     });
 }
 
+fn is_paused(sim: &Sim, id: u64) -> bool {
+    sim.lock().jobs.get(&id).is_some_and(|j| j.paused)
+}
+
 fn is_open(sim: &Sim, id: u64) -> bool {
     sim.lock()
         .jobs
@@ -95,6 +99,10 @@ async fn consume(sim: &Sim, id: u64) -> Result<(), AwsError> {
         return Ok(()); // volumetric: uploads are handled as they arrive at the front door
     };
     while is_open(sim, id) {
+        if is_paused(sim, id) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        }
         let mut busy = false;
         match sim.admin.receive(&index.moto_url, 10).await {
             Ok(messages) => {
@@ -450,6 +458,9 @@ async fn scan(sim: &Sim, id: u64) -> Result<(), AwsError> {
     else {
         return Ok(());
     };
+    while is_paused(sim, id) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let mut reenqueued = 0u64;
     let mut resent = 0u64;
     if plan.ingest_type == IngestType::Tile {
@@ -512,6 +523,9 @@ async fn scan(sim: &Sim, id: u64) -> Result<(), AwsError> {
                 .await?;
             reenqueued += batch.len() as u64;
         }
+    }
+    if sim.lock().jobs.get(&id).map(|j| j.status) != Some(JobStatus::Completing) {
+        return Ok(()); // cancelled meanwhile
     }
     let finished = reenqueued == 0 && resent == 0;
     if finished {

@@ -23,6 +23,8 @@ pub struct Timing {
     pub prepare: Duration,
     pub wait_on_queues: Duration,
     pub credential_ttl: Option<Duration>,
+    /// Visibility timeout of the upload queue (production: 120 s).
+    pub visibility_timeout_secs: u32,
 }
 
 /// One queue as moto names it and as clients reach it through the front door.
@@ -96,6 +98,9 @@ pub struct Job {
     pub pending: HashMap<String, PendingChunk>,
     pub assembled: HashSet<String>,
     pub stats: JobStats,
+    /// Set through `/sim/jobs/{id}/pause`: the service side (indexing, assembly, the completion
+    /// scan) holds still so a test can observe states that are otherwise too brief.
+    pub paused: bool,
 }
 
 impl Job {

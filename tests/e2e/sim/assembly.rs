@@ -1,0 +1,366 @@
+//! The service side: tiles uploaded with the AWS SDK through the front door are indexed,
+//! assembled into cuboids and read back exactly through the cutout API; tiles without the
+//! service's metadata count as missing; undecodable tiles become black with a tile-error message;
+//! volumetric cuboids are checked for size.
+
+use super::{moto_sqs, tile_config, volumetric_config, Api};
+use crate::support::data::{voxel, Dtype};
+use crate::support::sim::{SimHandle, SimOptions};
+use aws_sdk_s3::primitives::ByteStream;
+use boss_protocol::api::{Credentials, JoinResponse};
+use boss_protocol::cuboid;
+use boss_protocol::keys::TileKey;
+use boss_protocol::messages::{to_compact_json, TileMetadata, TileUploadMessage, UploadParameters};
+use serde_json::json;
+use std::io::Cursor;
+use std::time::Duration;
+
+/// How a test uploads one tile.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Upload {
+    /// As the protocol says: metadata, index message, delete.
+    Proper,
+    /// Without the `message_id`/`receipt_handle` metadata the service needs.
+    NoMessageMetadata,
+    /// Bytes no decoder reads.
+    Garbage,
+}
+
+/// A PNG of tile (x, y) of slice z with the data-set voxel pattern.
+pub fn tile_png(dtype: Dtype, tile: u64, x: u64, y: u64, z: u64) -> Vec<u8> {
+    let (ox, oy) = (x * tile, y * tile);
+    let mut out = Cursor::new(Vec::new());
+    match dtype {
+        Dtype::U8 => image::GrayImage::from_fn(tile as u32, tile as u32, |px, py| {
+            image::Luma([voxel(dtype, ox + px as u64, oy + py as u64, z) as u8])
+        })
+        .write_to(&mut out, image::ImageFormat::Png),
+        Dtype::U16 => image::ImageBuffer::<image::Luma<u16>, Vec<u16>>::from_fn(
+            tile as u32,
+            tile as u32,
+            |px, py| image::Luma([voxel(dtype, ox + px as u64, oy + py as u64, z) as u16]),
+        )
+        .write_to(&mut out, image::ImageFormat::Png),
+    }
+    .expect("encode PNG");
+    out.into_inner()
+}
+
+/// Works through the whole upload queue as a client would; `how` decides per tile key.
+pub async fn upload_all(
+    sim: &SimHandle,
+    join: &JoinResponse,
+    creds: &Credentials,
+    dtype: Dtype,
+    tile: u64,
+    how: impl Fn(&TileKey) -> Upload,
+) -> usize {
+    let sqs = sim.sqs(&creds.access_key, &creds.secret_key);
+    let s3 = sim.s3(&creds.access_key, &creds.secret_key);
+    let upload = join.ingest_job.upload_queue.clone().unwrap();
+    let index = join.ingest_job.tile_index_queue.clone().unwrap();
+    let bucket = join.tile_bucket_name.clone().unwrap();
+    let parameters = UploadParameters {
+        upload_queue: upload.clone(),
+        ingest_queue: join.ingest_job.ingest_queue.clone(),
+        KVIO_SETTINGS: join.KVIO_SETTINGS.clone().unwrap(),
+        STATEIO_CONFIG: join.STATEIO_CONFIG.clone().unwrap(),
+        OBJECTIO_CONFIG: join.OBJECTIO_CONFIG.clone().unwrap(),
+        resource: serde_json::to_value(join.resource.clone().unwrap()).unwrap(),
+    };
+    let mut done = 0;
+    loop {
+        let out = sqs
+            .receive_message()
+            .queue_url(&upload)
+            .max_number_of_messages(10)
+            .wait_time_seconds(0)
+            .send()
+            .await
+            .expect("receive upload messages");
+        let messages = out.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return done;
+        }
+        for m in messages {
+            let msg: TileUploadMessage = serde_json::from_str(m.body().unwrap()).unwrap();
+            let key = TileKey::parse(&msg.tile_key).unwrap();
+            let mode = how(&key);
+            let body = match mode {
+                Upload::Garbage => b"not an image".to_vec(),
+                _ => tile_png(dtype, tile, key.x, key.y, key.z),
+            };
+            let metadata = TileMetadata {
+                chunk_key: msg.chunk_key.clone(),
+                tile_key: msg.tile_key.clone(),
+                ingest_job: join.ingest_job.id,
+                parameters: parameters.clone(),
+                x_size: tile,
+                y_size: tile,
+            };
+            let text = to_compact_json(&metadata);
+            let mut put = s3
+                .put_object()
+                .bucket(&bucket)
+                .key(&msg.tile_key)
+                .body(ByteStream::from(body))
+                .metadata("metadata", &text);
+            if mode != Upload::NoMessageMetadata {
+                put = put
+                    .metadata("message_id", m.message_id().unwrap())
+                    .metadata("receipt_handle", m.receipt_handle().unwrap());
+            }
+            put.send().await.expect("put tile");
+            sqs.send_message()
+                .queue_url(&index)
+                .message_body(&text)
+                .send()
+                .await
+                .expect("index tile");
+            sqs.delete_message()
+                .queue_url(&upload)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .expect("delete upload message");
+            done += 1;
+        }
+    }
+}
+
+/// Drives complete until the job is COMPLETE or back to UPLOADING; returns the final state.
+pub async fn finish(api: &Api<'_>, id: u64) -> String {
+    for _ in 0..600 {
+        let (status, body) = api.complete(id).await;
+        if status == 204 {
+            return "COMPLETE".into();
+        }
+        if status == 400 && body["message"] == "Upload queue is not empty" {
+            return "UPLOADING".into();
+        }
+        if body["job_status"] == json!(5) {
+            let stats = api.sim.stats(id).await;
+            if stats["state"] == "UPLOADING" {
+                return "UPLOADING".into();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("job {id} never finished: {}", api.sim.stats(id).await);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tiles_assemble_into_cuboids_that_read_back_exactly() {
+    let sim = SimHandle::start(SimOptions {
+        wait_on_queues_secs: 0.0,
+        ..SimOptions::default()
+    });
+    let api = Api::new(&sim);
+    // 2 x-tiles of 512, 20 slices: chunks of 16 + 4 slices, uint16 channel.
+    let id = api
+        .create_ok(&tile_config(
+            &sim,
+            "ch16",
+            [0, 1024],
+            [0, 512],
+            [0, 20],
+            512,
+        ))
+        .await;
+    let (join, creds) = api.join_uploading(id).await;
+    // One tile arrives without the metadata the service needs: the service treats it as missing.
+    let skipped = |k: &TileKey| {
+        if (k.x, k.z) == (1, 17) {
+            Upload::NoMessageMetadata
+        } else {
+            Upload::Proper
+        }
+    };
+    assert_eq!(
+        upload_all(&sim, &join, &creds, Dtype::U16, 512, skipped).await,
+        40
+    );
+    let stats = sim.stats(id).await;
+    assert_eq!(stats["tiles_stored"], json!(39));
+    assert_eq!(stats["tiles_missing_metadata"], json!(1));
+
+    // The scan re-enqueues exactly that tile; uploading it properly completes the job.
+    assert_eq!(finish(&api, id).await, "UPLOADING");
+    let stats = sim.stats(id).await;
+    assert_eq!(stats["tiles_reenqueued"], json!(1));
+    assert_eq!(stats["chunks_assembled"], json!(3));
+    assert_eq!(
+        upload_all(&sim, &join, &creds, Dtype::U16, 512, |_| Upload::Proper).await,
+        1
+    );
+    assert_eq!(finish(&api, id).await, "COMPLETE");
+    let stats = sim.stats(id).await;
+    assert_eq!(stats["chunks_assembled"], json!(4));
+    assert_eq!(stats["cuboids_stored"], json!(4));
+    assert_eq!(stats["tile_errors"], json!(0));
+    assert_eq!(stats["duplicate_tiles"], json!(0));
+
+    let stack = crate::support::data::Stack {
+        dir: std::path::PathBuf::new(),
+        prefix: String::new(),
+        format: crate::support::data::Format::Png,
+        dtype: Dtype::U16,
+        width: 1024,
+        height: 512,
+    };
+    let (x, y, z) = ((0, 1024), (0, 512), (0, 20));
+    assert!(
+        api.cutout_raw("ch16", x, y, z).await == stack.expected_box(x, y, z),
+        "cutout differs from the uploaded tiles"
+    );
+    // Never-written voxels are 0; the blosc answer decompresses to the same bytes.
+    let beyond = api.cutout_raw("ch16", (1000, 1030), (0, 2), (19, 21)).await;
+    let expected: Vec<u8> = (19..21u64)
+        .flat_map(|zz| (0..2u64).flat_map(move |yy| (1000..1030u64).map(move |xx| (xx, yy, zz))))
+        .flat_map(|(xx, yy, zz)| {
+            let v = if xx < 1024 && zz < 20 {
+                voxel(Dtype::U16, xx, yy, zz)
+            } else {
+                0
+            };
+            (v as u16).to_le_bytes()
+        })
+        .collect();
+    assert_eq!(beyond, expected);
+    let blosc = reqwest::Client::new()
+        .get(format!(
+            "{}/v1/cutout/col/exp/ch16/0/0:1024/0:512/0:20/",
+            sim.api
+        ))
+        .header("Authorization", format!("Token {}", sim.token))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(cuboid::decompress(&blosc).unwrap() == stack.expected_box(x, y, z));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_undecodable_tile_is_stored_black_and_reported() {
+    let sim = SimHandle::start(SimOptions {
+        wait_on_queues_secs: 0.0,
+        ..SimOptions::default()
+    });
+    let api = Api::new(&sim);
+    let id = api
+        .create_ok(&tile_config(&sim, "ch", [0, 512], [0, 512], [0, 2], 512))
+        .await;
+    let (join, creds) = api.join_uploading(id).await;
+    let bad = |k: &TileKey| {
+        if k.z == 1 {
+            Upload::Garbage
+        } else {
+            Upload::Proper
+        }
+    };
+    upload_all(&sim, &join, &creds, Dtype::U8, 512, bad).await;
+    assert_eq!(finish(&api, id).await, "COMPLETE");
+    assert_eq!(sim.stats(id).await["tile_errors"], json!(1));
+    let slice1 = api.cutout_raw("ch", (0, 512), (0, 512), (1, 2)).await;
+    assert!(slice1.iter().all(|&v| v == 0), "the bad slice is black");
+    let slice0 = api.cutout_raw("ch", (0, 4), (0, 1), (0, 1)).await;
+    assert_eq!(
+        slice0,
+        (0..4)
+            .map(|x| voxel(Dtype::U8, x, 0, 0) as u8)
+            .collect::<Vec<_>>()
+    );
+
+    let moto_url = api.moto_url().await;
+    let moto = moto_sqs(&moto_url);
+    let queues = moto
+        .list_queues()
+        .send()
+        .await
+        .unwrap()
+        .queue_urls
+        .unwrap_or_default();
+    let errors = queues
+        .iter()
+        .find(|q| q.ends_with(&format!("-{id}-tile-error")))
+        .expect("tile-error queue stays after COMPLETE");
+    let bodies = super::drain(&moto, errors).await;
+    assert_eq!(bodies.len(), 1);
+    let error: serde_json::Value = serde_json::from_str(&bodies[0]).unwrap();
+    let tile_key = TileKey {
+        ids: "7&12&33".parse().unwrap(),
+        resolution: 0,
+        x: 0,
+        y: 0,
+        z: 1,
+        t: 0,
+    }
+    .key();
+    assert_eq!(error["tile_key"], json!(tile_key));
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("cannot decode tile"),
+        "{error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn volumetric_cuboids_are_checked_and_stored() {
+    let sim = SimHandle::start(SimOptions::default());
+    let api = Api::new(&sim);
+    let id = api
+        .create_ok(&volumetric_config(
+            &sim,
+            "ch",
+            [0, 512],
+            [0, 512],
+            [0, 16],
+            [512, 512, 16],
+        ))
+        .await;
+    let (join, creds) = api.join_uploading(id).await;
+    assert_eq!(join.ingest_job.tile_index_queue, None);
+    assert_eq!(join.ingest_job.ingest_queue, None);
+    let sqs = sim.sqs(&creds.access_key, &creds.secret_key);
+    let bodies = super::drain(&sqs, join.ingest_job.upload_queue.as_deref().unwrap()).await;
+    let msg: boss_protocol::messages::VolumetricUploadMessage =
+        serde_json::from_str(&bodies[0]).unwrap();
+    let key = &msg.cuboids[0].key;
+    let s3 = sim.s3(&creds.access_key, &creds.secret_key);
+    let bucket = join.ingest_bucket_name.clone().unwrap();
+    let voxels: Vec<u8> = (0..cuboid::CUBOID_VOXELS)
+        .map(|i| (i % 251) as u8)
+        .collect();
+    // First a cuboid of the wrong size (a client bug): rejected by the service's check.
+    let short = cuboid::compress(&voxels[..1000], cuboid::Dtype::U8);
+    s3.put_object()
+        .bucket(&bucket)
+        .key(key)
+        .body(ByteStream::from(short))
+        .send()
+        .await
+        .unwrap();
+    let stats = sim.stats(id).await;
+    assert_eq!(
+        (
+            stats["cuboid_errors"].clone(),
+            stats["cuboids_stored"].clone()
+        ),
+        (json!(1), json!(0))
+    );
+    let good = cuboid::compress(&voxels, cuboid::Dtype::U8);
+    s3.put_object()
+        .bucket(&bucket)
+        .key(key)
+        .body(ByteStream::from(good))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sim.stats(id).await["cuboids_stored"], json!(1));
+    let back = api.cutout_raw("ch", (0, 512), (0, 512), (0, 16)).await;
+    assert!(back == voxels, "cutout returns the uploaded cuboid");
+}

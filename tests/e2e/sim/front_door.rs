@@ -1,0 +1,291 @@
+//! The AWS endpoint behaves like a Boss job's credentials on real AWS: unknown and expired keys
+//! and actions outside the job's policy are refused in each service's wire format; faults are
+//! injected at the configured rate, deterministically under a seed.
+
+use super::{tile_config, Api};
+use crate::support::sim::{SimHandle, SimOptions};
+use aws_sdk_s3::primitives::ByteStream;
+use serde_json::json;
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_keys_are_refused_as_aws_does() {
+    let sim = SimHandle::start(SimOptions::default());
+    let api = Api::new(&sim);
+    let id = api
+        .create_ok(&tile_config(&sim, "ch", [0, 512], [0, 512], [0, 1], 512))
+        .await;
+    let (join, _) = api.join_uploading(id).await;
+    let upload = join.ingest_job.upload_queue.unwrap();
+
+    let s3_err = sim
+        .s3("AKIANOTMINTED", "x")
+        .put_object()
+        .bucket("tiles.boss-sim.local")
+        .key("k")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(s3_err.meta().code(), Some("InvalidAccessKeyId"));
+    assert_eq!(
+        s3_err.meta().message(),
+        Some("The AWS Access Key Id you provided does not exist in our records.")
+    );
+    let sqs_err = sim
+        .sqs("AKIANOTMINTED", "x")
+        .receive_message()
+        .queue_url(&upload)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(sqs_err.meta().code(), Some("InvalidClientTokenId"));
+
+    // The SQS query protocol (boto3 1.34) gets the XML error document.
+    let response = reqwest::Client::new()
+        .post(&sim.aws)
+        .header(
+            "Authorization",
+            "AWS4-HMAC-SHA256 Credential=AKIANOTMINTED/20261128/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=00",
+        )
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("Action=ReceiveMessage&QueueUrl={upload}&Version=2012-11-05"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 403);
+    let text = response.text().await.unwrap();
+    assert!(
+        text.contains("<Error><Type>Sender</Type><Code>InvalidClientTokenId</Code><Message>The security token included in the request is invalid.</Message>"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn job_keys_allow_only_the_job_policy() {
+    let sim = SimHandle::start(SimOptions::default());
+    let api = Api::new(&sim);
+    let id = api
+        .create_ok(&tile_config(&sim, "ch", [0, 512], [0, 512], [0, 2], 512))
+        .await;
+    let (join, creds) = api.join_uploading(id).await;
+    let sqs = sim.sqs(&creds.access_key, &creds.secret_key);
+    let s3 = sim.s3(&creds.access_key, &creds.secret_key);
+    let upload = join.ingest_job.upload_queue.clone().unwrap();
+    let index = join.ingest_job.tile_index_queue.clone().unwrap();
+
+    let received = sqs
+        .receive_message()
+        .queue_url(&upload)
+        .send()
+        .await
+        .expect("ReceiveMessage on the upload queue is allowed");
+    let handle = received.messages.unwrap()[0]
+        .receipt_handle
+        .clone()
+        .unwrap();
+    let denied = sqs
+        .change_message_visibility()
+        .queue_url(&upload)
+        .receipt_handle(&handle)
+        .visibility_timeout(0)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(denied.meta().code(), Some("AccessDenied"));
+    let denied = sqs
+        .send_message()
+        .queue_url(&upload)
+        .message_body("{}")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(
+        denied.meta().code(),
+        Some("AccessDenied"),
+        "no SendMessage to the upload queue"
+    );
+    sqs.send_message()
+        .queue_url(&index)
+        .message_body("{}")
+        .send()
+        .await
+        .expect("SendMessage to the tile-index queue is allowed");
+    let denied = s3
+        .get_object()
+        .bucket("tiles.boss-sim.local")
+        .key("anything")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(denied.meta().code(), Some("AccessDenied"));
+    let denied = s3
+        .put_object()
+        .bucket("ingest.boss-sim.local")
+        .key("k")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(
+        denied.meta().code(),
+        Some("AccessDenied"),
+        "tile jobs may not write the ingest bucket"
+    );
+
+    let stats = sim.stats(id).await;
+    assert_eq!(stats["aws_denied"]["sqs.ChangeMessageVisibility"], json!(1));
+    assert_eq!(stats["aws_denied"]["s3.GetObject"], json!(1));
+    assert_eq!(stats["aws_requests"]["sqs.ReceiveMessage"], json!(1));
+    assert_eq!(stats["aws_requests"]["sqs.SendMessage"], json!(2));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_expire_after_the_ttl() {
+    let sim = SimHandle::start(SimOptions {
+        credential_ttl_secs: Some(1.0),
+        ..SimOptions::default()
+    });
+    let api = Api::new(&sim);
+    let id = api
+        .create_ok(&tile_config(&sim, "ch", [0, 512], [0, 512], [0, 1], 512))
+        .await;
+    let (join, creds) = api.join_uploading(id).await;
+    let upload = join.ingest_job.upload_queue.unwrap();
+    let sqs = sim.sqs(&creds.access_key, &creds.secret_key);
+    sqs.get_queue_attributes()
+        .queue_url(&upload)
+        .send()
+        .await
+        .expect("fresh keys work");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let expired = sqs
+        .get_queue_attributes()
+        .queue_url(&upload)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(expired.meta().code(), Some("ExpiredToken"));
+    let s3_expired = sim
+        .s3(&creds.access_key, &creds.secret_key)
+        .put_object()
+        .bucket("tiles.boss-sim.local")
+        .key("k")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(s3_expired.meta().code(), Some("ExpiredToken"));
+    // A re-join mints keys that work again.
+    let (_, fresh) = api.join_uploading(id).await;
+    sim.sqs(&fresh.access_key, &fresh.secret_key)
+        .get_queue_attributes()
+        .queue_url(&upload)
+        .send()
+        .await
+        .expect("re-joined keys work");
+}
+
+/// Which of `n` sequential status calls the simulator failed.
+async fn failed_status_calls(sim: &SimHandle, id: u64, n: usize) -> Vec<usize> {
+    let api = Api::new(sim);
+    let mut failed = Vec::new();
+    for i in 0..n {
+        let (status, body) = api.status(id).await;
+        match status {
+            200 => {}
+            500 => {
+                assert_eq!(body["message"], json!("Injected fault (boss-sim)"));
+                failed.push(i)
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    failed
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn faults_hit_at_the_configured_rate_and_repeat_under_a_seed() {
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let sim = SimHandle::start(SimOptions {
+            seed: 42,
+            ..SimOptions::default()
+        });
+        let api = Api::new(&sim);
+        let id = api
+            .create_ok(&tile_config(&sim, "ch", [0, 512], [0, 512], [0, 1], 512))
+            .await;
+        let (status, spec) = api
+            .call(
+                reqwest::Method::PUT,
+                "/sim/faults",
+                None,
+                Some("api.status:500:0.25".into()),
+            )
+            .await;
+        assert_eq!(status, 200, "{spec}");
+        let failed = failed_status_calls(&sim, id, 400).await;
+        // 400 draws at p = 0.25: 100 expected; this seed is far inside ±5 standard deviations.
+        assert!(
+            (57..=143).contains(&failed.len()),
+            "{} faults",
+            failed.len()
+        );
+        assert_eq!(
+            sim.stats(id).await["faults_injected"]["api.status"],
+            json!(failed.len())
+        );
+
+        // S3 faults through the front door, with the SDK's retries off so each one shows.
+        let (join, creds) = api.join_uploading(id).await;
+        let (status, _) = api
+            .call(
+                reqwest::Method::PUT,
+                "/sim/faults",
+                None,
+                Some("s3.put:503:0.5".into()),
+            )
+            .await;
+        assert_eq!(status, 200);
+        let s3 = aws_sdk_s3::Client::from_conf(
+            sim.s3(&creds.access_key, &creds.secret_key)
+                .config()
+                .to_builder()
+                .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+                .build(),
+        );
+        let mut slow_downs = 0;
+        for i in 0..60 {
+            let put = s3
+                .put_object()
+                .bucket(join.tile_bucket_name.as_deref().unwrap())
+                .key(format!("fault-{i}"))
+                .body(ByteStream::from_static(b"x"))
+                .send()
+                .await;
+            if let Err(e) = put {
+                assert_eq!(e.into_service_error().meta().code(), Some("SlowDown"));
+                slow_downs += 1;
+            }
+        }
+        assert!(
+            (10..=50).contains(&slow_downs),
+            "{slow_downs} of 60 at p = 0.5"
+        );
+        assert_eq!(
+            sim.stats(id).await["faults_injected"]["s3.put"],
+            json!(slow_downs)
+        );
+        runs.push((failed, slow_downs));
+    }
+    assert_eq!(runs[0], runs[1], "the same seed injects the same faults");
+}

@@ -1,0 +1,100 @@
+//! Starting and stopping boss-sim, and the command-line mistakes it must explain.
+
+use crate::support::sim::{SimHandle, SimOptions, TOKEN};
+use std::net::TcpListener;
+
+#[test]
+fn announces_endpoints_and_stops_its_moto_on_shutdown() {
+    let sim = SimHandle::start(SimOptions::default());
+    assert!(sim.api.starts_with("http://127.0.0.1:"), "{}", sim.api);
+    assert!(sim.aws.starts_with("http://127.0.0.1:"), "{}", sim.aws);
+    assert_ne!(sim.api, sim.aws);
+    assert_eq!(sim.token, TOKEN);
+    let log = sim.log();
+    let moto_port: u16 = log
+        .split("listening on http://127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("log names moto's port:\n{log}"));
+    assert!(std::net::TcpStream::connect(("127.0.0.1", moto_port)).is_ok());
+    let status = sim.stop();
+    assert!(status.success(), "clean shutdown exits 0, got {status}");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", moto_port)).is_err(),
+        "moto on port {moto_port} must be stopped with the simulator"
+    );
+}
+
+#[test]
+fn a_port_in_use_is_a_clear_error() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let options = SimOptions {
+        port,
+        ..SimOptions::default()
+    };
+    let log = SimHandle::try_start(options).err().expect("must not start");
+    assert!(
+        log.contains(&format!(
+            "boss-sim: error: cannot listen on 127.0.0.1:{port} for the REST API"
+        )),
+        "{log}"
+    );
+    assert!(log.contains("use --port 0 for a free port"), "{log}");
+    assert!(!log.contains("panicked"), "{log}");
+}
+
+#[test]
+fn resources_file_errors_name_the_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("resources.json");
+    std::fs::write(
+        &path,
+        "{\"tokens\": {\"t\": \"u\"},\n \"channels\": [{\"collection\": \"c\", \"collection_id\": 1,\n  \"experiment\": \"e\", \"experiment_id\": 2,\n  \"channel\": \"h\", \"channel_id\": 3, \"base_resolution\": 0}]}\n",
+    )
+    .unwrap();
+    let options = SimOptions {
+        resources: Some(path.clone()),
+        ..SimOptions::default()
+    };
+    let log = SimHandle::try_start(options).err().expect("must not start");
+    assert!(
+        log.contains(&format!(
+            "boss-sim: error: resources file {}: missing field `datatype` at line 4",
+            path.display()
+        )),
+        "{log}"
+    );
+}
+
+#[test]
+fn resources_file_with_a_custom_channel_is_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("resources.json");
+    std::fs::write(
+        &path,
+        r#"{"tokens": {"tok-1": "carol"}, "channels": [{"collection": "c1", "collection_id": 1, "experiment": "e1", "experiment_id": 2, "channel": "h1", "channel_id": 3, "datatype": "uint16", "base_resolution": 0}]}"#,
+    )
+    .unwrap();
+    let sim = SimHandle::start(SimOptions {
+        resources: Some(path),
+        ..SimOptions::default()
+    });
+    assert_eq!(sim.token, "tok-1");
+}
+
+#[test]
+fn a_bad_fault_spec_is_a_clear_error() {
+    let options = SimOptions {
+        faults: Some("s3.put:503:2".into()),
+        ..SimOptions::default()
+    };
+    let log = SimHandle::try_start(options).err().expect("must not start");
+    assert!(
+        log.contains(
+            "boss-sim: error: --faults: fault rule \"s3.put:503:2\": probability \"2\" is not a number between 0 and 1"
+        ),
+        "{log}"
+    );
+}
