@@ -282,3 +282,54 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod conformance {
+    use plugin_abi::conformance::{assert_conforms, Case};
+    use plugin_abi::Dtype;
+    use serde_json::json;
+    use std::io::Cursor;
+
+    #[test]
+    fn stack_plugin_conforms() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_str().unwrap();
+        let job = |tile: u32, ext: u32| {
+            json!({"tile_size": {"x": tile, "y": tile, "z": 1, "t": 1},
+                   "extent": {"x": [0, ext], "y": [0, ext], "z": [0, 3], "t": [0, 1]}})
+        };
+        // z=0: an exact 16×16 uint8 PNG tile; z=1: a 40×40 uint16 TIFF slice; z=2: a JPEG.
+        let png = crate::header::tests::png(16, 16, image::ExtendedColorType::L8, &[9; 256]);
+        std::fs::write(dir.path().join("s0.png"), png).unwrap();
+        let mut tiff = Cursor::new(Vec::new());
+        tiff::encoder::TiffEncoder::new(&mut tiff)
+            .unwrap()
+            .write_image::<tiff::encoder::colortype::Gray16>(40, 40, &[300u16; 1600])
+            .unwrap();
+        std::fs::write(dir.path().join("s1.tif"), tiff.into_inner()).unwrap();
+        let jpeg = crate::header::tests::jpeg_gray(16, 16, &[77; 256]);
+        std::fs::write(dir.path().join("s2.jpg"), jpeg).unwrap();
+        let path = |z: u32, ext: &str| format!("{root}/s{z}.{ext}");
+        let tiles = |tile: u32, ext: u32| json!({"filesystem": "local", "extension": "png", "ingest_job": job(tile, ext)});
+        assert_conforms(
+            super::root_module(),
+            &[
+                Case::new(
+                    "ZindexStackPathProcessor",
+                    json!({"root_dir": root, "extension": "png", "base_filename": "s<>",
+                           "ingest_job": job(16, 16)}),
+                )
+                .call("", 0, 0, 0, 0)
+                .call("", 3, 2, 2, 0),
+                Case::new("ZindexStackTileProcessor", tiles(16, 16))
+                    .tile_size(16, 16, Dtype::U8)
+                    .call(&path(0, "png"), 0, 0, 0, 0)
+                    .call(&path(2, "jpg"), 0, 0, 2, 0),
+                Case::new("ZindexStackTileProcessor", tiles(32, 40))
+                    .tile_size(32, 32, Dtype::U16)
+                    .call(&path(1, "tif"), 0, 0, 1, 0)
+                    .call(&path(1, "tif"), 1, 1, 1, 0),
+            ],
+        );
+    }
+}

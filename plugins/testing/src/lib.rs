@@ -367,3 +367,36 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod conformance {
+    use plugin_abi::conformance::{assert_conforms, Case};
+    use plugin_abi::Dtype;
+    use serde_json::json;
+
+    #[test]
+    fn testing_plugin_conforms() {
+        let job = json!({"ingest_job": {"tile_size": {"x": 24, "y": 16, "z": 1, "t": 1},
+            "extent": {"x": [0, 24], "y": [0, 16], "z": [0, 4], "t": [0, 1]}}});
+        let tile = crate::test_tile::ensure(24, 16).unwrap();
+        let mut panicking = job.clone();
+        panicking["panic_at_z"] = json!(3);
+        assert_conforms(
+            super::root_module(),
+            &[
+                Case::new("TestPathProcessor", job.clone()).call("", 0, 0, 0, 0),
+                Case::new("TestPassThroughPathProcessor", job.clone()).call("", 1, 2, 3, 0),
+                Case::new("TestTileProcessor", job.clone())
+                    .tile_size(24, 16, Dtype::U8)
+                    .call(&tile, 0, 0, 0, 0),
+                Case::new("TestRandomTileProcessor", job.clone())
+                    .tile_size(24, 16, Dtype::U8)
+                    .call("", 0, 0, 0, 0)
+                    .call("", 5, 1, 2, 0),
+                Case::new("PanickingTileProcessor", panicking)
+                    .tile_size(24, 16, Dtype::U8)
+                    .call("", 0, 0, 2, 0),
+            ],
+        );
+    }
+}
