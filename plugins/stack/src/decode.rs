@@ -556,6 +556,85 @@ mod tests {
         check(&bytes, 50, 40, TileDtype::U16, 0xFFFF, win(32, 32, 32, 32));
     }
 
+    /// An Adam7-interlaced 8-bit gray PNG, built by hand: the png crate cannot write one.
+    /// Stored (uncompressed) deflate blocks keep the zlib stream trivial.
+    fn interlaced_png(w: u32, h: u32, pixel: impl Fn(u32, u32) -> u8) -> Vec<u8> {
+        const PASSES: [(u32, u32, u32, u32); 7] = [
+            (0, 0, 8, 8),
+            (4, 0, 8, 8),
+            (0, 4, 4, 8),
+            (2, 0, 4, 4),
+            (0, 2, 2, 4),
+            (1, 0, 2, 2),
+            (0, 1, 1, 2),
+        ];
+        let mut raw = Vec::new();
+        for (x0, y0, dx, dy) in PASSES {
+            if x0 >= w || y0 >= h {
+                continue;
+            }
+            for y in (y0..h).step_by(dy as usize) {
+                raw.push(0); // filter: none
+                raw.extend((x0..w).step_by(dx as usize).map(|x| pixel(x, y)));
+            }
+        }
+        let mut z = vec![0x78, 0x01];
+        let blocks: Vec<&[u8]> = raw.chunks(65535).collect();
+        for (i, block) in blocks.iter().enumerate() {
+            z.push(u8::from(i + 1 == blocks.len()));
+            let len = block.len() as u16;
+            z.extend(len.to_le_bytes());
+            z.extend((!len).to_le_bytes());
+            z.extend_from_slice(block);
+        }
+        let (a, b) = raw.iter().fold((1u32, 0u32), |(a, b), &v| {
+            let a = (a + u32::from(v)) % 65521;
+            (a, (b + a) % 65521)
+        });
+        z.extend(((b << 16) | a).to_be_bytes());
+        let crc = |data: &[u8]| {
+            let mut c = 0xFFFF_FFFFu32;
+            for &byte in data {
+                c ^= u32::from(byte);
+                for _ in 0..8 {
+                    c = if c & 1 == 1 {
+                        (c >> 1) ^ 0xEDB8_8320
+                    } else {
+                        c >> 1
+                    };
+                }
+            }
+            !c
+        };
+        let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+        let mut chunk = |kind: &[u8], data: &[u8]| {
+            out.extend((data.len() as u32).to_be_bytes());
+            let mut body = kind.to_vec();
+            body.extend_from_slice(data);
+            out.extend_from_slice(&body);
+            out.extend(crc(&body).to_be_bytes());
+        };
+        let mut ihdr = Vec::new();
+        ihdr.extend(w.to_be_bytes());
+        ihdr.extend(h.to_be_bytes());
+        ihdr.extend([8, 0, 0, 0, 1]); // 8-bit gray, deflate, adaptive filters, Adam7
+        chunk(b"IHDR", &ihdr);
+        chunk(b"IDAT", &z);
+        chunk(b"IEND", &[]);
+        out
+    }
+
+    #[test]
+    fn interlaced_png_crop_and_pad() {
+        let bytes = interlaced_png(21, 13, |x, y| value(u64::from(x), u64::from(y)) as u8);
+        let reader = png::Decoder::new(Cursor::new(&bytes[..]))
+            .read_info()
+            .unwrap();
+        assert!(reader.info().interlaced);
+        check(&bytes, 21, 13, TileDtype::U8, 0xFF, win(0, 0, 21, 13));
+        check(&bytes, 21, 13, TileDtype::U8, 0xFF, win(16, 8, 16, 8));
+    }
+
     #[test]
     fn u16_tiff_crop_and_pad_reads_only_needed_strips() {
         let bytes = u16_tiff(300, 200);
@@ -662,6 +741,55 @@ mod tests {
         let cast = Conversion::Cast("clip_uint8".parse().unwrap());
         let got = decode_window(&bytes, &header, win(0, 0, 4, 1), cast).unwrap();
         assert_eq!(got.data, vec![76, 150, 29, 255]);
+    }
+
+    #[test]
+    fn casts_palette_png_and_rgb16_png_by_luma() {
+        let mut bytes = Vec::new();
+        {
+            let mut enc = png::Encoder::new(&mut bytes, 3, 1);
+            enc.set_color(png::ColorType::Indexed);
+            enc.set_depth(png::BitDepth::Eight);
+            enc.set_palette(vec![255, 0, 0, 0, 0, 255, 10, 10, 10]);
+            let mut w = enc.write_header().unwrap();
+            w.write_image_data(&[2, 0, 1]).unwrap();
+        }
+        let header = sniff(&bytes).unwrap();
+        assert_eq!(header.color, Color::Palette);
+        let cast = Conversion::Cast("clip_uint8".parse().unwrap());
+        let got = decode_window(&bytes, &header, win(0, 0, 3, 1), cast).unwrap();
+        assert_eq!(got.data, vec![10, 76, 29]);
+
+        // 16-bit RGB, scaled to uint8: white → 255, mid-grey 32896 → 128.
+        let rgb16: Vec<u8> = [65535u16, 65535, 65535, 32896, 32896, 32896]
+            .iter()
+            .flat_map(|v| v.to_ne_bytes())
+            .collect();
+        let bytes = png(2, 1, ExtendedColorType::Rgb16, &rgb16);
+        let header = sniff(&bytes).unwrap();
+        let cast = Conversion::Cast("scale_uint8".parse().unwrap());
+        let got = decode_window(&bytes, &header, win(0, 0, 2, 1), cast).unwrap();
+        assert_eq!(got.data, vec![255, 128]);
+    }
+
+    #[test]
+    fn casts_rgb_jpeg_by_luma() {
+        use image::ImageEncoder;
+        // A flat colour survives JPEG nearly exactly; luma of (200, 100, 50) is 124.25.
+        let data: Vec<u8> = (0..16 * 16).flat_map(|_| [200u8, 100, 50]).collect();
+        let mut bytes = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 100)
+            .write_image(&data, 16, 16, ExtendedColorType::Rgb8)
+            .unwrap();
+        let header = sniff(&bytes).unwrap();
+        assert_eq!(header.dtype_description(), "RGB uint8");
+        let cast = Conversion::Cast("clip_uint8".parse().unwrap());
+        let got = decode_window(&bytes, &header, win(0, 0, 16, 16), cast).unwrap();
+        assert!(
+            got.data.iter().all(|v| v.abs_diff(124) <= 2),
+            "{:?}",
+            &got.data[..8]
+        );
     }
 
     #[test]
