@@ -24,11 +24,14 @@ use std::time::Instant;
 
 /// Largest request body forwarded (a tile or a cuboid is far smaller).
 const MAX_BODY: usize = 256 << 20;
+/// Requests handled at once; more wait. Bounds the bodies held in memory.
+const MAX_IN_FLIGHT: usize = 64;
 
 #[derive(Clone)]
 struct Door {
     sim: Arc<Sim>,
     http: reqwest::Client,
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 pub fn router(sim: Arc<Sim>) -> Router {
@@ -37,9 +40,10 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .build()
         // Building a plain client only fails if the TLS backend cannot initialise.
         .expect("HTTP client for moto");
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
     Router::new()
         .fallback(handle)
-        .with_state(Door { sim, http })
+        .with_state(Door { sim, http, slots })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -372,6 +376,8 @@ fn authorize(sim: &Sim, call: &Call, key: Option<&str>) -> Verdict {
 }
 
 async fn handle(State(door): State<Door>, request: Request) -> Response {
+    // The semaphore is never closed, so acquiring only waits.
+    let _slot = door.slots.clone().acquire_owned().await;
     let sim = &door.sim;
     let latency = sim.faults.latency();
     if !latency.is_zero() {
@@ -502,6 +508,7 @@ async fn after_put(sim: &Arc<Sim>, job_id: u64, call: &Call, headers: &HeaderMap
         let mut inner = sim.lock();
         if let Some(job) = inner.jobs.get_mut(&job_id) {
             job.stats.upload_seen();
+            *job.tile_puts.entry(call.key.clone()).or_default() += 1;
             if valid {
                 job.stats.tiles_stored += 1;
                 job.uploaded_tiles.insert(call.key.clone());

@@ -37,8 +37,10 @@ impl Moto {
             .and_then(|l| l.local_addr())
             .map_err(MotoError::Port)?
             .port();
-        let mut child = Command::new(command)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let mut cmd = Command::new(command);
+        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+        die_with_parent(&mut cmd);
+        let mut child = cmd
             // stdout is reserved for the simulator's one JSON line; moto's request log is noise.
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -94,6 +96,29 @@ impl Moto {
         }
     }
 }
+
+/// Asks Linux to kill moto when the simulator dies, even by SIGKILL, which skips our cleanup.
+#[cfg(target_os = "linux")]
+fn die_with_parent(cmd: &mut Command) {
+    extern "C" {
+        // From the C library std already links; declared here to avoid a libc dependency.
+        fn prctl(option: std::ffi::c_int, arg2: std::ffi::c_ulong, ...) -> std::ffi::c_int;
+    }
+    const PR_SET_PDEATHSIG: std::ffi::c_int = 1;
+    const SIGKILL: std::ffi::c_ulong = 9;
+    // SAFETY: runs in the forked child before exec; prctl is async-signal-safe and touches no
+    // memory of ours. The signal fires when the spawning thread ends, and the spawning thread is
+    // a runtime worker that lives as long as the simulator.
+    unsafe {
+        cmd.pre_exec(|| {
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_cmd: &mut Command) {}
 
 async fn answers(url: &str) -> bool {
     let client = reqwest::Client::new();

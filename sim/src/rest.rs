@@ -60,6 +60,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
     }
     router
         .route("/sim/jobs/{id}", get(job_stats))
+        .route("/sim/jobs/{id}/tiles", get(tile_puts))
         .route("/sim/jobs/{id}/pause", post(pause))
         .route("/sim/jobs/{id}/resume", post(resume))
         .route("/sim/info", get(info))
@@ -237,6 +238,7 @@ async fn create(State(sim): Shared, headers: HeaderMap, body: Bytes) -> Response
         uploaded_tiles: HashSet::new(),
         pending: HashMap::<String, PendingChunk>::new(),
         assembled: HashSet::new(),
+        tile_puts: Default::default(),
         stats: JobStats::default(),
         paused: false,
     };
@@ -251,10 +253,10 @@ async fn create(State(sim): Shared, headers: HeaderMap, body: Bytes) -> Response
         tile_count: job.tile_count(),
         ingest_type: request.ingest_type,
     };
-    {
-        let mut inner = sim.lock();
-        inner.jobs.insert(id, job);
-    }
+    let mut job = job;
+    // Counted before the job existed (globally); it belongs to the job.
+    bump(&mut job.stats.rest_requests, "create");
+    sim.lock().jobs.insert(id, job);
     log::info!(
         "job {id}: created ({} {} messages)",
         request.ingest_type,
@@ -657,6 +659,15 @@ async fn set_faults(State(sim): Shared, body: String) -> Response {
 
 async fn get_faults(State(sim): Shared) -> Response {
     Json(sim.faults.spec()).into_response()
+}
+
+/// `GET /sim/jobs/{id}/tiles`: how often each tile was stored (PutObject through the front door).
+async fn tile_puts(State(sim): Shared, Path(raw): Path<String>) -> Response {
+    let inner = sim.lock();
+    match raw.parse::<u64>().ok().and_then(|id| inner.jobs.get(&id)) {
+        Some(job) => Json(&job.tile_puts).into_response(),
+        None => detail(StatusCode::NOT_FOUND, format!("no job {raw:?}")),
+    }
 }
 
 async fn set_paused(sim: &Sim, raw: &str, paused: bool) -> Response {

@@ -13,6 +13,9 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// How long in-flight requests may finish after a shutdown signal.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Where the S3/SQS implementation comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AwsSource {
@@ -159,6 +162,7 @@ async fn serve(
 
     // One shutdown signal, fanned out to both servers.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stop_rx_grace = stop_rx.clone();
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop_tx.send(true);
@@ -170,7 +174,20 @@ async fn serve(
         .with_graceful_shutdown(stopped(stop_rx.clone()));
     let aws = axum::serve(aws_listener, front_door::router(sim.clone()))
         .with_graceful_shutdown(stopped(stop_rx));
-    let (a, b) = tokio::join!(api, aws);
+    let mut grace_rx = stop_rx_grace;
+    let grace = async move {
+        let _ = grace_rx.wait_for(|v| *v).await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    // Graceful shutdown waits for in-flight requests; a client's 20 s long poll must not keep
+    // moto alive past the caller's patience, so after a grace period the servers are dropped.
+    let (a, b) = tokio::select! {
+        results = async { tokio::join!(api, aws) } => results,
+        _ = grace => {
+            log::warn!("requests still in flight after {SHUTDOWN_GRACE:?}; stopping anyway");
+            (Ok(()), Ok(()))
+        }
+    };
     if temporary {
         let _ = std::fs::remove_dir_all(&data_dir);
     }

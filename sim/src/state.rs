@@ -97,6 +97,8 @@ pub struct Job {
     pub uploaded_tiles: HashSet<String>,
     pub pending: HashMap<String, PendingChunk>,
     pub assembled: HashSet<String>,
+    /// PutObject count per tile key (`GET /sim/jobs/{id}/tiles`): one entry per tile of the job.
+    pub tile_puts: BTreeMap<String, u64>,
     pub stats: JobStats,
     /// Set through `/sim/jobs/{id}/pause`: the service side (indexing, assembly, the completion
     /// scan) holds still so a test can observe states that are otherwise too brief.

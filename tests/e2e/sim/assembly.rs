@@ -194,6 +194,22 @@ async fn tiles_assemble_into_cuboids_that_read_back_exactly() {
         1
     );
     assert_eq!(finish(&api, id).await, "COMPLETE");
+    let puts = sim.tile_puts(id).await;
+    assert_eq!(puts.len(), 40);
+    let retried = TileKey {
+        ids: "7&12&34".parse().unwrap(),
+        resolution: 0,
+        x: 1,
+        y: 0,
+        z: 17,
+        t: 0,
+    }
+    .key();
+    assert!(
+        puts.iter()
+            .all(|(k, n)| *n == if *k == retried { 2 } else { 1 }),
+        "{puts:?}"
+    );
     let stats = sim.stats(id).await;
     assert_eq!(stats["chunks_assembled"], json!(4));
     assert_eq!(stats["cuboids_stored"], json!(4));

@@ -10,13 +10,7 @@ fn announces_endpoints_and_stops_its_moto_on_shutdown() {
     assert!(sim.aws.starts_with("http://127.0.0.1:"), "{}", sim.aws);
     assert_ne!(sim.api, sim.aws);
     assert_eq!(sim.token, TOKEN);
-    let log = sim.log();
-    let moto_port: u16 = log
-        .split("listening on http://127.0.0.1:")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("log names moto's port:\n{log}"));
+    let moto_port = sim.moto_port();
     assert!(std::net::TcpStream::connect(("127.0.0.1", moto_port)).is_ok());
     let status = sim.stop();
     assert!(status.success(), "clean shutdown exits 0, got {status}");
@@ -24,6 +18,21 @@ fn announces_endpoints_and_stops_its_moto_on_shutdown() {
         std::net::TcpStream::connect(("127.0.0.1", moto_port)).is_err(),
         "moto on port {moto_port} must be stopped with the simulator"
     );
+}
+
+#[test]
+fn a_killed_simulator_takes_its_moto_with_it() {
+    let sim = SimHandle::start(SimOptions::default());
+    let moto_port = sim.moto_port();
+    sim.kill_hard();
+    // The kernel delivers the parent-death signal asynchronously; wait for the port to close.
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", moto_port)).is_err() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("moto on port {moto_port} outlived a SIGKILLed boss-sim");
 }
 
 #[test]

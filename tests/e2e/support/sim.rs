@@ -216,6 +216,32 @@ impl SimHandle {
             .expect("stats are JSON")
     }
 
+    /// `GET /sim/jobs/{id}/tiles`: how many times each tile key was stored.
+    pub async fn tile_puts(&self, job: u64) -> std::collections::BTreeMap<String, u64> {
+        reqwest::get(format!("{}/sim/jobs/{job}/tiles", self.api))
+            .await
+            .expect("GET /sim/jobs/{id}/tiles")
+            .json()
+            .await
+            .expect("tile counts are JSON")
+    }
+
+    /// The port of the moto server this simulator started (from its log).
+    pub fn moto_port(&self) -> u16 {
+        let log = self.log();
+        log.split("listening on http://127.0.0.1:")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("the log names moto's port:\n{log}"))
+    }
+
+    /// Kills the simulator with SIGKILL (no cleanup of its own) and waits for it.
+    pub fn kill_hard(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Polls the job's state name (`/sim/jobs/{id}` "state") until it is `want`, up to `limit`.
     pub async fn wait_for_state(&self, job: u64, want: &str, limit: Duration) -> serde_json::Value {
         let start = Instant::now();
