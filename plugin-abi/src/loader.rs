@@ -78,38 +78,72 @@ fn compatible(expected: VersionNumber, found: VersionNumber) -> bool {
     expected.major == found.major && (expected.major != 0 || expected.minor == found.minor)
 }
 
-/// The gist of abi_stable's layout report: the report is hundreds of lines of type layouts and
-/// ends with what actually differs, so keep the lines that say what was expected and found.
+/// The gist of abi_stable's layout report. The report is hundreds of lines: the layouts of every
+/// type on the way down to the one that differs, then one `Error:` block per difference with
+/// `Expected:` and `Found:` items. Keep the innermost type's name and, for each difference, the
+/// message and the `field_name`/`type` of what was expected and found.
 fn layout_gist(report: &str) -> String {
-    let lines: Vec<&str> = report
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    let interesting: Vec<&str> = lines
+    let lines: Vec<&str> = report.lines().collect();
+    let value = |line: &str, key: &str| line.trim().strip_prefix(key).map(str::to_string);
+    let innermost = lines
         .iter()
-        .copied()
-        .filter(|l| {
-            let l = l.to_ascii_lowercase();
-            l.starts_with("error")
-                || l.contains("mismatch")
-                || l.starts_with("expected")
-                || l.starts_with("found")
-        })
-        .collect();
-    let picked = if interesting.is_empty() {
-        lines.iter().rev().take(3).rev().copied().collect()
-    } else {
-        interesting
-    };
-    let mut gist = picked.join("; ");
-    if gist.len() > 400 {
-        let mut cut = 400;
-        while !gist.is_char_boundary(cut) {
-            cut -= 1;
+        .rposition(|l| l.trim() == "Layout of expected type:")
+        .and_then(|i| lines[i..].iter().find_map(|l| value(l, "type:")));
+    // `field: Type` (or just `Type`) from the indented lines after `Expected:` / `Found:`.
+    let item = |from: usize| -> String {
+        let block: Vec<&str> = lines[from.min(lines.len())..]
+            .iter()
+            .take_while(|l| l.starts_with(' ') || l.starts_with('\t'))
+            .copied()
+            .collect();
+        let field = block.iter().find_map(|l| value(l, "field_name:"));
+        let ty = block.iter().find_map(|l| value(l, "type:"));
+        match (field, ty) {
+            (Some(f), Some(t)) => format!("`{f}: {t}`"),
+            (None, Some(t)) => format!("`{t}`"),
+            (Some(f), None) => format!("`{f}`"),
+            (None, None) => "something else".to_string(),
         }
-        gist.truncate(cut);
-        gist.push('…');
+    };
+    let mut differences: Vec<String> = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(message) = line.strip_prefix("Error:") else {
+            continue;
+        };
+        let after = &lines[i + 1..];
+        let next_error = after
+            .iter()
+            .position(|l| l.starts_with("Error:"))
+            .unwrap_or(after.len());
+        let block = &after[..next_error];
+        let expected = block.iter().position(|l| l.trim() == "Expected:");
+        let found = block.iter().position(|l| l.trim() == "Found:");
+        let difference = match (expected, found) {
+            (Some(e), Some(f)) => format!(
+                "{}: expected {}, found {}",
+                message.trim(),
+                item(i + 1 + e + 1),
+                item(i + 1 + f + 1)
+            ),
+            _ => message.trim().to_string(),
+        };
+        if !differences.contains(&difference) {
+            differences.push(difference);
+        }
+    }
+    if differences.is_empty() {
+        // Not the report shape we know: its last non-empty line is still better than nothing.
+        let last = lines.iter().rev().find(|l| !l.trim().is_empty());
+        return last.map_or("no details", |l| l.trim()).to_string();
+    }
+    let shown = differences.len().min(3);
+    let mut gist = match innermost {
+        Some(ty) => format!("in {ty}: "),
+        None => String::new(),
+    };
+    gist.push_str(&differences[..shown].join("; "));
+    if differences.len() > shown {
+        gist.push_str(&format!("; and {} more", differences.len() - shown));
     }
     gist
 }
@@ -325,11 +359,43 @@ mod tests {
     }
 
     #[test]
-    fn layout_gist_keeps_what_differs() {
-        let report = "\nlots of layout\n  field a: u8\n\nError: mismatched type\nExpected: u64\nFound: u32\n";
+    fn layout_gist_names_the_type_and_each_difference() {
+        // The shape of abi_stable's report, much shortened.
+        let report = "Compared <this>:
+    --- Type Layout ---
+    type:PrefixRef<'a, PluginModule>
+Layout of expected type:
+    --- Type Layout ---
+    type:PluginModule
+Layout of expected type:
+    --- Type Layout ---
+    type:FfiDescription
+    size:96 align:8
+Layout of found type:
+    --- Type Layout ---
+    type:FfiDescription
+
+
+Error:unexpected field
+Expected:
+    field_name:library
+    type:RString
+    size:32 align:8
+Found:
+    field_name:description
+    type:RString
+
+Error:mismatched type
+Expected:
+    type:u32
+Found:
+    type:u64
+";
         assert_eq!(
             layout_gist(report),
-            "Error: mismatched type; Expected: u64; Found: u32"
+            "in FfiDescription: unexpected field: expected `library: RString`, found \
+             `description: RString`; mismatched type: expected `u32`, found `u64`"
         );
+        assert_eq!(layout_gist("odd\nreport\n\n"), "report");
     }
 }
