@@ -93,7 +93,10 @@ pub fn decode_window(
     if window.meets(header.width, header.height) {
         match header.format {
             Format::Png => png_rows(bytes, header, &mut sink)?,
-            Format::Tiff => tiff_chunks(Cursor::new(bytes), &mut sink)?,
+            Format::Tiff => {
+                tiff_bits_supported(header)?;
+                tiff_chunks(Cursor::new(bytes), &mut sink)?
+            }
             Format::Jpeg => jpeg_rows(bytes, &mut sink)?,
         }
     }
@@ -316,7 +319,7 @@ fn png_rows(bytes: &[u8], header: &Header, sink: &mut Sink) -> Result<(), Decode
         // Interlaced rows arrive in passes: decode the frame, then take the window's rows.
         let size = reader.output_buffer_size().ok_or_else(|| {
             DecodeError::Unsupported(format!(
-                "interlaced {}×{} PNG is too large to decode",
+                "an interlaced {}×{} PNG: too large to decode whole (save it non-interlaced)",
                 header.width, header.height
             ))
         })?;
@@ -367,9 +370,21 @@ pub fn decode_tiff_window<R: Read + Seek>(
         .rewind()
         .map_err(|e| DecodeError::Corrupt(e.to_string()))?;
     if window.meets(header.width, header.height) {
+        tiff_bits_supported(header)?;
         tiff_chunks(reader, &mut sink)?;
     }
     Ok(sink.pixels)
+}
+
+/// The TIFF decoder hands sub-byte samples (bilevel, 4-bit) over still packed, which no cast
+/// here would read correctly: refuse them by name instead.
+fn tiff_bits_supported(header: &Header) -> Result<(), DecodeError> {
+    match header.bits {
+        8 | 16 | 32 | 64 => Ok(()),
+        bits => Err(DecodeError::Unsupported(format!(
+            "{bits}-bit TIFF samples (convert the files to 8 or 16 bits)"
+        ))),
+    }
 }
 
 fn tiff_chunks<R: Read + Seek>(reader: R, sink: &mut Sink) -> Result<(), DecodeError> {
@@ -819,6 +834,25 @@ mod tests {
         let scale = Conversion::Cast("scale_uint8".parse().unwrap());
         let got = decode_window(&bytes, &header, win(0, 0, 3, 1), scale).unwrap();
         assert_eq!(got.data, vec![0, 128, 255]);
+    }
+
+    #[test]
+    fn bilevel_tiff_is_refused_even_with_a_cast() {
+        let mut out = Cursor::new(Vec::new());
+        TiffEncoder::new(&mut out)
+            .unwrap()
+            .write_image::<colortype::Gray8>(8, 1, &[0; 8])
+            .unwrap();
+        let bytes = out.into_inner();
+        let mut header = sniff(&bytes).unwrap();
+        header.bits = 1; // as a bilevel file's header would say
+        let cast = Conversion::Cast("clip_uint8".parse().unwrap());
+        assert_eq!(
+            decode_window(&bytes, &header, win(0, 0, 8, 1), cast),
+            Err(DecodeError::Unsupported(
+                "1-bit TIFF samples (convert the files to 8 or 16 bits)".into()
+            ))
+        );
     }
 
     #[test]

@@ -65,6 +65,9 @@ pub enum TileError {
     InvalidImage { location: String, reason: String },
     #[error("{location}: pixel type {dtype} is not one the Boss stores (uint8, uint16, uint64 gray); convert the files, or set \"cast\" in the tile processor's params to one of {CAST_VALUES}")]
     Dtype { location: String, dtype: String },
+    /// A pixel layout no cast handles (sub-byte TIFF samples, separate colour planes, ...).
+    #[error("{location}: cannot convert {reason}")]
+    Unsupported { location: String, reason: String },
     #[error("{location}: image is {width}×{height}, but tile (x={x}, y={y}) needs at least {need_w}×{need_h}")]
     TooSmall {
         location: String,
@@ -319,9 +322,9 @@ fn invalid(location: &str, reason: String) -> TileError {
 fn decode_error(location: &str, e: DecodeError) -> TileError {
     match e {
         DecodeError::Corrupt(reason) => invalid(location, reason),
-        DecodeError::Unsupported(reason) => TileError::Dtype {
+        DecodeError::Unsupported(reason) => TileError::Unsupported {
             location: location.to_string(),
-            dtype: reason,
+            reason,
         },
     }
 }
@@ -361,7 +364,7 @@ impl From<TileError> for PluginError {
             TileError::InvalidImage { .. } | TileError::TooSmall { .. } => {
                 PluginError::invalid_image(message)
             }
-            TileError::Dtype { .. } => PluginError::dtype(message),
+            TileError::Dtype { .. } | TileError::Unsupported { .. } => PluginError::dtype(message),
         }
     }
 }
@@ -617,6 +620,21 @@ mod tests {
             .unwrap());
         assert_eq!(p.dtype, TileDtype::U16);
         assert!(p.data.chunks(2).all(|s| s == [0xFF, 0xFF]));
+    }
+
+    #[test]
+    fn unconvertible_layouts_are_dtype_errors_without_a_cast_hint() {
+        let err = decode_error(
+            "/d/s.tif",
+            DecodeError::Unsupported(
+                "1-bit TIFF samples (convert the files to 8 or 16 bits)".into(),
+            ),
+        );
+        assert_eq!(
+            err.to_string(),
+            "/d/s.tif: cannot convert 1-bit TIFF samples (convert the files to 8 or 16 bits)"
+        );
+        assert_eq!(PluginError::from(err).kind, ErrorKind::Dtype);
     }
 
     #[test]
