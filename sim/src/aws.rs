@@ -3,7 +3,9 @@
 //! queues, fetching and deleting tiles.
 
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::{
+    DeleteMessageBatchRequestEntry, QueueAttributeName, SendMessageBatchRequestEntry,
+};
 use std::collections::HashMap;
 
 /// An AWS call that failed; the text names the operation and the queue or object.
@@ -201,6 +203,37 @@ impl Admin {
             .send()
             .await
             .map_err(err("DeleteMessage", url))?;
+        Ok(())
+    }
+
+    /// Deletes up to 10 received messages in one call.
+    pub async fn delete_batch(
+        &self,
+        url: &str,
+        receipt_handles: &[String],
+    ) -> Result<(), AwsError> {
+        if receipt_handles.is_empty() {
+            return Ok(());
+        }
+        let entries = receipt_handles
+            .iter()
+            .enumerate()
+            .map(|(i, handle)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(handle)
+                    .build()
+                    // Both required fields are set just above.
+                    .expect("id and receipt handle are set")
+            })
+            .collect();
+        self.sqs
+            .delete_message_batch()
+            .queue_url(url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(err("DeleteMessageBatch", url))?;
         Ok(())
     }
 

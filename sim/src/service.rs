@@ -90,8 +90,11 @@ async fn fill(sim: &Sim, id: u64) -> Result<(), AwsError> {
     Ok(())
 }
 
+/// Chunks of one job assembled at once (decoding is CPU-bound; the machine is small).
+const ASSEMBLERS: i32 = 2;
+
 /// Consumes the tile-index and ingest queues of a tile job until it is complete or deleted.
-async fn consume(sim: &Sim, id: u64) -> Result<(), AwsError> {
+async fn consume(sim: &Arc<Sim>, id: u64) -> Result<(), AwsError> {
     let Some(queues) = sim.lock().jobs.get(&id).map(|j| j.queues.clone()) else {
         return Ok(());
     };
@@ -106,36 +109,44 @@ async fn consume(sim: &Sim, id: u64) -> Result<(), AwsError> {
         let mut busy = false;
         match sim.admin.receive(&index.moto_url, 10).await {
             Ok(messages) => {
-                for m in messages {
-                    busy = true;
+                busy |= !messages.is_empty();
+                for m in &messages {
                     index_tile(sim, id, &m.body, &ingest.moto_url).await;
-                    sim.admin
-                        .delete_message(&index.moto_url, &m.receipt_handle)
-                        .await?;
                 }
+                let handles: Vec<String> = messages.into_iter().map(|m| m.receipt_handle).collect();
+                sim.admin.delete_batch(&index.moto_url, &handles).await?;
             }
             // The queue is deleted when the job completes or is cancelled under us.
             Err(_) if !is_open(sim, id) => break,
             Err(e) => return Err(e),
         }
-        match sim.admin.receive(&ingest.moto_url, 1).await {
+        match sim.admin.receive(&ingest.moto_url, ASSEMBLERS).await {
             Ok(messages) => {
+                busy |= !messages.is_empty();
+                let mut work = tokio::task::JoinSet::new();
                 for m in messages {
-                    busy = true;
-                    let chunk_key = serde_json::from_str::<Value>(&m.body)
-                        .ok()
-                        .and_then(|v| v["chunk_key"].as_str().map(str::to_string));
-                    if let Some(chunk_key) = chunk_key {
-                        if let Err(e) = assemble(sim, id, &chunk_key).await {
-                            // Leave the message: it comes back after the visibility timeout.
-                            log::error!("job {id}: assembling chunk {chunk_key}: {e}");
-                            continue;
+                    let sim = sim.clone();
+                    work.spawn(async move {
+                        let chunk_key = serde_json::from_str::<Value>(&m.body)
+                            .ok()
+                            .and_then(|v| v["chunk_key"].as_str().map(str::to_string));
+                        if let Some(chunk_key) = chunk_key {
+                            if let Err(e) = assemble(&sim, id, &chunk_key).await {
+                                // Keep the message: it comes back after the visibility timeout.
+                                log::error!("job {id}: assembling chunk {chunk_key}: {e}");
+                                return None;
+                            }
                         }
-                    }
-                    sim.admin
-                        .delete_message(&ingest.moto_url, &m.receipt_handle)
-                        .await?;
+                        Some(m.receipt_handle)
+                    });
                 }
+                let mut done = Vec::new();
+                while let Some(result) = work.join_next().await {
+                    if let Ok(Some(handle)) = result {
+                        done.push(handle);
+                    }
+                }
+                sim.admin.delete_batch(&ingest.moto_url, &done).await?;
             }
             Err(_) if !is_open(sim, id) => break,
             Err(e) => return Err(e),
