@@ -54,6 +54,29 @@ async fn auth_and_lookup_errors_have_the_service_bodies() {
         )
     );
 
+    assert_eq!(
+        api.call(Method::GET, "/latest/ingest/abc/", Some(&sim.token), None)
+            .await,
+        (404, boss_error(404, 4004, "Ingest job \"abc\" not found"))
+    );
+    let bad_faults = api
+        .call(
+            Method::PUT,
+            "/sim/faults",
+            None,
+            Some("sqs.recieve:500:0.1".into()),
+        )
+        .await;
+    assert_eq!(bad_faults.0, 400);
+    assert!(
+        bad_faults.1["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("fault rule \"sqs.recieve:500:0.1\": unknown target \"sqs.recieve\""),
+        "{}",
+        bad_faults.1
+    );
+
     let id = api.create_ok(&config).await;
     for path in [
         format!("/latest/ingest/{id}"),
