@@ -158,7 +158,12 @@ pub fn verify(info: &TileInfo, expected: &Expected) -> Result<(), TileError> {
 
 /// Verifies a tile and turns it into upload bytes: encoded tiles pass through untouched, raw
 /// ones are encoded (PNG; TIFF for uint64).
+///
+/// A raw all-zero tile of another Boss dtype than expected becomes zeros of the expected dtype:
+/// a black tile (a missing slice under `fail_gracefully`) carries no values, and its processor
+/// often cannot know the channel's dtype.
 pub fn prepare(image: TileImage, expected: &Expected) -> Result<Encoded, TileError> {
+    let image = black_as_expected(image, expected);
     let info = inspect(&image)?;
     verify(&info, expected)?;
     match image {
@@ -184,6 +189,32 @@ pub fn prepare(image: TileImage, expected: &Expected) -> Result<Encoded, TileErr
                 },
             })
         }
+    }
+}
+
+fn black_as_expected(image: TileImage, expected: &Expected) -> TileImage {
+    match (image, expected.dtype) {
+        (
+            TileImage::Raw {
+                width,
+                height,
+                dtype,
+                data,
+            },
+            Some(want),
+        ) if dtype != want
+            && want != Dtype::U32
+            && data.len() == width as usize * height as usize * dtype.size()
+            && data.iter().all(|&b| b == 0) =>
+        {
+            TileImage::Raw {
+                width,
+                height,
+                dtype: want,
+                data: vec![0; width as usize * height as usize * want.size()],
+            }
+        }
+        (image, _) => image,
     }
 }
 
@@ -406,6 +437,29 @@ mod tests {
     fn info_reads_as_a_phrase() {
         let info = inspect(&raw(4, 2, Dtype::U16, vec![0; 16])).unwrap();
         assert_eq!(info.to_string(), "4×2 uint16 raw");
+    }
+
+    #[test]
+    fn a_black_tile_takes_the_expected_dtype_but_data_does_not() {
+        let out = prepare(
+            raw(4, 2, Dtype::U8, vec![0; 8]),
+            &expect(4, 2, Some(Dtype::U16)),
+        )
+        .unwrap();
+        assert_eq!(out.info.dtype, Some(Dtype::U16));
+        let dec = image::codecs::png::PngDecoder::new(Cursor::new(&out.bytes)).unwrap();
+        assert_eq!(dec.color_type(), image::ColorType::L16);
+        let mut back = vec![1; 16];
+        dec.read_image(&mut back).unwrap();
+        assert_eq!(back, vec![0; 16]);
+        let mut one = vec![0; 8];
+        one[3] = 1;
+        assert_eq!(
+            prepare(raw(4, 2, Dtype::U8, one), &expect(4, 2, Some(Dtype::U16)))
+                .unwrap_err()
+                .to_string(),
+            "expected uint16, got uint8"
+        );
     }
 
     #[test]
