@@ -25,6 +25,7 @@ mod receive;
 mod retry;
 mod store;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -104,6 +105,12 @@ struct Ctx {
     quarantine: Arc<Quarantine>,
     stop: watch::Sender<bool>,
     fatal: Mutex<Option<End>>,
+    /// Tiles that failed here and are waiting to be redelivered, with the time after which we
+    /// stop waiting for them (another client may have taken and finished them). The queue is not
+    /// drained while any is due: they come back only after the visibility timeout.
+    retrying: Mutex<HashMap<String, Instant>>,
+    /// The upload queue's visibility timeout (read at start; the service's is 120 s).
+    visibility: Mutex<Duration>,
 }
 
 impl Ctx {
@@ -128,6 +135,14 @@ impl Ctx {
     fn fail(&self, work: &Work, file: Option<String>, error: String) {
         self.stats.failed_attempt();
         if work.receives < self.options.max_attempts {
+            let visibility = *self.visibility.lock().unwrap_or_else(|p| p.into_inner());
+            self.retrying
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(
+                    work.message.tile_key.clone(),
+                    Instant::now() + visibility + Duration::from_secs(30),
+                );
             log::warn!(
                 "tile x{} y{} z{} t{} failed (attempt {} of {}), it will be retried: {error}",
                 work.tile.x,
@@ -147,6 +162,22 @@ impl Ctx {
             error,
             work.receives,
         );
+    }
+
+    /// A tile came back (or was taken): no longer waited for.
+    fn redelivered(&self, tile_key: &str) {
+        self.retrying
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(tile_key);
+    }
+
+    /// Whether a tile that failed here may still come back for another attempt.
+    fn awaiting_redelivery(&self) -> bool {
+        let mut retrying = self.retrying.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        retrying.retain(|_, due| *due > now);
+        !retrying.is_empty()
     }
 
     fn quarantine_tile(
@@ -208,6 +239,8 @@ pub async fn run(
         quarantine,
         stop,
         fatal: Mutex::new(None),
+        retrying: Mutex::new(HashMap::new()),
+        visibility: Mutex::new(Duration::from_secs(120)),
     });
 
     let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_sqs::types::MessageSystemAttributeName;
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use boss_protocol::keys::TileKey;
 use boss_protocol::messages::TileUploadMessage;
 use tokio::sync::{mpsc, Semaphore};
@@ -32,6 +32,7 @@ pub(super) async fn run(
     let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
     let mut failures = 0;
     let wait_secs = ctx.options.receive_wait.as_secs().min(20) as i32;
+    read_visibility_timeout(&ctx).await;
     loop {
         if *stop.borrow() {
             return false;
@@ -113,10 +114,42 @@ pub(super) async fn run(
             }
         }
         drop(permits);
-        // Drained: nothing new to do and nothing of ours still in flight.
-        if taken == 0 && slots.available_permits() == capacity {
+        // Drained: nothing new to do, nothing of ours in flight, no failed tile of ours due back.
+        if taken == 0 && slots.available_permits() == capacity && !ctx.awaiting_redelivery() {
             return true;
         }
+        if taken == 0 && wait_secs == 0 {
+            // Without long polling, an empty queue would be asked again at once, in a hot loop.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}
+
+/// Reads the upload queue's visibility timeout: how long a failed tile takes to come back.
+async fn read_visibility_timeout(ctx: &Ctx) {
+    let queue = ctx.job.upload_queue.clone();
+    let got = with_session(&ctx.session, |clients| {
+        let queue = queue.clone();
+        async move {
+            clients
+                .sqs
+                .get_queue_attributes()
+                .queue_url(queue)
+                .attribute_names(QueueAttributeName::VisibilityTimeout)
+                .send()
+                .await
+                .map_err(|e| (classify(&e), describe(&e)))
+        }
+    })
+    .await;
+    let secs = got.ok().and_then(|out| {
+        out.attributes()?
+            .get(&QueueAttributeName::VisibilityTimeout)?
+            .parse::<u64>()
+            .ok()
+    });
+    if let Some(secs) = secs {
+        *ctx.visibility.lock().unwrap_or_else(|p| p.into_inner()) = Duration::from_secs(secs);
     }
 }
 
@@ -147,6 +180,7 @@ fn accept(
             return None;
         }
     };
+    ctx.redelivered(&message.tile_key);
     if ctx.quarantine.contains(&message.tile_key) {
         return None;
     }
