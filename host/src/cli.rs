@@ -1,1 +1,642 @@
-//! (in progress)
+//! The command line, in two stages: clap parses the arguments into the plain [`Args`] struct,
+//! then [`Args::into_command`] checks combinations and defaults and builds the ready-to-use
+//! settings of one [`Command`]. Neither stage does I/O (no file is opened, nothing is printed),
+//! so every flag is tested here, next to its definition.
+//!
+//! The ingest form is the Python client's, unchanged, so existing scripts keep working:
+//! `boss-ingest <config.json> [-a TOKEN] [-j ID] [-c] [-f] [-m] [-p N] [-r SECS] [-l FILE]
+//! [-v LEVEL]`, and `boss-ingest -c -j ID` (no config) cancels a job on the production Boss.
+//! New verbs are subcommands: `check`, `verify`, `plugins`.
+//!
+//! A word in the first position is a subcommand if it is one of those names, otherwise it is the
+//! config path. So a config file literally named `check`, `verify` or `plugins` is reached with a
+//! path that is not the bare name: `boss-ingest ./check`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Where the Python client (and so a config-less cancel) talks to: the production Boss.
+pub const PRODUCTION_PROTOCOL: &str = "https";
+pub const PRODUCTION_HOST: &str = "api.bossdb.io";
+
+const AFTER_HELP: &str = "\
+The first form is the Python client's command line: create a job from <CONFIG> (or join job -j ID)
+and upload it. `boss-ingest -c -j ID` without a config cancels a job on the production Boss.
+
+A config file named like a subcommand (check, verify, plugins) needs a path: `boss-ingest ./check`.
+
+Exit codes: 0 ok, 1 finished with quarantined or bad tiles, 2 usage or config error,
+3 service or job error, 130 interrupted.";
+
+/// First stage: what clap parsed, without judgement.
+#[derive(Debug, Parser)]
+#[command(
+    name = "boss-ingest",
+    version,
+    about = "Fast, loss-free upload of image volumes into the Boss (BossDB)",
+    after_help = AFTER_HELP,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+pub struct Args {
+    #[command(subcommand)]
+    pub subcommand: Option<Sub>,
+
+    #[command(flatten)]
+    pub ingest: IngestArgs,
+}
+
+/// The Python client's flags, same short and long names.
+#[derive(Debug, clap::Args)]
+pub struct IngestArgs {
+    /// Path to the ingest job configuration file.
+    #[arg(value_name = "CONFIG")]
+    pub config: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub auth: AuthArgs,
+
+    /// ID of an existing ingest job to join (resume) or cancel.
+    #[arg(short = 'j', long = "job-id", value_name = "ID")]
+    pub job_id: Option<u64>,
+
+    /// Cancel (and remove) the ingest job given with -j. Data already ingested stays.
+    #[arg(short = 'c', long = "cancel")]
+    pub cancel: bool,
+
+    /// Answer yes to every confirmation prompt (needed when stdin is not a terminal).
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+
+    /// Leave the job in the uploading state when done instead of completing it.
+    #[arg(short = 'm', long = "manual-complete")]
+    pub manual_complete: bool,
+
+    /// Number of parallel plugin workers (default: the number of cores).
+    #[arg(short = 'p', long = "processes_nb", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub processes: Option<u32>,
+
+    /// Seconds over which to ramp up the workers (accepted for compatibility).
+    #[arg(short = 'r', long = "ramp_seconds", value_name = "SECS")]
+    pub ramp_seconds: Option<u64>,
+
+    #[command(flatten)]
+    pub log: LogArgs,
+
+    /// How to show progress: a bar on a terminal, a log line every 30 s, or JSON lines.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
+
+    /// Quarantine a tile after this many deliveries of its message (ApproximateReceiveCount).
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_attempts: u32,
+
+    /// Long-poll wait of each ReceiveMessage in seconds (tests use short waits).
+    #[arg(long, value_name = "SECS", default_value_t = 20, hide = true, value_parser = clap::value_parser!(u32).range(0..=20))]
+    pub receive_wait_secs: u32,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AuthArgs {
+    /// Boss API token (default: $INTERN_TOKEN, then ~/.intern/intern.cfg).
+    #[arg(short = 'a', long = "api-token", value_name = "TOKEN")]
+    pub api_token: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LogArgs {
+    /// Log file (default: ~/.boss-ingest/ingest_log<date>_pid<pid>.log).
+    #[arg(short = 'l', long = "log-file", value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+
+    /// Log level: critical, error, warning, info, debug (or trace).
+    #[arg(short = 'v', long = "log-level", value_name = "LEVEL", default_value = "warning",
+          value_parser = parse_log_level)]
+    pub log_level: log::LevelFilter,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Sub {
+    /// Check a config and its source data without network or token: validate, load the
+    /// plugins, and run them over every tile (or a sample).
+    Check(CheckArgs),
+    /// Read a job's data back from the Boss and compare it with the source, tile by tile.
+    Verify(VerifyArgs),
+    /// List the plugins and processor classes boss-ingest can find.
+    Plugins(PluginsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Path to the ingest job configuration file.
+    #[arg(value_name = "CONFIG")]
+    pub config: PathBuf,
+
+    /// Check N tiles picked at random instead of every tile.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub sample: Option<u64>,
+
+    /// Seed for --sample, to check the same tiles again.
+    #[arg(long, value_name = "N", requires = "sample")]
+    pub seed: Option<u64>,
+
+    /// Write the report as JSON to FILE ("-" for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    /// The dtype every tile must have (default: the dtype most tiles have).
+    #[arg(long, value_enum)]
+    pub dtype: Option<Dtype>,
+
+    /// Number of parallel plugin workers (default: the number of cores).
+    #[arg(short = 'p', long = "processes_nb", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub processes: Option<u32>,
+
+    /// Most problems listed one by one (all are counted).
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub max_listed: usize,
+
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// Path to the ingest job configuration file.
+    #[arg(value_name = "CONFIG")]
+    pub config: PathBuf,
+
+    /// The job whose data to read back (only used to name it in the report).
+    #[arg(short = 'j', long = "job-id", value_name = "ID")]
+    pub job_id: Option<u64>,
+
+    #[command(flatten)]
+    pub auth: AuthArgs,
+
+    /// Number of parallel workers (default: the number of cores).
+    #[arg(short = 'p', long = "processes_nb", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub processes: Option<u32>,
+
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PluginsArgs {
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+/// How progress is shown during an ingest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressMode {
+    /// A bar when stderr is a terminal, log lines otherwise.
+    Auto,
+    Bar,
+    Log,
+    Json,
+}
+
+/// Voxel types a tile can have, as the Boss names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dtype {
+    Uint8,
+    Uint16,
+    Uint32,
+    Uint64,
+}
+
+/// The Python client's level names (case-insensitive), plus the Rust ones.
+fn parse_log_level(s: &str) -> Result<log::LevelFilter, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "critical" | "error" => Ok(log::LevelFilter::Error),
+        "warning" | "warn" => Ok(log::LevelFilter::Warn),
+        "info" => Ok(log::LevelFilter::Info),
+        "debug" => Ok(log::LevelFilter::Debug),
+        "trace" => Ok(log::LevelFilter::Trace),
+        "off" => Ok(log::LevelFilter::Off),
+        _ => Err("expected one of critical, error, warning, info, debug, trace, off".into()),
+    }
+}
+
+/// A combination of flags that clap alone cannot rule out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UsageError {
+    #[error(
+        "an ingest job configuration file is required: boss-ingest <config.json> \
+         (or -c -j ID to cancel a job, or a subcommand: check, verify, plugins; see --help)"
+    )]
+    NoConfig,
+    #[error("you must provide an ingest job ID to cancel: boss-ingest [config.json] -c -j ID")]
+    CancelWithoutJob,
+}
+
+/// Second stage: one verb with checked, ready-to-use settings.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Ingest(IngestSettings),
+    Cancel(CancelSettings),
+    Check(CheckSettings),
+    Verify(VerifySettings),
+    Plugins(PluginsSettings),
+}
+
+/// Create (or join with `-j`) a job and upload it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IngestSettings {
+    pub config: PathBuf,
+    pub api_token: Option<String>,
+    pub job_id: Option<u64>,
+    pub force: bool,
+    pub manual_complete: bool,
+    /// Parallel plugin workers, at least 1.
+    pub processes: usize,
+    pub ramp_seconds: Option<u64>,
+    pub log_file: Option<PathBuf>,
+    pub log_level: log::LevelFilter,
+    pub progress: ProgressMode,
+    /// Quarantine after this many receives, at least 1.
+    pub max_attempts: u32,
+    /// Long-poll wait per ReceiveMessage, 0..=20 s.
+    pub receive_wait_secs: u32,
+}
+
+/// Cancel job `job_id`; without a config, on the production Boss.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CancelSettings {
+    pub config: Option<PathBuf>,
+    pub api_token: Option<String>,
+    pub job_id: u64,
+    pub force: bool,
+    pub log_file: Option<PathBuf>,
+    pub log_level: log::LevelFilter,
+}
+
+/// Where `check --json` writes its report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JsonOut {
+    Stdout,
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckSettings {
+    pub config: PathBuf,
+    pub sample: Option<u64>,
+    pub seed: Option<u64>,
+    pub json: Option<JsonOut>,
+    pub dtype: Option<Dtype>,
+    /// Parallel plugin workers, at least 1.
+    pub processes: usize,
+    pub max_listed: usize,
+    pub log_level: log::LevelFilter,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifySettings {
+    pub config: PathBuf,
+    pub api_token: Option<String>,
+    pub job_id: Option<u64>,
+    pub processes: usize,
+    pub log_file: Option<PathBuf>,
+    pub log_level: log::LevelFilter,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginsSettings {
+    pub log_level: log::LevelFilter,
+}
+
+impl Args {
+    /// Parses `args` (the first item is the program name). `Err` is clap's own error, which
+    /// prints itself (help and version included) with the right exit code.
+    pub fn parse_from_iter<I, T>(args: I) -> Result<Args, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Args::try_parse_from(args)
+    }
+
+    /// Checks flag combinations and fills defaults. `cores` is the default worker count.
+    pub fn into_command(self, cores: usize) -> Result<Command, UsageError> {
+        let workers = |p: Option<u32>| p.map_or(cores.max(1), |p| p as usize);
+        let cmd = match self.subcommand {
+            Some(Sub::Check(a)) => Command::Check(CheckSettings {
+                config: a.config,
+                sample: a.sample,
+                seed: a.seed,
+                json: a.json.map(|p| {
+                    if p.as_os_str() == "-" {
+                        JsonOut::Stdout
+                    } else {
+                        JsonOut::File(p)
+                    }
+                }),
+                dtype: a.dtype,
+                processes: workers(a.processes),
+                max_listed: a.max_listed,
+                log_level: a.log.log_level,
+            }),
+            Some(Sub::Verify(a)) => Command::Verify(VerifySettings {
+                config: a.config,
+                api_token: a.auth.api_token,
+                job_id: a.job_id,
+                processes: workers(a.processes),
+                log_file: a.log.log_file,
+                log_level: a.log.log_level,
+            }),
+            Some(Sub::Plugins(a)) => Command::Plugins(PluginsSettings {
+                log_level: a.log.log_level,
+            }),
+            None => {
+                let i = self.ingest;
+                if i.cancel {
+                    Command::Cancel(CancelSettings {
+                        config: i.config,
+                        api_token: i.auth.api_token,
+                        job_id: i.job_id.ok_or(UsageError::CancelWithoutJob)?,
+                        force: i.force,
+                        log_file: i.log.log_file,
+                        log_level: i.log.log_level,
+                    })
+                } else {
+                    Command::Ingest(IngestSettings {
+                        config: i.config.ok_or(UsageError::NoConfig)?,
+                        api_token: i.auth.api_token,
+                        job_id: i.job_id,
+                        force: i.force,
+                        manual_complete: i.manual_complete,
+                        processes: workers(i.processes),
+                        ramp_seconds: i.ramp_seconds,
+                        log_file: i.log.log_file,
+                        log_level: i.log.log_level,
+                        progress: i.progress,
+                        max_attempts: i.max_attempts,
+                        receive_wait_secs: i.receive_wait_secs,
+                    })
+                }
+            }
+        };
+        Ok(cmd)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Command, String> {
+        let mut argv = vec!["boss-ingest"];
+        argv.extend_from_slice(args);
+        let parsed = Args::parse_from_iter(argv).map_err(|e| e.to_string())?;
+        parsed.into_command(4).map_err(|e| e.to_string())
+    }
+
+    fn ingest(args: &[&str]) -> IngestSettings {
+        match parse(args) {
+            Ok(Command::Ingest(s)) => s,
+            other => panic!("expected ingest settings, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn definitions_are_consistent() {
+        use clap::CommandFactory;
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn bare_config_creates_a_job_with_python_defaults() {
+        let s = ingest(&["job.json"]);
+        assert_eq!(
+            s,
+            IngestSettings {
+                config: "job.json".into(),
+                api_token: None,
+                job_id: None,
+                force: false,
+                manual_complete: false,
+                processes: 4,
+                ramp_seconds: None,
+                log_file: None,
+                log_level: log::LevelFilter::Warn,
+                progress: ProgressMode::Auto,
+                max_attempts: 5,
+                receive_wait_secs: 20,
+            }
+        );
+    }
+
+    #[test]
+    fn python_short_flags() {
+        let s = ingest(&[
+            "job.json", "-a", "tok", "-j", "42", "-f", "-m", "-p", "8", "-r", "30", "-l", "x.log",
+            "-v", "DEBUG",
+        ]);
+        assert_eq!(s.api_token.as_deref(), Some("tok"));
+        assert_eq!(s.job_id, Some(42));
+        assert!(s.force && s.manual_complete);
+        assert_eq!(s.processes, 8);
+        assert_eq!(s.ramp_seconds, Some(30));
+        assert_eq!(s.log_file, Some(PathBuf::from("x.log")));
+        assert_eq!(s.log_level, log::LevelFilter::Debug);
+    }
+
+    #[test]
+    fn python_long_flags_and_flags_before_the_config() {
+        let s = ingest(&[
+            "--api-token=tok",
+            "--job-id",
+            "7",
+            "--force",
+            "--manual-complete",
+            "--processes_nb",
+            "2",
+            "--ramp_seconds",
+            "5",
+            "--log-file",
+            "l.log",
+            "--log-level",
+            "critical",
+            "job.json",
+        ]);
+        assert_eq!(s.config, PathBuf::from("job.json"));
+        assert_eq!(s.api_token.as_deref(), Some("tok"));
+        assert_eq!(s.job_id, Some(7));
+        assert_eq!(s.processes, 2);
+        assert_eq!(s.ramp_seconds, Some(5));
+        assert_eq!(s.log_level, log::LevelFilter::Error);
+    }
+
+    #[test]
+    fn new_ingest_flags() {
+        let s = ingest(&["job.json", "--progress", "json", "--max-attempts", "3"]);
+        assert_eq!(s.progress, ProgressMode::Json);
+        assert_eq!(s.max_attempts, 3);
+        let s = ingest(&["job.json", "--receive-wait-secs", "1"]);
+        assert_eq!(s.receive_wait_secs, 1);
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors() {
+        let e = parse(&["job.json", "-j", "abc"]).unwrap_err();
+        assert!(e.contains("invalid value 'abc' for '--job-id <ID>'"), "{e}");
+        let e = parse(&["job.json", "-v", "loud"]).unwrap_err();
+        assert!(
+            e.contains("expected one of critical, error, warning, info, debug, trace, off"),
+            "{e}"
+        );
+        let e = parse(&["job.json", "-p", "0"]).unwrap_err();
+        assert!(
+            e.contains("invalid value '0' for '--processes_nb <N>'"),
+            "{e}"
+        );
+        let e = parse(&["job.json", "--max-attempts", "0"]).unwrap_err();
+        assert!(
+            e.contains("invalid value '0' for '--max-attempts <N>'"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn config_is_required_for_ingest() {
+        assert_eq!(parse(&[]).unwrap_err(), UsageError::NoConfig.to_string());
+        assert_eq!(
+            parse(&["-j", "5"]).unwrap_err(),
+            UsageError::NoConfig.to_string()
+        );
+    }
+
+    #[test]
+    fn cancel_without_config_targets_production() {
+        match parse(&["-c", "-j", "12", "-f"]).unwrap() {
+            Command::Cancel(c) => {
+                assert_eq!(c.config, None);
+                assert_eq!(c.job_id, 12);
+                assert!(c.force);
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["job.json", "--cancel", "--job-id", "3"]).unwrap() {
+            Command::Cancel(c) => assert_eq!(c.config, Some("job.json".into())),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn cancel_needs_a_job_id() {
+        assert_eq!(
+            parse(&["-c"]).unwrap_err(),
+            "you must provide an ingest job ID to cancel: boss-ingest [config.json] -c -j ID"
+        );
+    }
+
+    #[test]
+    fn check_subcommand() {
+        match parse(&["check", "job.json"]).unwrap() {
+            Command::Check(c) => assert_eq!(
+                c,
+                CheckSettings {
+                    config: "job.json".into(),
+                    sample: None,
+                    seed: None,
+                    json: None,
+                    dtype: None,
+                    processes: 4,
+                    max_listed: 100,
+                    log_level: log::LevelFilter::Warn,
+                }
+            ),
+            other => panic!("{other:?}"),
+        }
+        match parse(&[
+            "check", "job.json", "--sample", "10", "--seed", "3", "--json", "-", "--dtype",
+            "uint16", "-p", "2",
+        ])
+        .unwrap()
+        {
+            Command::Check(c) => {
+                assert_eq!(c.sample, Some(10));
+                assert_eq!(c.seed, Some(3));
+                assert_eq!(c.json, Some(JsonOut::Stdout));
+                assert_eq!(c.dtype, Some(Dtype::Uint16));
+                assert_eq!(c.processes, 2);
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["check", "job.json", "--json", "r.json"]).unwrap() {
+            Command::Check(c) => assert_eq!(c.json, Some(JsonOut::File("r.json".into()))),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn check_flag_errors() {
+        let e = parse(&["check"]).unwrap_err();
+        assert!(
+            e.contains("the following required arguments were not provided"),
+            "{e}"
+        );
+        assert!(e.contains("<CONFIG>"), "{e}");
+        let e = parse(&["check", "job.json", "--sample", "0"]).unwrap_err();
+        assert!(e.contains("invalid value '0' for '--sample <N>'"), "{e}");
+        let e = parse(&["check", "job.json", "--seed", "1"]).unwrap_err();
+        assert!(e.contains("--sample <N>"), "{e}");
+        let e = parse(&["check", "job.json", "--dtype", "float32"]).unwrap_err();
+        assert!(
+            e.contains("invalid value 'float32' for '--dtype <DTYPE>'"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_config_named_like_a_subcommand_is_reached_by_path() {
+        match parse(&["./check"]).unwrap() {
+            Command::Ingest(s) => assert_eq!(s.config, PathBuf::from("./check")),
+            other => panic!("{other:?}"),
+        }
+        match parse(&["check", "check"]).unwrap() {
+            Command::Check(c) => assert_eq!(c.config, PathBuf::from("check")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn ingest_flags_do_not_mix_with_subcommands() {
+        let e = parse(&["-f", "check", "job.json"]).unwrap_err();
+        assert!(e.contains("cannot be used with"), "{e}");
+    }
+
+    #[test]
+    fn verify_and_plugins() {
+        match parse(&["verify", "job.json", "-j", "9", "-a", "t"]).unwrap() {
+            Command::Verify(v) => {
+                assert_eq!(v.config, PathBuf::from("job.json"));
+                assert_eq!(v.job_id, Some(9));
+                assert_eq!(v.api_token.as_deref(), Some("t"));
+                assert_eq!(v.processes, 4);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            parse(&["plugins"]).unwrap(),
+            Command::Plugins(PluginsSettings {
+                log_level: log::LevelFilter::Warn
+            })
+        );
+    }
+
+    #[test]
+    fn version_and_help_are_clap_displays() {
+        let argv = ["boss-ingest", "--version"];
+        let e = Args::parse_from_iter(argv).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::DisplayVersion);
+        assert_eq!(e.exit_code(), 0);
+        let e = Args::parse_from_iter(["boss-ingest", "--help"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::DisplayHelp);
+        assert!(e.to_string().contains("boss-ingest ./check"));
+    }
+}

@@ -1,1 +1,28 @@
-//! (in progress)
+//! What each verb does, composed from the library modules. Every command has the shape
+//! `fn run(&Settings) -> anyhow::Result<exit::Code>`: `Ok` when it ran to its end (the code says
+//! how it ended), `Err` when it could not, with context naming the file, tile or job involved;
+//! `exit::code_for` maps that error to an exit code.
+
+use crate::cli::Command;
+use crate::exit::{self, Code};
+
+pub mod check;
+
+/// Runs one parsed command.
+pub fn run(command: &Command) -> anyhow::Result<Code> {
+    match command {
+        Command::Check(s) => check::run(s),
+        Command::Ingest(_) => not_yet("ingest"),
+        Command::Cancel(_) => not_yet("cancel"),
+        Command::Verify(_) => not_yet("verify"),
+        Command::Plugins(_) => not_yet("plugins"),
+    }
+}
+
+/// Stand-in for a verb whose module has not landed yet: a clear refusal, never a silent success.
+fn not_yet(verb: &str) -> anyhow::Result<Code> {
+    Err(exit::with_code(
+        Code::Usage,
+        anyhow::anyhow!("`{verb}` is not implemented in this build of boss-ingest yet"),
+    ))
+}

@@ -1,0 +1,601 @@
+//! `boss-ingest check <config>`: a preflight that needs no network and no token. It validates the
+//! config, loads the plugins, prints the job summary, then runs the path and tile processors over
+//! every tile (or a random `--sample`) exactly as an upload would, and reports every tile that
+//! would not arrive as it should: missing files, unreadable images, wrong sizes, dtype mismatches,
+//! black tiles. It also says how many bytes the upload would move and how fast the sources read.
+//!
+//! Tiles are checked by a fixed number of threads (plugin calls block) fed through a bounded
+//! channel, and each tile's bytes are dropped once measured: memory does not grow with the job.
+//! The report keeps counts, plus the first `--max-listed` problems in tile order (and the total).
+//! Exit code 0 only when every checked tile is fine, 1 when some are not.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context as _;
+use std::io::Write;
+use std::sync::{mpsc, Mutex};
+use std::time::{Duration, Instant};
+
+use boss_protocol::config::{IngestType, TileIndex};
+use plugin_abi::{Dtype, ErrorKind, NoteKind, PluginError, TileOutput};
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+
+use crate::cli::{CheckSettings, JsonOut};
+use crate::config::{self, JobConfig, ProcessorKind};
+use crate::exit::{Code, ResultExt};
+use crate::plugins::{PathHandle, Plugins, ProcessorSpec, SearchPath, TileHandle};
+use crate::tile::{self, Expected, TileError};
+
+/// What makes one tile: its path processor, then its tile processor.
+pub trait TileSource: Sync {
+    /// Runs both processors for tile `t`. On error, the path is included when the path
+    /// processor got that far, so the report can name the file.
+    fn produce(&self, t: TileIndex) -> Result<(String, TileOutput), (Option<String>, PluginError)>;
+}
+
+/// Why a tile is not fine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemKind {
+    /// The source file does not exist.
+    MissingFile,
+    /// The source cannot be read as an image, or is not the image the tile needs.
+    BadImage,
+    /// The tile is not the job's tile size.
+    WrongSize,
+    /// The tile's dtype differs from `--dtype` or from the other tiles.
+    Dtype,
+    /// The plugin made a black tile (e.g. `fail_gracefully` on a missing file).
+    BlackTile,
+    /// Any other plugin failure (params, range, I/O, panic).
+    PluginError,
+}
+
+impl ProblemKind {
+    fn label(self) -> &'static str {
+        match self {
+            ProblemKind::MissingFile => "missing file",
+            ProblemKind::BadImage => "bad image",
+            ProblemKind::WrongSize => "wrong size",
+            ProblemKind::Dtype => "dtype mismatch",
+            ProblemKind::BlackTile => "black tile",
+            ProblemKind::PluginError => "plugin error",
+        }
+    }
+
+    fn of_plugin_error(kind: ErrorKind) -> ProblemKind {
+        match kind {
+            ErrorKind::NotFound => ProblemKind::MissingFile,
+            ErrorKind::InvalidImage => ProblemKind::BadImage,
+            ErrorKind::Dtype => ProblemKind::Dtype,
+            _ => ProblemKind::PluginError,
+        }
+    }
+}
+
+/// One tile that is not fine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub kind: ProblemKind,
+    pub x: u64,
+    pub y: u64,
+    pub z: u64,
+    pub t: u64,
+    /// The source the path processor named, when it got that far.
+    pub file: Option<String>,
+    pub message: String,
+}
+
+/// The outcome of checking a job's tiles (written as JSON by `--json`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub config: String,
+    pub collection: String,
+    pub experiment: String,
+    pub channel: String,
+    /// Tiles in the job (what the service will enqueue).
+    pub tiles_in_job: u64,
+    pub tiles_checked: u64,
+    pub sampled: bool,
+    pub good_tiles: u64,
+    pub bad_tiles: u64,
+    pub problems_by_kind: BTreeMap<ProblemKind, u64>,
+    /// The first problems in tile order, at most `--max-listed`.
+    pub problems: Vec<Problem>,
+    /// Problems counted but not listed.
+    pub problems_not_listed: u64,
+    /// Good tiles per dtype name.
+    pub dtypes: BTreeMap<String, u64>,
+    /// The dtype every tile should have: `--dtype`, else the most common one.
+    pub expected_dtype: Option<String>,
+    /// Bytes the good tiles would upload.
+    pub upload_bytes: u64,
+    /// For a sample: `upload_bytes` scaled to the whole job.
+    pub estimated_job_bytes: Option<u64>,
+    pub seconds: f64,
+    pub tiles_per_second: f64,
+    pub megabytes_per_second: f64,
+    pub warnings: Vec<String>,
+}
+
+/// Runs `boss-ingest check`.
+pub fn run(settings: &CheckSettings) -> anyhow::Result<Code> {
+    // A second init (tests calling run twice) keeps the first logger; that is fine.
+    let _ = env_logger::Builder::new()
+        .filter_level(settings.log_level)
+        .target(env_logger::Target::Stderr)
+        .try_init();
+    let job = config::load(&settings.config)?;
+    // With `--json -` stdout carries the JSON only; the words go to stderr.
+    let mut out: Box<dyn Write> = match settings.json {
+        Some(JsonOut::Stdout) => Box::new(std::io::stderr()),
+        _ => Box::new(std::io::stdout()),
+    };
+    writeln!(out, "{}", job.summary())?;
+
+    let plugins = Plugins::new(SearchPath::from_env());
+    if job.config.ingest_job.ingest_type == IngestType::Volumetric {
+        for kind in [ProcessorKind::Path, ProcessorKind::Chunk] {
+            let spec = spec(&job, kind)?;
+            let loaded = match kind {
+                ProcessorKind::Path => plugins.path_processor(&spec).map(|h| h.name()),
+                _ => plugins.chunk_processor(&spec).map(|h| h.name()),
+            };
+            let name = loaded.exit_code(Code::Usage)?;
+            writeln!(out, "Loaded {} {name}.", kind.config_key())?;
+        }
+        writeln!(
+            out,
+            "`check` reads tiles of tile jobs only; this volumetric job's chunks were not read."
+        )?;
+        return Ok(Code::Ok);
+    }
+    let source = PluginSource {
+        path: plugins
+            .path_processor(&spec(&job, ProcessorKind::Path)?)
+            .exit_code(Code::Usage)?,
+        tile: plugins
+            .tile_processor(&spec(&job, ProcessorKind::Tile)?)
+            .exit_code(Code::Usage)?,
+    };
+
+    let tiles = select_tiles(&job, settings.sample, settings.seed);
+    let options = Options {
+        workers: settings.processes.max(1),
+        expected: expected_tile(&job, settings.dtype.map(dtype_of)),
+        max_listed: settings.max_listed,
+        progress: progress_bar(tiles.len() as u64),
+    };
+    let started = Instant::now();
+    let tally = check_tiles(&source, tiles.iter().copied(), &options);
+    options.progress.finish_and_clear();
+    let report = finish(&job, settings, tally, started.elapsed());
+
+    write!(out, "{}", render(&report))?;
+    match &settings.json {
+        None => {}
+        Some(JsonOut::Stdout) => {
+            let stdout = std::io::stdout();
+            let mut lock = stdout.lock();
+            serde_json::to_writer_pretty(&mut lock, &report)?;
+            writeln!(lock)?;
+        }
+        Some(JsonOut::File(path)) => {
+            let text = serde_json::to_string_pretty(&report)?;
+            std::fs::write(path, text + "\n")
+                .with_context(|| format!("writing the JSON report to {}", path.display()))?;
+        }
+    }
+    Ok(if report.bad_tiles == 0 {
+        Code::Ok
+    } else {
+        Code::Quarantined
+    })
+}
+
+fn spec(job: &JobConfig, kind: ProcessorKind) -> anyhow::Result<ProcessorSpec> {
+    // Validation guarantees the processors the job type needs; this guards hand-made configs.
+    job.processor_spec(kind)
+        .ok_or_else(|| anyhow::anyhow!("the config has no \"client\": \"{}\"", kind.config_key()))
+        .exit_code(Code::Usage)
+}
+
+/// The job's own path and tile processors, as an upload runs them.
+pub struct PluginSource {
+    pub path: PathHandle,
+    pub tile: TileHandle,
+}
+
+impl TileSource for PluginSource {
+    fn produce(&self, t: TileIndex) -> Result<(String, TileOutput), (Option<String>, PluginError)> {
+        let path = self.path.path(t.x, t.y, t.z, t.t).map_err(|e| (None, e))?;
+        match self.tile.tile(&path, t.x, t.y, t.z, t.t) {
+            Ok(output) => Ok((path, output)),
+            Err(e) => Err((Some(path), e)),
+        }
+    }
+}
+
+fn dtype_of(d: crate::cli::Dtype) -> Dtype {
+    match d {
+        crate::cli::Dtype::Uint8 => Dtype::U8,
+        crate::cli::Dtype::Uint16 => Dtype::U16,
+        crate::cli::Dtype::Uint32 => Dtype::U32,
+        crate::cli::Dtype::Uint64 => Dtype::U64,
+    }
+}
+
+fn expected_tile(job: &JobConfig, dtype: Option<Dtype>) -> Expected {
+    // Tile jobs always have a tile size once validated; 0 would make every tile "wrong size".
+    let ts = job.config.ingest_job.tile_size;
+    let side = |v: Option<u64>| u32::try_from(v.unwrap_or(0)).unwrap_or(u32::MAX);
+    Expected {
+        width: side(ts.map(|t| t.x)),
+        height: side(ts.map(|t| t.y)),
+        dtype,
+    }
+}
+
+/// Every tile of the job in service order, or `sample` of them picked uniformly at random
+/// (reservoir sampling: one pass, memory for the sample only), each with its position in the job.
+pub fn select_tiles(
+    job: &JobConfig,
+    sample: Option<u64>,
+    seed: Option<u64>,
+) -> Vec<(u64, TileIndex)> {
+    let all = job
+        .config
+        .ingest_job
+        .tiles()
+        .enumerate()
+        .map(|(i, t)| (i as u64, t));
+    let Some(n) = sample else {
+        return all.collect();
+    };
+    let n = usize::try_from(n).unwrap_or(usize::MAX);
+    let mut rng = match seed {
+        Some(s) => rand::rngs::StdRng::seed_from_u64(s),
+        None => rand::rngs::StdRng::from_os_rng(),
+    };
+    let mut reservoir: Vec<(u64, TileIndex)> = Vec::new();
+    for (seen, item) in all.enumerate() {
+        if reservoir.len() < n {
+            reservoir.push(item);
+        } else {
+            let j = rng.random_range(0..=seen);
+            if j < n {
+                reservoir[j] = item;
+            }
+        }
+    }
+    reservoir.sort_by_key(|(i, _)| *i);
+    reservoir
+}
+
+fn progress_bar(total: u64) -> indicatif::ProgressBar {
+    // indicatif draws nothing when stderr is not a terminal, so scripts and tests see no bar.
+    let bar = indicatif::ProgressBar::new(total);
+    let style = indicatif::ProgressStyle::with_template(
+        "checking {bar:40} {pos}/{len} tiles, {per_sec}, eta {eta}",
+    );
+    // The template is a constant; a bad one would only lose the styling.
+    if let Ok(style) = style {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// How to check tiles.
+pub struct Options {
+    pub workers: usize,
+    pub expected: Expected,
+    pub max_listed: usize,
+    pub progress: indicatif::ProgressBar,
+}
+
+/// Counts while tiles are checked; bounded whatever the number of tiles.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub checked: u64,
+    pub good: u64,
+    pub bytes: u64,
+    pub by_kind: BTreeMap<ProblemKind, u64>,
+    /// The first problems by position in the job, at most `max_listed`.
+    pub listed: BTreeMap<u64, Problem>,
+    /// Good tiles per dtype, with the first few of each (to list the odd ones out at the end).
+    pub dtypes: BTreeMap<DtypeKey, DtypeTally>,
+}
+
+/// Good tiles of one dtype.
+#[derive(Debug, Default)]
+pub struct DtypeTally {
+    pub tiles: u64,
+    pub bytes: u64,
+    /// The first tiles by position in the job (tile, file), at most `max_listed`.
+    pub first: BTreeMap<u64, (TileIndex, String)>,
+}
+
+/// `Dtype` ordered, for map keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DtypeKey(u8);
+
+impl DtypeKey {
+    fn of(d: Dtype) -> DtypeKey {
+        DtypeKey(d.size() as u8)
+    }
+    fn dtype(self) -> Dtype {
+        match self.0 {
+            1 => Dtype::U8,
+            2 => Dtype::U16,
+            4 => Dtype::U32,
+            _ => Dtype::U64,
+        }
+    }
+}
+
+impl Tally {
+    fn problem(&mut self, seq: u64, problem: Problem, max_listed: usize) {
+        *self.by_kind.entry(problem.kind).or_default() += 1;
+        self.listed.insert(seq, problem);
+        if self.listed.len() > max_listed {
+            self.listed.pop_last();
+        }
+    }
+
+    fn good(&mut self, seq: u64, t: TileIndex, file: String, dtype: Dtype, bytes: u64, max: usize) {
+        self.good += 1;
+        self.bytes += bytes;
+        let entry = self.dtypes.entry(DtypeKey::of(dtype)).or_default();
+        entry.tiles += 1;
+        entry.bytes += bytes;
+        entry.first.insert(seq, (t, file));
+        if entry.first.len() > max {
+            entry.first.pop_last();
+        }
+    }
+}
+
+/// Checks `tiles` on `options.workers` threads and tallies the outcome.
+pub fn check_tiles<S: TileSource>(
+    source: &S,
+    tiles: impl Iterator<Item = (u64, TileIndex)>,
+    options: &Options,
+) -> Tally {
+    let tally = Mutex::new(Tally::default());
+    // Bounded: the producer waits while every worker is busy and a few tiles are queued.
+    let (tx, rx) = mpsc::sync_channel::<(u64, TileIndex)>(options.workers * 2);
+    let rx = Mutex::new(rx);
+    std::thread::scope(|scope| {
+        for _ in 0..options.workers {
+            scope.spawn(|| loop {
+                // A poisoned lock means another worker panicked; the scope re-raises that panic.
+                let next = rx.lock().map(|r| r.recv());
+                let Ok(Ok((seq, t))) = next else { break };
+                let outcome = check_one(source, t, &options.expected);
+                options.progress.inc(1);
+                let Ok(mut tally) = tally.lock() else { break };
+                tally.checked += 1;
+                match outcome {
+                    Ok((file, dtype, bytes)) => {
+                        tally.good(seq, t, file, dtype, bytes, options.max_listed)
+                    }
+                    Err(problem) => tally.problem(seq, problem, options.max_listed),
+                }
+            });
+        }
+        for item in tiles {
+            if tx.send(item).is_err() {
+                break;
+            }
+        }
+        drop(tx);
+    });
+    // Workers have all ended with the scope; a poisoned tally still holds valid counts.
+    tally.into_inner().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One tile: `Ok((file, dtype, bytes to upload))` or the problem.
+fn check_one<S: TileSource>(
+    source: &S,
+    t: TileIndex,
+    expected: &Expected,
+) -> Result<(String, Dtype, u64), Problem> {
+    let problem = |kind, file: Option<String>, message: String| Problem {
+        kind,
+        x: t.x,
+        y: t.y,
+        z: t.z,
+        t: t.t,
+        file,
+        message,
+    };
+    let (file, output) = source
+        .produce(t)
+        .map_err(|(file, e)| problem(ProblemKind::of_plugin_error(e.kind), file, e.message))?;
+    if let Some(note) = output.notes.iter().find(|n| n.kind == NoteKind::BlackTile) {
+        return Err(problem(
+            ProblemKind::BlackTile,
+            Some(file),
+            note.message.clone(),
+        ));
+    }
+    match tile::prepare(output.image, expected) {
+        Ok(encoded) => {
+            // `prepare` has verified the dtype is one the Boss stores.
+            let dtype = encoded.info.dtype.unwrap_or(Dtype::U8);
+            Ok((file, dtype, encoded.bytes.len() as u64))
+        }
+        Err(e) => {
+            let kind = match e {
+                TileError::WrongSize { .. } => ProblemKind::WrongSize,
+                TileError::WrongDtype { .. } | TileError::NotATileDtype(_) => ProblemKind::Dtype,
+                _ => ProblemKind::BadImage,
+            };
+            let message = format!("{file}: {e}");
+            Err(problem(kind, Some(file), message))
+        }
+    }
+}
+
+/// Turns the tally into the report: decides the expected dtype and lists the odd ones out.
+fn finish(
+    job: &JobConfig,
+    settings: &CheckSettings,
+    mut tally: Tally,
+    elapsed: Duration,
+) -> Report {
+    let requested = settings.dtype.map(dtype_of);
+    let expected = requested.or_else(|| {
+        // The most common dtype; on a tie the smaller type, so the choice is stable.
+        tally
+            .dtypes
+            .iter()
+            .max_by_key(|(k, d)| (d.tiles, std::cmp::Reverse(**k)))
+            .map(|(k, _)| k.dtype())
+    });
+    if let Some(expected) = expected {
+        let odd: Vec<DtypeKey> = tally
+            .dtypes
+            .keys()
+            .copied()
+            .filter(|k| k.dtype() != expected)
+            .collect();
+        for key in odd {
+            if let Some(odd) = tally.dtypes.remove(&key) {
+                tally.good -= odd.tiles;
+                tally.bytes -= odd.bytes;
+                *tally.by_kind.entry(ProblemKind::Dtype).or_default() +=
+                    odd.tiles - odd.first.len() as u64;
+                for (seq, (t, file)) in odd.first {
+                    let message = format!(
+                        "{file}: tile is {}, but most tiles are {expected}",
+                        key.dtype()
+                    );
+                    let p = Problem {
+                        kind: ProblemKind::Dtype,
+                        x: t.x,
+                        y: t.y,
+                        z: t.z,
+                        t: t.t,
+                        file: Some(file),
+                        message,
+                    };
+                    tally.problem(seq, p, settings.max_listed);
+                }
+            }
+        }
+    }
+    let bad: u64 = tally.by_kind.values().sum();
+    let seconds = elapsed.as_secs_f64();
+    let per_sec = |v: f64| if seconds > 0.0 { v / seconds } else { 0.0 };
+    let job_tiles = job.config.ingest_job.tile_count();
+    let sampled = settings.sample.is_some_and(|n| n < job_tiles);
+    let c = &job.config.database;
+    Report {
+        config: job.path.display().to_string(),
+        collection: c.collection.clone(),
+        experiment: c.experiment.clone(),
+        channel: c.channel.clone(),
+        tiles_in_job: job_tiles,
+        tiles_checked: tally.checked,
+        sampled,
+        good_tiles: tally.good,
+        bad_tiles: bad,
+        problems_not_listed: bad - tally.listed.len() as u64,
+        problems_by_kind: tally.by_kind,
+        problems: tally.listed.into_values().collect(),
+        dtypes: tally
+            .dtypes
+            .iter()
+            .map(|(k, d)| (k.dtype().name().to_string(), d.tiles))
+            .collect(),
+        expected_dtype: expected.map(|d| d.name().to_string()),
+        upload_bytes: tally.bytes,
+        estimated_job_bytes: (sampled && tally.good > 0)
+            .then(|| (tally.bytes as f64 / tally.good as f64 * job_tiles as f64) as u64),
+        seconds,
+        tiles_per_second: per_sec(tally.checked as f64),
+        megabytes_per_second: per_sec(tally.bytes as f64 / 1e6),
+        warnings: job.warnings.clone(),
+    }
+}
+
+/// Bytes in decimal units, the way upload sizes are usually quoted.
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1000.0 && unit < UNITS.len() - 1 {
+        v /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// The report for a person.
+pub fn render(r: &Report) -> String {
+    let mut s = String::new();
+    let of = if r.sampled {
+        format!(
+            "a random sample of {} of the job's {}",
+            r.tiles_checked, r.tiles_in_job
+        )
+    } else {
+        format!("{} of {}", r.tiles_checked, r.tiles_in_job)
+    };
+    s += &format!(
+        "Checked {of} tiles in {:.1} s ({:.1} tiles/s, {:.1} MB/s).\n",
+        r.seconds, r.tiles_per_second, r.megabytes_per_second
+    );
+    let dtypes: Vec<String> = r.dtypes.iter().map(|(d, n)| format!("{d} ×{n}")).collect();
+    if !dtypes.is_empty() {
+        s += &format!("  dtypes:       {}\n", dtypes.join(", "));
+    }
+    s += &format!("  upload size:  {}", human_bytes(r.upload_bytes));
+    if let Some(per_tile) = r.upload_bytes.checked_div(r.good_tiles) {
+        s += &format!(" ({} per tile)", human_bytes(per_tile));
+    }
+    if let Some(total) = r.estimated_job_bytes {
+        s += &format!(", about {} for the whole job", human_bytes(total));
+    }
+    s += "\n";
+    for (kind, n) in &r.problems_by_kind {
+        s += &format!("  {:<13} {n}\n", format!("{}:", kind.label()));
+    }
+    if !r.problems.is_empty() {
+        s += &format!("Problems ({} listed", r.problems.len());
+        if r.problems_not_listed > 0 {
+            s += &format!(
+                ", {} more not listed; see --json or --max-listed",
+                r.problems_not_listed
+            );
+        }
+        s += "):\n";
+        for p in &r.problems {
+            s += &format!(
+                "  tile x={} y={} z={} t={}: {}: {}",
+                p.x,
+                p.y,
+                p.z,
+                p.t,
+                p.kind.label(),
+                p.message
+            );
+            // Built-in plugins name the file in their messages; a user plugin may not.
+            match &p.file {
+                Some(file) if !p.message.contains(file.as_str()) => s += &format!(" ({file})\n"),
+                _ => s += "\n",
+            }
+        }
+    }
+    s += &format!(
+        "Result: {} good tiles, {} bad tiles.\n",
+        r.good_tiles, r.bad_tiles
+    );
+    s
+}
