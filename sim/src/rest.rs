@@ -64,6 +64,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .route("/sim/jobs/{id}/pause", post(pause))
         .route("/sim/jobs/{id}/resume", post(resume))
         .route("/sim/info", get(info))
+        .route("/sim/stats", get(global_stats))
         .route("/sim/faults", put(set_faults).get(get_faults))
         .with_state(sim)
 }
@@ -692,6 +693,11 @@ async fn pause(State(sim): Shared, Path(raw): Path<String>) -> Response {
 
 async fn resume(State(sim): Shared, Path(raw): Path<String>) -> Response {
     set_paused(&sim, &raw, false).await
+}
+
+/// `GET /sim/stats`: requests that belong to no job (unknown ids, unknown keys, creates).
+async fn global_stats(State(sim): Shared) -> Response {
+    Json(&sim.lock().global).into_response()
 }
 
 /// `GET /sim/info`: where the simulator keeps things, for tests that inspect moto directly.

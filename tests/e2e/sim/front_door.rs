@@ -42,6 +42,15 @@ async fn unknown_keys_are_refused_as_aws_does() {
         .unwrap_err()
         .into_service_error();
     assert_eq!(sqs_err.meta().code(), Some("InvalidClientTokenId"));
+    let (_, global) = api
+        .call(reqwest::Method::GET, "/sim/stats", None, None)
+        .await;
+    assert_eq!(global["aws_requests"]["s3.PutObject"], json!(1), "{global}");
+    assert_eq!(
+        global["aws_requests"]["sqs.ReceiveMessage"],
+        json!(1),
+        "{global}"
+    );
 
     // The SQS query protocol (boto3 1.34) gets the XML error document.
     let response = reqwest::Client::new()
