@@ -29,7 +29,9 @@ pub mod ranged;
 pub mod stack_tile;
 pub mod template;
 
-use plugin_abi::{HostServices, PathProcess, Plugin, PluginError, TileOutput, TileProcess};
+use plugin_abi::{
+    HostServices, LogLevel, PathProcess, Plugin, PluginError, TileOutput, TileProcess,
+};
 
 use crate::params::ParamsError;
 use crate::path::StackPaths;
@@ -84,10 +86,15 @@ pub fn plugin() -> Plugin {
         "ZindexStackPathProcessor",
         "root_dir/base_filename.extension with <>, <o:N>, <p:N>, <x>, <y>, <z> placeholders",
         &["ingestclient.plugins.stack.ZindexStackPathProcessor"],
-        |params, _host| {
-            StackPaths::from_params(params)
-                .map(PathProcessor)
-                .map_err(params_error)
+        |params, host| {
+            let paths = StackPaths::from_params(params).map_err(params_error)?;
+            if let Some(warning) = paths.warning() {
+                host.log(
+                    LogLevel::Warn,
+                    &format!("ZindexStackPathProcessor: {warning}"),
+                );
+            }
+            Ok(PathProcessor(paths))
         },
     )
     .tile(

@@ -23,7 +23,12 @@ pub struct StackPaths {
     root_dir: String,
     extension: String,
     template: Template,
+    z_start: u64,
     z_stop: u64,
+}
+
+fn z_count(start: u64, stop: u64) -> u64 {
+    stop.saturating_sub(start)
 }
 
 impl StackPaths {
@@ -37,12 +42,25 @@ impl StackPaths {
         )?;
         let template = Template::parse(base)
             .map_err(|e| ParamsError(format!("param \"base_filename\": {e}")))?;
-        let (_, z_stop) = p.extent("z")?;
+        let (z_start, z_stop) = p.extent("z")?;
         Ok(StackPaths {
             root_dir: root_dir.to_string(),
             extension: extension.to_string(),
             template,
+            z_start,
             z_stop,
+        })
+    }
+
+    /// A likely mistake worth a log line: several slices but no placeholder for z, so every
+    /// slice would be read from the same file.
+    pub fn warning(&self) -> Option<String> {
+        (z_count(self.z_start, self.z_stop) > 1 && !self.template.uses_index()).then(|| {
+            format!(
+                "base_filename has no <> (or <z>) placeholder: all {} slices will be read from \
+                 the same file",
+                z_count(self.z_start, self.z_stop)
+            )
         })
     }
 
@@ -89,6 +107,15 @@ mod tests {
         assert_eq!(p.path(0, 0, 2, 0).unwrap(), "/data/202_my_base_0002.tif");
         let p = paths("/data", "<z>/<y>_<x>", "png");
         assert_eq!(p.path(3, 2, 7, 0).unwrap(), "/data/7/2_3.png");
+    }
+
+    #[test]
+    fn warns_when_no_placeholder_names_z() {
+        assert_eq!(
+            paths("/data", "slice", "png").warning().as_deref(),
+            Some("base_filename has no <> (or <z>) placeholder: all 200 slices will be read from the same file")
+        );
+        assert_eq!(paths("/data", "slice<p:3>", "png").warning(), None);
     }
 
     #[test]
