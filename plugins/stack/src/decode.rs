@@ -679,6 +679,66 @@ mod tests {
         );
     }
 
+    /// A tiled (not stripped), uncompressed 8-bit gray TIFF, built by hand: the tiff crate only
+    /// writes strips. Edge tiles are stored padded to the full tile size, as the format requires.
+    fn tiled_tiff(w: u32, h: u32, tile: u32, pixel: impl Fn(u32, u32) -> u8) -> Vec<u8> {
+        let (across, down) = (w.div_ceil(tile), h.div_ceil(tile));
+        let mut data = Vec::new();
+        let mut offsets = Vec::new();
+        for ty in 0..down {
+            for tx in 0..across {
+                offsets.push(8 + data.len() as u32);
+                for y in ty * tile..(ty + 1) * tile {
+                    for x in tx * tile..(tx + 1) * tile {
+                        data.push(if x < w && y < h { pixel(x, y) } else { 0xEE });
+                    }
+                }
+            }
+        }
+        let n = offsets.len() as u32;
+        let arrays = 8 + data.len() as u32;
+        let ifd = arrays + 8 * n;
+        let mut out = b"II*\0".to_vec();
+        out.extend(ifd.to_le_bytes());
+        out.extend(&data);
+        out.extend(offsets.iter().flat_map(|o| o.to_le_bytes()));
+        out.extend((0..n).flat_map(|_| (tile * tile).to_le_bytes()));
+        // (tag, type, count, value): type 3 = SHORT, 4 = LONG.
+        let entries: [(u16, u16, u32, u32); 10] = [
+            (256, 4, 1, w),
+            (257, 4, 1, h),
+            (258, 3, 1, 8),
+            (259, 3, 1, 1),
+            (262, 3, 1, 1),
+            (277, 3, 1, 1),
+            (322, 4, 1, tile),
+            (323, 4, 1, tile),
+            (324, 4, n, arrays),
+            (325, 4, n, arrays + 4 * n),
+        ];
+        out.extend((entries.len() as u16).to_le_bytes());
+        for (tag, kind, count, value) in entries {
+            out.extend(tag.to_le_bytes());
+            out.extend(kind.to_le_bytes());
+            out.extend(count.to_le_bytes());
+            out.extend(value.to_le_bytes());
+        }
+        out.extend(0u32.to_le_bytes());
+        out
+    }
+
+    #[test]
+    fn tiled_tiff_crop_and_pad() {
+        let bytes = tiled_tiff(40, 24, 16, |x, y| value(u64::from(x), u64::from(y)) as u8);
+        let mut decoder = tiff::decoder::Decoder::new(Cursor::new(&bytes[..])).unwrap();
+        assert_eq!(decoder.get_chunk_type(), tiff::decoder::ChunkType::Tile);
+        // Windows inside one tile, across tiles, and over the padded right/bottom edge.
+        check(&bytes, 40, 24, TileDtype::U8, 0xFF, win(0, 0, 16, 16));
+        check(&bytes, 40, 24, TileDtype::U8, 0xFF, win(8, 8, 16, 16));
+        check(&bytes, 40, 24, TileDtype::U8, 0xFF, win(32, 16, 16, 16));
+        check(&bytes, 40, 24, TileDtype::U8, 0xFF, win(0, 0, 64, 32));
+    }
+
     #[test]
     fn u64_tiff() {
         let data: Vec<u64> = (0..20u64)
