@@ -1,1 +1,254 @@
-//! (in progress)
+//! What a person (or a script) sees while tiles upload, and where the log goes.
+//!
+//! Progress comes from two places: this process's counters (tiles/s, MB/s, failures) and the
+//! job's status endpoint (tiles still queued, job-wide), so that each of many clients on one job
+//! shows the progress of the whole job. On a terminal it is a bar; without one, a log line every
+//! 30 s; with `--progress json`, one JSON object per interval on stdout for scripts.
+//!
+//! The log goes to stderr and to a file, by default
+//! `~/.boss-ingest/ingest_log<YYYYmmdd-HHMMSS>_pid<pid>.log` as the original client named it.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::backend::Backend;
+use crate::cli::ProgressMode;
+use crate::engine::Stats;
+
+/// `YYYYmmdd-HHMMSS` of now, in UTC.
+pub fn timestamp() -> String {
+    let secs = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    format_timestamp(secs)
+}
+
+/// `YYYYmmdd-HHMMSS` of a Unix time (civil-from-days, proleptic Gregorian).
+pub fn format_timestamp(unix: u64) -> String {
+    let days = (unix / 86_400) as i64;
+    let rem = unix % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// The directory for logs and failure reports: `~/.boss-ingest`.
+pub fn state_dir() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir)
+        .join(".boss-ingest")
+}
+
+/// Sends log records to stderr and to `file` (or the default log file). Returns the file used.
+/// Safe to call twice: the second call keeps the first logger.
+pub fn init_logging(file: Option<&Path>, level: log::LevelFilter) -> std::io::Result<PathBuf> {
+    let path = match file {
+        Some(p) => p.to_path_buf(),
+        None => state_dir().join(format!(
+            "ingest_log{}_pid{}.log",
+            timestamp(),
+            std::process::id()
+        )),
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)?;
+    let tee = Tee {
+        file: Mutex::new(out),
+    };
+    let _ = env_logger::Builder::new()
+        .filter_level(level)
+        // Chatty transport crates stay at warnings unless asked for in BOSS_INGEST_LOG.
+        .filter_module("aws_smithy_runtime", log::LevelFilter::Warn)
+        .filter_module("aws_config", log::LevelFilter::Warn)
+        .filter_module("hyper_util", log::LevelFilter::Warn)
+        .filter_module("rustls", log::LevelFilter::Warn)
+        .parse_env("BOSS_INGEST_LOG")
+        .target(env_logger::Target::Pipe(Box::new(tee)))
+        .try_init();
+    Ok(path)
+}
+
+/// Writes every log line to both the file and stderr.
+struct Tee {
+    file: Mutex<std::fs::File>,
+}
+
+impl Write for Tee {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stderr().write_all(buf);
+        let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        f.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        self.file.lock().unwrap_or_else(|p| p.into_inner()).flush()
+    }
+}
+
+/// One progress reading.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Reading {
+    pub job: u64,
+    /// Job-wide: tiles in the job and tiles still waiting in the upload queue (from the service).
+    pub total: Option<u64>,
+    pub remaining: Option<u64>,
+    /// This process.
+    pub uploaded: u64,
+    pub bytes: u64,
+    pub tiles_per_sec: f64,
+    pub mb_per_sec: f64,
+    pub failed_attempts: u64,
+    pub quarantined: u64,
+    pub elapsed_secs: f64,
+}
+
+/// Runs until dropped/aborted: reports progress every `interval` in the chosen mode.
+pub async fn report(
+    mode: ProgressMode,
+    backend: Backend,
+    job: u64,
+    stats: Arc<Stats>,
+    interval: Option<Duration>,
+) {
+    let mode = match mode {
+        ProgressMode::Auto if std::io::stderr().is_terminal() => ProgressMode::Bar,
+        ProgressMode::Auto => ProgressMode::Log,
+        m => m,
+    };
+    let interval = interval.unwrap_or(match mode {
+        ProgressMode::Bar => Duration::from_secs(2),
+        _ => Duration::from_secs(30),
+    });
+    let started = Instant::now();
+    let bar = (mode == ProgressMode::Bar).then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} tiles (job-wide)  {msg}  ETA {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let mut ticker = tokio::time::interval(interval);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        let snap = stats.snapshot();
+        let status = backend.status(job).await.ok();
+        let elapsed = started.elapsed().as_secs_f64().max(0.001);
+        let reading = Reading {
+            job,
+            total: status.as_ref().map(|s| s.total_message_count),
+            remaining: status.as_ref().map(|s| s.current_message_count),
+            uploaded: snap.uploaded,
+            bytes: snap.bytes,
+            tiles_per_sec: snap.uploaded as f64 / elapsed,
+            mb_per_sec: snap.bytes as f64 / 1e6 / elapsed,
+            failed_attempts: snap.failed_attempts,
+            quarantined: snap.quarantined,
+            elapsed_secs: elapsed,
+        };
+        match (&bar, mode) {
+            (Some(bar), _) => {
+                if let (Some(total), Some(remaining)) = (reading.total, reading.remaining) {
+                    bar.set_length(total);
+                    bar.set_position(total.saturating_sub(remaining));
+                }
+                bar.set_message(format!(
+                    "{:.1} tiles/s {:.1} MB/s, {} failed attempts, {} quarantined",
+                    reading.tiles_per_sec,
+                    reading.mb_per_sec,
+                    reading.failed_attempts,
+                    reading.quarantined
+                ));
+            }
+            (None, ProgressMode::Json) => {
+                if let Ok(line) = serde_json::to_string(&reading) {
+                    println!("{line}");
+                }
+            }
+            _ => log::info!("{}", describe(&reading)),
+        }
+    }
+}
+
+/// The log-line form of a reading.
+pub fn describe(r: &Reading) -> String {
+    let job_wide = match (r.total, r.remaining) {
+        (Some(total), Some(remaining)) => format!(
+            "job {}: {} of {total} tiles done job-wide; ",
+            r.job,
+            total.saturating_sub(remaining)
+        ),
+        _ => format!("job {}: ", r.job),
+    };
+    format!(
+        "{job_wide}this client uploaded {} tiles ({:.1} MB) at {:.1} tiles/s, {:.1} MB/s; {} failed \
+         attempts, {} quarantined",
+        r.uploaded,
+        r.bytes as f64 / 1e6,
+        r.tiles_per_sec,
+        r.mb_per_sec,
+        r.failed_attempts,
+        r.quarantined
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_civil_utc() {
+        assert_eq!(format_timestamp(0), "19700101-000000");
+        // 2026-11-28 09:28:04 UTC
+        assert_eq!(format_timestamp(1_795_858_084), "20261128-092804");
+        // a leap day
+        assert_eq!(format_timestamp(951_782_400), "20000229-000000");
+    }
+
+    #[test]
+    fn log_line_names_job_wide_and_local_progress() {
+        let r = Reading {
+            job: 9,
+            total: Some(100),
+            remaining: Some(40),
+            uploaded: 30,
+            bytes: 3_000_000,
+            tiles_per_sec: 1.5,
+            mb_per_sec: 0.15,
+            failed_attempts: 2,
+            quarantined: 1,
+            elapsed_secs: 20.0,
+        };
+        assert_eq!(
+            describe(&r),
+            "job 9: 60 of 100 tiles done job-wide; this client uploaded 30 tiles (3.0 MB) at 1.5 \
+             tiles/s, 0.1 MB/s; 2 failed attempts, 1 quarantined"
+        );
+    }
+}

@@ -6,15 +6,18 @@
 use crate::cli::Command;
 use crate::exit::{self, Code};
 
+pub mod cancel;
 pub mod check;
+pub mod ingest;
+pub mod verify;
 
 /// Runs one parsed command.
 pub fn run(command: &Command) -> anyhow::Result<Code> {
     match command {
         Command::Check(s) => check::run(s),
-        Command::Ingest(_) => not_yet("ingest"),
-        Command::Cancel(_) => not_yet("cancel"),
-        Command::Verify(_) => not_yet("verify"),
+        Command::Ingest(s) => ingest::run(s),
+        Command::Cancel(s) => cancel::run(s),
+        Command::Verify(s) => verify::run(s),
         Command::Plugins(_) => not_yet("plugins"),
     }
 }

@@ -1,0 +1,43 @@
+//! `boss-ingest -c -j ID [config]`: cancel a job (spec §2.5). The queues are deleted and the keys
+//! revoked; data already ingested stays. Without a config it cancels on the production Boss, as
+//! the original client does. Cancelling cannot be undone, so it asks first (unless `-f`).
+
+use anyhow::Context;
+
+use crate::backend::{token, Backend};
+use crate::cli::{CancelSettings, PRODUCTION_HOST, PRODUCTION_PROTOCOL};
+use crate::commands::ingest::confirm;
+use crate::exit::{Code, ResultExt};
+use crate::{config, progress};
+
+/// Runs the cancel command.
+pub fn run(s: &CancelSettings) -> anyhow::Result<Code> {
+    progress::init_logging(s.log_file.as_deref(), s.log_level)
+        .context("cannot open the log file")
+        .exit_code(Code::Usage)?;
+    let base = match &s.config {
+        Some(path) => config::load(path)?.api_base_url(),
+        None => format!("{PRODUCTION_PROTOCOL}://{PRODUCTION_HOST}"),
+    };
+    let token = token::lookup(s.api_token.as_deref()).exit_code(Code::Usage)?;
+    let backend = Backend::new(&base, &token.value).context("cannot set up the HTTP client")?;
+    if !confirm(
+        &format!(
+            "Cancel ingest job {} on {base}? Its upload queue is deleted and it cannot be resumed.",
+            s.job_id
+        ),
+        s.force,
+    )? {
+        println!("Job {} was not cancelled.", s.job_id);
+        return Ok(Code::Ok);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime
+        .block_on(backend.cancel(s.job_id))
+        .context(format!("cannot cancel job {}", s.job_id))?;
+    println!("Job {} is cancelled (DELETED).", s.job_id);
+    Ok(Code::Ok)
+}

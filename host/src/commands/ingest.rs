@@ -1,0 +1,465 @@
+//! `boss-ingest <config> [-j ID]`: the whole life of a tile job, as the Python client runs it and
+//! spec §2 describes it: validate, show the job, confirm, create (or resume with `-j`), join
+//! (waiting while the service prepares), upload with the engine, then the complete procedure —
+//! going back to uploading whenever the service says tiles are still, or again, in the queue.
+//!
+//! Questions are asked only on a terminal: without one and without `-f` the command fails at
+//! once, because a scheduler's job waiting for an answer nobody will type is worse than an error.
+//! The first Ctrl-C stops taking tiles and finishes those in flight; the second exits at once.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use boss_protocol::status::JobStatus;
+use plugin_abi::{Dtype, NoteKind};
+
+use crate::aws::{Endpoints, JobCredentials, RefreshPolicy, Rejoin, Session};
+use crate::backend::{token, Backend, BackendError, CompleteAnswer};
+use crate::cli::IngestSettings;
+use crate::config::{self, JobConfig, ProcessorKind};
+use crate::engine::quarantine::Quarantine;
+use crate::engine::{self, End, Job, Options, Produced, Stats, TileFailure, TileSource};
+use crate::exit::{with_code, Code, ResultExt};
+use crate::plugins::{PathHandle, Plugins, SearchPath, TileHandle};
+use crate::progress;
+
+/// How often to ask again while the service prepares the job or completes it.
+const PREPARING_POLL: Duration = Duration::from_secs(5);
+const COMPLETING_POLL: Duration = Duration::from_secs(3);
+
+/// Runs the ingest command.
+pub fn run(s: &IngestSettings) -> anyhow::Result<Code> {
+    let log_path = progress::init_logging(s.log_file.as_deref(), s.log_level)
+        .context("cannot open the log file")
+        .exit_code(Code::Usage)?;
+    log::info!("logging to {}", log_path.display());
+    let job_cfg = config::load(&s.config)?;
+    if job_cfg.config.ingest_job.ingest_type != boss_protocol::config::IngestType::Tile {
+        return Err(with_code(
+            Code::Usage,
+            anyhow!(
+                "{}: volumetric jobs are not supported by this version of boss-ingest yet; use a \
+                 tile job (\"ingest_type\": \"tile\")",
+                s.config.display()
+            ),
+        ));
+    }
+    let token = token::lookup(s.api_token.as_deref()).exit_code(Code::Usage)?;
+    let backend = Backend::new(&job_cfg.api_base_url(), &token.value)
+        .context("cannot set up the HTTP client")?;
+    let tiles = PluginTiles::new(&job_cfg).exit_code(Code::Usage)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        // Plugin calls run on blocking threads: one per worker, plus room for the runtime's own.
+        .max_blocking_threads(s.processes + 4)
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(lifecycle(s, &job_cfg, backend, tiles))
+}
+
+async fn lifecycle(
+    s: &IngestSettings,
+    job_cfg: &JobConfig,
+    backend: Backend,
+    tiles: PluginTiles,
+) -> anyhow::Result<Code> {
+    let job_id = match s.job_id {
+        Some(id) => {
+            println!("Resuming ingest job {id} on {}", backend.base());
+            id
+        }
+        None => {
+            println!("{}", job_cfg.summary());
+            if !confirm("Create a new ingest job?", s.force)? {
+                println!("No job created.");
+                return Ok(Code::Ok);
+            }
+            let created = backend
+                .create(&job_cfg.raw)
+                .await
+                .context("cannot create the ingest job")?;
+            println!(
+                "Created ingest job {} ({} tiles); keep this id to resume: boss-ingest {} -j {}",
+                created.id,
+                created.tile_count,
+                s.config.display(),
+                created.id
+            );
+            if !confirm("Start uploading now?", s.force)? {
+                println!(
+                    "Not uploading. Resume with: boss-ingest {} -j {}",
+                    s.config.display(),
+                    created.id
+                );
+                return Ok(Code::Ok);
+            }
+            created.id
+        }
+    };
+
+    let join = match backend.join_when_ready(job_id, PREPARING_POLL).await {
+        Ok(join) => join,
+        Err(BackendError::AlreadyComplete { job }) => {
+            println!("job {job} is already complete");
+            return Ok(Code::Ok);
+        }
+        Err(e) => return Err(e).context(format!("cannot join job {job_id}")),
+    };
+    let channel_dtype = join
+        .response
+        .resource
+        .as_ref()
+        .and_then(|r| dtype_of(&r.channel.datatype));
+    let tiles = Arc::new(tiles.with_dtype(channel_dtype));
+    let ts = job_cfg
+        .config
+        .ingest_job
+        .tile_size
+        .ok_or_else(|| anyhow!("the config has no tile_size"))
+        .exit_code(Code::Usage)?;
+    let job = Job::from_join(&join, (ts.x, ts.y))?;
+    let creds = credentials(&join.response).context(format!("joining job {job_id}"))?;
+    let rejoin: Rejoin = {
+        let backend = backend.clone();
+        Arc::new(move || {
+            let backend = backend.clone();
+            Box::pin(async move {
+                let join = backend
+                    .join_when_ready(job_id, PREPARING_POLL)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                credentials(&join.response).map_err(|e| e.to_string())
+            })
+        })
+    };
+    let session = Session::start(
+        creds,
+        Endpoints::from_env(),
+        RefreshPolicy::default(),
+        rejoin,
+    );
+
+    let stats = Arc::new(Stats::default());
+    let report = progress::state_dir().join(format!(
+        "failed_tiles_job{job_id}_{}_pid{}.jsonl",
+        progress::timestamp(),
+        std::process::id()
+    ));
+    let quarantine = Arc::new(Quarantine::new(report));
+    let options = Options {
+        workers: s.processes,
+        max_attempts: s.max_attempts,
+        receive_wait: Duration::from_secs(s.receive_wait_secs.into()),
+    };
+    let interrupts = Interrupts::start();
+    let progress_task = tokio::spawn(progress::report(
+        s.progress,
+        backend.clone(),
+        job_id,
+        stats.clone(),
+        None,
+    ));
+    let resume = format!("boss-ingest {} -j {job_id}", s.config.display());
+
+    let code = loop {
+        let outcome = engine::run(
+            job.clone(),
+            session.clone(),
+            tiles.clone(),
+            options.clone(),
+            stats.clone(),
+            quarantine.clone(),
+            interrupts.first(),
+        )
+        .await;
+        match outcome.end {
+            End::Interrupted => {
+                summary(&outcome.stats, outcome.elapsed, &quarantine);
+                println!("Interrupted. Tiles in flight were finished; resume with: {resume}");
+                break Code::Interrupted;
+            }
+            End::JobGone => {
+                summary(&outcome.stats, outcome.elapsed, &quarantine);
+                return match backend.status(job_id).await {
+                    Ok(st) if st.status == JobStatus::Complete => {
+                        println!("job {job_id} was completed by another client");
+                        Ok(Code::Ok)
+                    }
+                    _ => Err(anyhow!(
+                        "the upload queue of job {job_id} is gone: the job was completed or \
+                         cancelled elsewhere"
+                    )),
+                };
+            }
+            End::Fatal(why) => {
+                summary(&outcome.stats, outcome.elapsed, &quarantine);
+                return Err(anyhow!("job {job_id}: {why}"));
+            }
+            End::Drained => {}
+        }
+        if !quarantine.is_empty() {
+            summary(&outcome.stats, outcome.elapsed, &quarantine);
+            println!(
+                "{} tiles were quarantined; the job stays open. Fix them (see {}) and resume with: {resume}",
+                quarantine.len(),
+                quarantine.path().display()
+            );
+            break Code::Quarantined;
+        }
+        if s.manual_complete {
+            summary(&outcome.stats, outcome.elapsed, &quarantine);
+            println!("All tiles uploaded; -m given, so job {job_id} is left for you to complete.");
+            break Code::Ok;
+        }
+        match complete(&backend, job_id, &interrupts).await? {
+            Completion::Done => {
+                summary(&stats.snapshot(), outcome.elapsed, &quarantine);
+                println!("Job {job_id} is COMPLETE.");
+                break Code::Ok;
+            }
+            Completion::Interrupted => {
+                println!("Interrupted while completing; resume with: {resume}");
+                break Code::Interrupted;
+            }
+            Completion::UploadAgain => {
+                log::info!("the service has tiles in the upload queue again; uploading them");
+            }
+        }
+    };
+    progress_task.abort();
+    Ok(code)
+}
+
+enum Completion {
+    Done,
+    UploadAgain,
+    Interrupted,
+}
+
+/// The client side of spec §2.4: POST complete, wait as told, poll while COMPLETING.
+async fn complete(
+    backend: &Backend,
+    job: u64,
+    interrupts: &Interrupts,
+) -> anyhow::Result<Completion> {
+    log::info!("the upload queue looks empty; asking the service to complete job {job}");
+    loop {
+        let answer = backend
+            .complete(job)
+            .await
+            .context(format!("cannot complete job {job}"))?;
+        let wait = match answer {
+            CompleteAnswer::Complete => return Ok(Completion::Done),
+            CompleteAnswer::UploadQueueNotEmpty => return Ok(Completion::UploadAgain),
+            CompleteAnswer::Wait { secs } => {
+                log::info!("the service asks to wait {secs:.0} s before completing job {job}");
+                Duration::from_secs_f64(secs.clamp(0.5, 3600.0))
+            }
+            CompleteAnswer::Completing => loop {
+                if interrupts.sleep(COMPLETING_POLL).await {
+                    return Ok(Completion::Interrupted);
+                }
+                let st = backend
+                    .status(job)
+                    .await
+                    .context(format!("cannot read the status of job {job}"))?;
+                match st.status {
+                    JobStatus::Complete => return Ok(Completion::Done),
+                    JobStatus::Uploading => return Ok(Completion::UploadAgain),
+                    JobStatus::WaitOnQueues => break Duration::ZERO,
+                    JobStatus::Completing => continue,
+                    other => {
+                        return Err(anyhow!("job {job} became {other} while completing"));
+                    }
+                }
+            },
+        };
+        if interrupts.sleep(wait).await {
+            return Ok(Completion::Interrupted);
+        }
+    }
+}
+
+fn credentials(join: &boss_protocol::api::JoinResponse) -> anyhow::Result<JobCredentials> {
+    let c = join
+        .credentials
+        .as_ref()
+        .ok_or_else(|| anyhow!("the service sent no AWS credentials"))?;
+    Ok(JobCredentials {
+        access_key: c.access_key.clone(),
+        secret_key: c.secret_key.clone(),
+        session_token: c.security_token.clone(),
+    })
+}
+
+fn summary(stats: &engine::Snapshot, elapsed: Duration, quarantine: &Quarantine) {
+    println!(
+        "Uploaded {} tiles ({:.1} MB) in {:.1} s; {} duplicates, {} quarantined, {} black tiles, {} failed attempts retried.",
+        stats.uploaded,
+        stats.bytes as f64 / 1e6,
+        elapsed.as_secs_f64(),
+        stats.duplicates,
+        stats.quarantined,
+        stats.black,
+        stats.failed_attempts
+    );
+    if !quarantine.is_empty() {
+        println!("Failure report: {}", quarantine.path().display());
+    }
+}
+
+/// Asks a yes/no question on the terminal; `-f` answers yes. Without a terminal, fails at once.
+pub fn confirm(question: &str, force: bool) -> anyhow::Result<bool> {
+    if force {
+        return Ok(true);
+    }
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(with_code(
+            Code::Usage,
+            anyhow!("cannot ask \"{question}\": standard input is not a terminal; pass -f to proceed without questions"),
+        ));
+    }
+    loop {
+        print!("{question} (y/n) ");
+        std::io::stdout().flush().ok();
+        let mut line = String::new();
+        if stdin.lock().read_line(&mut line)? == 0 {
+            return Ok(false);
+        }
+        match line.trim().to_ascii_lowercase().as_str() {
+            "y" | "yes" => return Ok(true),
+            "n" | "no" => return Ok(false),
+            _ => continue,
+        }
+    }
+}
+
+/// Ctrl-C handling: the first press resolves [`Interrupts::first`]; a second exits at once.
+#[derive(Clone)]
+struct Interrupts {
+    pressed: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Interrupts {
+    fn start() -> Interrupts {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_err() {
+                return;
+            }
+            eprintln!(
+                "Stopping: finishing the tiles in flight (press Ctrl-C again to quit at once)"
+            );
+            tx.send_replace(true);
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!(
+                    "Quitting at once; tiles in flight will be redone when the job is resumed"
+                );
+                std::process::exit(Code::Interrupted.as_i32());
+            }
+        });
+        Interrupts { pressed: rx }
+    }
+
+    /// Resolves on the first Ctrl-C.
+    fn first(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.pressed.clone();
+        async move {
+            let _ = rx.wait_for(|p| *p).await;
+        }
+    }
+
+    /// Sleeps; returns true if interrupted instead.
+    async fn sleep(&self, d: Duration) -> bool {
+        if *self.pressed.borrow() {
+            return true;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(d) => false,
+            _ = self.first() => true,
+        }
+    }
+}
+
+pub(crate) fn dtype_of(name: &str) -> Option<Dtype> {
+    match name {
+        "uint8" => Some(Dtype::U8),
+        "uint16" => Some(Dtype::U16),
+        "uint32" => Some(Dtype::U32),
+        "uint64" => Some(Dtype::U64),
+        _ => None,
+    }
+}
+
+/// The config's path and tile processors as the engine's tile source.
+pub(crate) struct PluginTiles {
+    path: PathHandle,
+    tile: TileHandle,
+    expected: crate::tile::Expected,
+}
+
+impl PluginTiles {
+    pub(crate) fn new(job: &JobConfig) -> anyhow::Result<PluginTiles> {
+        let plugins = Plugins::new(SearchPath::from_env());
+        let spec = |kind: ProcessorKind| {
+            job.processor_spec(kind).ok_or_else(|| {
+                anyhow!(
+                    "{}: the config has no {}",
+                    job.path.display(),
+                    kind.config_key()
+                )
+            })
+        };
+        let path = plugins.path_processor(&spec(ProcessorKind::Path)?)?;
+        let tile = plugins.tile_processor(&spec(ProcessorKind::Tile)?)?;
+        let ts = job
+            .config
+            .ingest_job
+            .tile_size
+            .ok_or_else(|| anyhow!("{}: the config has no tile_size", job.path.display()))?;
+        Ok(PluginTiles {
+            path,
+            tile,
+            expected: crate::tile::Expected {
+                width: ts.x as u32,
+                height: ts.y as u32,
+                dtype: None,
+            },
+        })
+    }
+
+    pub(crate) fn with_dtype(mut self, dtype: Option<Dtype>) -> PluginTiles {
+        self.expected.dtype = dtype;
+        self
+    }
+}
+
+impl TileSource for PluginTiles {
+    fn tile(&self, x: u64, y: u64, z: u64, t: u64) -> Result<Produced, TileFailure> {
+        let file = self.path.path(x, y, z, t).map_err(|e| TileFailure {
+            file: None,
+            error: e.to_string(),
+        })?;
+        let out = self.tile.tile(&file, x, y, z, t).map_err(|e| TileFailure {
+            file: Some(file.clone()),
+            error: e.to_string(),
+        })?;
+        let mut black = false;
+        for note in &out.notes {
+            black |= note.kind == NoteKind::BlackTile;
+            log::info!("tile x{x} y{y} z{z} t{t} ({file}): {}", note.message);
+        }
+        let encoded = crate::tile::prepare(out.image, &self.expected).map_err(|e| TileFailure {
+            file: Some(file.clone()),
+            error: format!("tile x{x} y{y} z{z} t{t} from {file}: {e}"),
+        })?;
+        Ok(Produced {
+            bytes: encoded.bytes,
+            file: Some(file),
+            black,
+        })
+    }
+}
