@@ -730,7 +730,7 @@ mod tests {
     #[test]
     fn tiled_tiff_crop_and_pad() {
         let bytes = tiled_tiff(40, 24, 16, |x, y| value(u64::from(x), u64::from(y)) as u8);
-        let mut decoder = tiff::decoder::Decoder::new(Cursor::new(&bytes[..])).unwrap();
+        let decoder = tiff::decoder::Decoder::new(Cursor::new(&bytes[..])).unwrap();
         assert_eq!(decoder.get_chunk_type(), tiff::decoder::ChunkType::Tile);
         // Windows inside one tile, across tiles, and over the padded right/bottom edge.
         check(&bytes, 40, 24, TileDtype::U8, 0xFF, win(0, 0, 16, 16));
