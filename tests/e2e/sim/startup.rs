@@ -94,6 +94,20 @@ fn resources_file_with_a_custom_channel_is_used() {
 }
 
 #[test]
+fn a_missing_moto_is_a_clear_error() {
+    let options = SimOptions {
+        moto_command: Some("/nonexistent/moto_server".into()),
+        ..SimOptions::default()
+    };
+    let log = SimHandle::try_start(options).err().expect("must not start");
+    assert!(
+        log.contains("boss-sim: error: cannot start moto server \"/nonexistent/moto_server\": No such file or directory"),
+        "{log}"
+    );
+    assert!(log.contains("scripts/install-tools moto"), "{log}");
+}
+
+#[test]
 fn a_bad_fault_spec_is_a_clear_error() {
     let options = SimOptions {
         faults: Some("s3.put:503:2".into()),

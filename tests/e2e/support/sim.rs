@@ -28,6 +28,8 @@ pub struct SimOptions {
     pub data_dir: Option<PathBuf>,
     pub port: u16,
     pub aws_port: u16,
+    /// moto_server to start; `None` = the installed one ([`moto_command`]).
+    pub moto_command: Option<String>,
 }
 
 impl Default for SimOptions {
@@ -43,6 +45,7 @@ impl Default for SimOptions {
             data_dir: None,
             port: 0,
             aws_port: 0,
+            moto_command: None,
         }
     }
 }
@@ -130,7 +133,11 @@ impl SimHandle {
         let log = dir.path().join("boss-sim.log");
         let log_file = std::fs::File::create(&log).expect("create boss-sim log");
         let mut cmd = Command::new(sim_binary());
-        cmd.args(["--moto-command", moto_command()])
+        let moto = match &options.moto_command {
+            Some(path) => path.as_str(),
+            None => moto_command(),
+        };
+        cmd.args(["--moto-command", moto])
             .args(["--port", &options.port.to_string()])
             .args(["--aws-port", &options.aws_port.to_string()])
             .args(["--prepare-secs", &options.prepare_secs.to_string()])
