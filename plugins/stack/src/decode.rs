@@ -100,7 +100,7 @@ pub fn decode_window(
             Format::Jpeg => jpeg_rows(bytes, &mut sink)?,
         }
     }
-    Ok(sink.pixels)
+    sink.finish()
 }
 
 /// Samples of one decoded row segment, in the codec's own representation.
@@ -131,6 +131,8 @@ struct Sink {
     /// For casts: the value range of the source samples.
     range: (f64, f64),
     pixels: Pixels,
+    /// Set when decoded samples are not of the type the header promised.
+    mismatch: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -157,7 +159,17 @@ impl Sink {
             luma,
             range: sample_range(header.kind, header.bits),
             pixels: Pixels::zeros(window.width, window.height, conversion.dtype()),
+            mismatch: false,
         })
+    }
+
+    fn finish(self) -> Result<Pixels, DecodeError> {
+        if self.mismatch {
+            return Err(DecodeError::Corrupt(
+                "the pixel data does not match the sample type its header declares".into(),
+            ));
+        }
+        Ok(self.pixels)
     }
 
     /// Image rows the window needs, `[first, end)`.
@@ -200,22 +212,36 @@ impl Sink {
         let dst = &mut self.pixels.data[dst_start..dst_start + n * bytes];
         let ch = self.channels;
         match self.conversion {
-            Conversion::Exact(_) => match samples {
-                Samples::U8(s) => dst.copy_from_slice(&s[src..src + n]),
-                Samples::U16Be(s) => {
-                    for (d, s) in dst
-                        .chunks_exact_mut(2)
-                        .zip(s[src * 2..(src + n) * 2].chunks_exact(2))
-                    {
-                        d.copy_from_slice(&[s[1], s[0]]);
-                    }
-                }
-                Samples::U16(s) => copy_le(dst, &s[src..src + n], u16::to_le_bytes),
-                Samples::U64(s) => copy_le(dst, &s[src..src + n], u64::to_le_bytes),
-                // `Exact` is chosen only for gray uint8/16/64 images (see `Header::tile_dtype`),
-                // and every codec path hands those over as one of the types above.
-                _ => unreachable!("exact copy of a non-Boss sample type"),
-            },
+            Conversion::Exact(dtype) => {
+                // `Exact` is chosen from the header (gray uint8/16/64); a file whose data then
+                // decodes as something else is damaged, which `finish` reports.
+                let copied = ch == 1
+                    && match (samples, dtype) {
+                        (Samples::U8(s), TileDtype::U8) => {
+                            dst.copy_from_slice(&s[src..src + n]);
+                            true
+                        }
+                        (Samples::U16Be(s), TileDtype::U16) => {
+                            for (d, s) in dst
+                                .chunks_exact_mut(2)
+                                .zip(s[src * 2..(src + n) * 2].chunks_exact(2))
+                            {
+                                d.copy_from_slice(&[s[1], s[0]]);
+                            }
+                            true
+                        }
+                        (Samples::U16(s), TileDtype::U16) => {
+                            copy_le(dst, &s[src..src + n], u16::to_le_bytes);
+                            true
+                        }
+                        (Samples::U64(s), TileDtype::U64) => {
+                            copy_le(dst, &s[src..src + n], u64::to_le_bytes);
+                            true
+                        }
+                        _ => false,
+                    };
+                self.mismatch |= !copied;
+            }
             Conversion::Cast(cast) => {
                 let (lo, hi) = self.range;
                 let luma = self.luma;
@@ -373,7 +399,7 @@ pub fn decode_tiff_window<R: Read + Seek>(
         tiff_bits_supported(header)?;
         tiff_chunks(reader, &mut sink)?;
     }
-    Ok(sink.pixels)
+    sink.finish()
 }
 
 /// The TIFF decoder hands sub-byte samples (bilevel, 4-bit) over still packed, which no cast
@@ -912,6 +938,26 @@ mod tests {
             Err(DecodeError::Unsupported(
                 "1-bit TIFF samples (convert the files to 8 or 16 bits)".into()
             ))
+        );
+    }
+
+    #[test]
+    fn data_that_contradicts_the_header_is_corrupt_not_a_panic() {
+        let bytes = u8_png(4, 4);
+        let mut header = sniff(&bytes).unwrap();
+        header.bits = 16; // a header claiming 16-bit over 8-bit data
+        let err = decode_window(
+            &bytes,
+            &header,
+            win(0, 0, 4, 4),
+            Conversion::Exact(TileDtype::U16),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            DecodeError::Corrupt(
+                "the pixel data does not match the sample type its header declares".into()
+            )
         );
     }
 
