@@ -148,7 +148,15 @@ impl Sink {
         let luma = match header.color {
             Color::Gray | Color::GrayAlpha | Color::Palette => Luma::First,
             Color::Rgb | Color::Rgba => Luma::Rgb,
-            Color::Cmyk | Color::Other(_) => Luma::First,
+            // The JPEG decoder turns CMYK and YCbCr into RGB itself (see `jpeg_rows`).
+            Color::Cmyk | Color::Other(_) if header.format == Format::Jpeg => Luma::Rgb,
+            Color::Cmyk | Color::Other(_) => {
+                return Err(DecodeError::Unsupported(format!(
+                    "{} {} images to gray",
+                    header.dtype_description(),
+                    header.format
+                )))
+            }
         };
         Ok(Sink {
             window,
@@ -958,6 +966,24 @@ mod tests {
             DecodeError::Corrupt(
                 "the pixel data does not match the sample type its header declares".into()
             )
+        );
+    }
+
+    #[test]
+    fn cmyk_tiff_is_refused_by_name() {
+        let mut out = Cursor::new(Vec::new());
+        TiffEncoder::new(&mut out)
+            .unwrap()
+            .write_image::<colortype::CMYK8>(1, 1, &[0, 0, 0, 0])
+            .unwrap();
+        let bytes = out.into_inner();
+        let header = sniff(&bytes).unwrap();
+        let cast = Conversion::Cast("clip_uint8".parse().unwrap());
+        assert_eq!(
+            decode_window(&bytes, &header, win(0, 0, 1, 1), cast),
+            Err(DecodeError::Unsupported(
+                "CMYK uint8 TIFF images to gray".into()
+            ))
         );
     }
 
