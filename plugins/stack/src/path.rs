@@ -1,4 +1,7 @@
 //! `ZindexStackPathProcessor`: the file of slice z is `root_dir/<base_filename with z>.<extension>`.
+//!
+//! Its two range errors keep the Python client's exact texts ("Z Image Stack only supports
+//! non-time series data", "Z-index out of range"): people search logs and old issues for them.
 
 use serde_json::Value;
 

@@ -4,9 +4,11 @@
 //! 1. read the file through the host (local path or `s3://bucket/key`); large local TIFFs are
 //!    read in byte ranges instead, so a tile costs only its strips;
 //! 2. read its header only;
-//! 3. if it already is an acceptable tile — exactly the tile size, tile (0, 0), gray
+//! 3. check the slice covers the job's extent inside the tile (a too-small slice is an error
+//!    naming both sizes, not silent black padding);
+//! 4. if it already is an acceptable tile — exactly the tile size, tile (0, 0), gray
 //!    uint8/16/64, PNG/TIFF/JPEG — hand its bytes on untouched (unless `reencode` is set);
-//! 4. otherwise decode just the tile's window (cropped, zero-padded at the edges), converting
+//! 5. otherwise decode just the tile's window (cropped, zero-padded at the edges), converting
 //!    with the user's cast policy if the pixel type is not one the Boss stores.
 //!
 //! Params (besides the host-added `ingest_job`):
@@ -15,7 +17,8 @@
 //! - `extension`: the format is read from the file itself; `tif`/`tiff` on the local
 //!   filesystem lets large slices be read in byte ranges (only the strips a tile needs);
 //! - `fail_gracefully` (default false): a missing file gives a black tile, reported as a note;
-//! - `datatype` (`uint8` default, `uint16`, `uint64`): the dtype of such black tiles;
+//! - `datatype` (`uint8` default, `uint16`, `uint64`): the dtype of such black tiles (the host
+//!   also turns an all-zero tile into the channel's dtype when it knows it);
 //! - `cast`: the policy for other pixel types, see [`crate::cast`]; without it they are refused;
 //! - `reencode` (default false): always decode and hand raw pixels to the host to encode, even
 //!   when the file could pass through (for benchmarks and for sources whose encoding the Boss
