@@ -103,7 +103,14 @@ impl RawSliceTiles {
 }
 
 impl TileProcess for RawSliceTiles {
-    fn tile(&self, path: &str, x: u64, y: u64, _z: u64, _t: u64) -> Result<TileOutput, PluginError> {
+    fn tile(
+        &self,
+        path: &str,
+        x: u64,
+        y: u64,
+        _z: u64,
+        _t: u64,
+    ) -> Result<TileOutput, PluginError> {
         let size = self.host.size(path)?;
         if size != self.width * self.height {
             return Err(PluginError::invalid_image(format!(
@@ -152,9 +159,12 @@ mod tests {
 
     /// A 6×5 slice whose pixel (x, y) is 10·y + x, in a fresh directory.
     fn slice_dir(test: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("plugin-template-{test}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("plugin-template-{test}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let pixels: Vec<u8> = (0..5u8).flat_map(|y| (0..6u8).map(move |x| 10 * y + x)).collect();
+        let pixels: Vec<u8> = (0..5u8)
+            .flat_map(|y| (0..6u8).map(move |x| 10 * y + x))
+            .collect();
         std::fs::write(dir.join("slice_0000.raw"), pixels).unwrap();
         dir
     }
@@ -214,7 +224,10 @@ mod tests {
             paths.path(0, 0, 7, 0).unwrap(),
             format!("{}/slice_0007.raw", dir.display())
         );
-        assert_eq!(paths.path(0, 0, 0, 1).unwrap_err().kind, ErrorKind::OutOfRange);
+        assert_eq!(
+            paths.path(0, 0, 0, 1).unwrap_err().kind,
+            ErrorKind::OutOfRange
+        );
         let err = SlicePaths::new(&json!({})).err().unwrap();
         assert_eq!(err.message, "params need a string \"root_dir\"");
     }

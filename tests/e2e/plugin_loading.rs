@@ -12,7 +12,9 @@ use std::sync::Mutex;
 
 use boss_ingest::plugins::{Plugins, PluginsError, ProcessorSpec, SearchPath, Source};
 use plugin_abi::{ErrorKind, TileImage, ABI_VERSION};
-use serde_json::json;
+use serde_json::{json, Value};
+
+use crate::support::cmd::{self, Cmd};
 
 /// `lib<name>.so` (the platform's prefix and suffix).
 fn lib_file(name: &str) -> String {
@@ -158,10 +160,15 @@ fn copy_tree(from: &Path, to: &Path, alter: &Alter<'_>) {
     }
 }
 
-/// Builds `package` of the fixture workspace `variant` and returns a private copy of its
-/// library (variants share one target dir, where each build overwrites the last one's).
+/// Builds the fixture crate `package` in the fixture workspace `variant` and returns the path
+/// of its library.
+///
+/// Each variant's crate gets its own package name (`<package>-<variant>`): the variants share one
+/// target dir, and cdylibs carry no hash in their file names there, so one name would make the
+/// variants overwrite each other's library. And a library file is never rewritten in place: this
+/// process may have it mapped (a rewrite under a loaded library crashes the process at exit).
 fn build_fixture(variant: &str, package: &str, plugin_abi: Option<&Alter>) -> PathBuf {
-    // Tests run in parallel; one fixture build at a time keeps the copies consistent.
+    // Tests run in parallel; one fixture build at a time.
     static BUILD: Mutex<()> = Mutex::new(());
     let _guard = BUILD
         .lock()
@@ -169,6 +176,7 @@ fn build_fixture(variant: &str, package: &str, plugin_abi: Option<&Alter>) -> Pa
 
     let root = fixture_root().join(variant);
     let ws = workspace_root();
+    let name = format!("{package}-{variant}");
     let mut members = vec![package];
     if let Some(alter) = plugin_abi {
         copy_tree(&ws.join("plugin-abi"), &root.join("plugin-abi"), alter);
@@ -177,7 +185,14 @@ fn build_fixture(variant: &str, package: &str, plugin_abi: Option<&Alter>) -> Pa
     copy_tree(
         &ws.join("tests/fixtures").join(package),
         &root.join(package),
-        &|_, t| t,
+        &|rel, text| {
+            if rel != "Cargo.toml" {
+                return text;
+            }
+            let old = format!("name = \"{package}\"");
+            assert!(text.contains(&old), "{package}/Cargo.toml has no `{old}`");
+            text.replacen(&old, &format!("name = \"{name}\""), 1)
+        },
     );
     write_if_changed(&root.join("Cargo.toml"), &fixture_manifest(&members));
     write_if_changed(
@@ -191,7 +206,7 @@ fn build_fixture(variant: &str, package: &str, plugin_abi: Option<&Alter>) -> Pa
             "--offline",
             "--quiet",
             "-p",
-            package,
+            &name,
             "--manifest-path",
         ])
         .arg(root.join("Cargo.toml"))
@@ -203,11 +218,15 @@ fn build_fixture(variant: &str, package: &str, plugin_abi: Option<&Alter>) -> Pa
         "building fixture {variant}/{package} failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let built = target
-        .join("debug")
-        .join(lib_file(&package.replace('-', "_")));
-    let copy = root.join(lib_file(&format!("{package}-{variant}")));
-    std::fs::copy(&built, &copy).expect("copy the fixture library");
+    let built = target.join("debug").join(lib_file(&name.replace('-', "_")));
+    let bytes = std::fs::read(&built).expect("read the built fixture library");
+    // A private copy per variant, replaced (new file, then rename) only when it changed.
+    let copy = root.join(lib_file(&name));
+    if std::fs::read(&copy).ok().as_deref() != Some(&bytes[..]) {
+        let fresh = root.join(format!("{}.new", lib_file(&name)));
+        std::fs::write(&fresh, &bytes).unwrap();
+        std::fs::rename(&fresh, &copy).unwrap();
+    }
     copy
 }
 
@@ -514,4 +533,162 @@ fn a_panic_inside_a_loaded_plugin_is_an_error_for_that_call_only() {
     );
     // This process is still here, and the processor still serves other tiles.
     assert!(tile.tile("", 0, 0, 6, 0).is_ok());
+}
+
+// ---- through the boss-ingest binary ----
+
+#[test]
+fn boss_ingest_plugins_lists_builtins_libraries_and_why_one_cannot_be_used() {
+    let dir = temp_dir();
+    let home = temp_dir();
+    let good = install(&testing_library(), dir.path(), "good");
+    let junk = dir.path().join(lib_file("junk"));
+    std::fs::write(&junk, "not a library\n").unwrap();
+    let old = dir.path().join(lib_file("old"));
+    std::fs::copy(plugin_of_another_abi_version(), &old).unwrap();
+
+    let out = Cmd::boss_ingest()
+        .arg("plugins")
+        .env("BOSS_INGEST_PLUGIN_PATH", dir.path())
+        .env("HOME", home.path())
+        .run();
+    assert_eq!(out.code, Some(0), "{}", out.both());
+
+    // The binary and the library agree on the whole listing...
+    let search = SearchPath::from_parts(
+        Some(dir.path().into()),
+        Some(home.path().to_path_buf()),
+        Some(cmd::bin("boss-ingest")),
+    );
+    let expected = boss_ingest::commands::plugins::render(&Plugins::new(search).list());
+    assert_eq!(out.stdout, expected);
+    // ...and the listing says what it must.
+    let stdout = &out.stdout;
+    for line in [
+        "Built-in plugins:".to_string(),
+        "    tile  ZindexStackTileProcessor — the tile's window of the slice image: pass-through, \
+         crop, pad, optional cast"
+            .to_string(),
+        "          also: ingestclient.plugins.stack.ZindexStackTileProcessor".to_string(),
+        "          also: ingestclient.plugins.tile.TestRandomTileProcessor".to_string(),
+        format!(
+            "  good  {}  (plugin-abi {ABI_VERSION}, calls itself \"testing\"): Processors for tests \
+             and scale runs: no real data needed",
+            good.display()
+        ),
+        format!(
+            "    cannot be used: {} was built against plugin-abi {}, but this boss-ingest uses \
+             plugin-abi {ABI_VERSION}, and the two are not compatible: rebuild the plugin against \
+             plugin-abi {ABI_VERSION}.",
+            old.display(),
+            next_breaking_version()
+        ),
+        format!("  {} (from BOSS_INGEST_PLUGIN_PATH)", dir.path().display()),
+        format!(
+            "  {} (the user's plugin directory, does not exist)",
+            home.path().join(".boss-ingest/plugins").display()
+        ),
+        format!(
+            "  {} (the boss-ingest executable's directory)",
+            cmd::bin_dir().display()
+        ),
+    ] {
+        assert!(
+            stdout.lines().any(|l| l == line),
+            "no line {line:?} in\n{stdout}"
+        );
+    }
+    let junk_line = format!(
+        "    cannot be used: {} is not a boss-ingest plugin: it could not be loaded as a shared \
+         library (",
+        junk.display()
+    );
+    assert!(
+        stdout.lines().any(|l| l.starts_with(&junk_line)),
+        "no line starting {junk_line:?} in\n{stdout}"
+    );
+}
+
+/// A tile job (a v0.1 config, as the Python client wrote them) of `tiles_z` 512² tiles, one per
+/// z, whose processors are `path` and `tile`.
+fn tiny_job(path: Value, tile: Value, tiles_z: u64) -> Value {
+    json!({
+      "schema": {"name": "boss-v0.1-schema", "validator": "BossValidatorV01"},
+      "client": {
+        "backend": {"name": "boss", "class": "BossBackend", "host": "api.theboss.io",
+                    "protocol": "https"},
+        "path_processor": path,
+        "tile_processor": tile
+      },
+      "database": {"collection": "col", "experiment": "exp", "channel": "ch"},
+      "ingest_job": {
+        "resolution": 0,
+        "extent": {"x": [0, 512], "y": [0, 512], "z": [0, tiles_z], "t": [0, 1]},
+        "tile_size": {"x": 512, "y": 512, "z": 1, "t": 1}
+      }
+    })
+}
+
+fn run_check(dir: &Path, config: &Value) -> (cmd::Output, Value) {
+    let path = dir.join("job.json");
+    std::fs::write(&path, serde_json::to_string_pretty(config).unwrap()).unwrap();
+    let out = Cmd::boss_ingest()
+        .arg("check")
+        .arg(&path)
+        .args(["--json", "-"])
+        .run();
+    let report = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("no JSON report ({e}):\n{}", out.both()));
+    (out, report)
+}
+
+#[test]
+fn a_panicking_plugin_costs_its_tile_and_check_carries_on() {
+    let dir = temp_dir();
+    let library = testing_library();
+    let lib = library.to_str().unwrap();
+    let config = tiny_job(
+        json!({"class": "testing::TestPassThroughPathProcessor", "params": {}}),
+        json!({"class": "PanickingTileProcessor", "plugin": lib, "params": {"panic_at_z": 1}}),
+        3,
+    );
+    let (out, report) = run_check(dir.path(), &config);
+    // The process ended normally, with "some tiles are bad", after checking every tile.
+    assert_eq!(out.code, Some(1), "{}", out.both());
+    assert_eq!(report["tiles_checked"], 3, "{}", out.both());
+    assert_eq!(report["good_tiles"], 2, "{}", out.both());
+    let problems = report["problems"].as_array().expect("a problems list");
+    assert_eq!(problems.len(), 1, "{}", out.both());
+    assert_eq!(problems[0]["z"], 1);
+    let message = problems[0]["message"].as_str().unwrap();
+    let prefix = format!("the plugin testing::PanickingTileProcessor ({lib}) panicked at plugins/testing/src/lib.rs:");
+    assert!(message.contains(&prefix), "{message}");
+    assert!(
+        message.contains(
+            ": PanickingTileProcessor: deliberate panic at z=1; this is a bug in the plugin"
+        ),
+        "{message}"
+    );
+}
+
+#[test]
+fn check_reports_a_library_it_cannot_load_as_a_config_error() {
+    let dir = temp_dir();
+    let library = plugin_of_another_abi_version();
+    let config = tiny_job(
+        json!({"class": "FixedPathProcessor", "plugin": library, "params": {}}),
+        json!({"class": "ingestclient.plugins.tile.TestRandomTileProcessor", "params": {}}),
+        1,
+    );
+    let path = dir.path().join("job.json");
+    std::fs::write(&path, config.to_string()).unwrap();
+    let out = Cmd::boss_ingest().arg("check").arg(&path).run();
+    assert_eq!(out.code, Some(2), "{}", out.both());
+    let expected = format!(
+        "{} was built against plugin-abi {}, but this boss-ingest uses plugin-abi {ABI_VERSION}, \
+         and the two are not compatible: rebuild the plugin against plugin-abi {ABI_VERSION}.",
+        library.display(),
+        next_breaking_version()
+    );
+    assert!(out.stderr.contains(&expected), "{}", out.both());
 }

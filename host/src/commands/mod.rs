@@ -8,6 +8,7 @@ use crate::exit::{self, Code};
 
 pub mod cancel;
 pub mod check;
+pub mod plugins;
 pub mod ingest;
 pub mod verify;
 
@@ -18,7 +19,7 @@ pub fn run(command: &Command) -> anyhow::Result<Code> {
         Command::Ingest(s) => ingest::run(s),
         Command::Cancel(s) => cancel::run(s),
         Command::Verify(s) => verify::run(s),
-        Command::Plugins(_) => not_yet("plugins"),
+        Command::Plugins(s) => plugins::run(s),
     }
 }
 
