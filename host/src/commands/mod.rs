@@ -8,8 +8,8 @@ use crate::exit::{self, Code};
 
 pub mod cancel;
 pub mod check;
-pub mod plugins;
 pub mod ingest;
+pub mod plugins;
 pub mod verify;
 
 /// Runs one parsed command.
