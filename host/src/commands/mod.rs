@@ -4,7 +4,7 @@
 //! `exit::code_for` maps that error to an exit code.
 
 use crate::cli::Command;
-use crate::exit::{self, Code};
+use crate::exit::Code;
 
 pub mod cancel;
 pub mod check;
@@ -21,12 +21,4 @@ pub fn run(command: &Command) -> anyhow::Result<Code> {
         Command::Verify(s) => verify::run(s),
         Command::Plugins(s) => plugins::run(s),
     }
-}
-
-/// Stand-in for a verb whose module has not landed yet: a clear refusal, never a silent success.
-fn not_yet(verb: &str) -> anyhow::Result<Code> {
-    Err(exit::with_code(
-        Code::Usage,
-        anyhow::anyhow!("`{verb}` is not implemented in this build of boss-ingest yet"),
-    ))
 }
