@@ -418,3 +418,45 @@ fn a_config_file_named_check_is_reached_as_dot_slash_check() {
         out.both()
     );
 }
+
+#[test]
+fn an_unwritable_json_report_is_a_usage_error_naming_the_file() {
+    let dir = temp_dir();
+    let config = write_config(dir.path(), &stack_config(shared_stack(), (0, 1), 1024));
+    let report = dir.path().join("no-such-dir").join("report.json");
+    let out = check(&config, &["--json", report.to_str().unwrap()]);
+    assert_eq!(out.code, Some(2), "{}", out.both());
+    assert_eq!(
+        out.stderr,
+        format!(
+            "error: writing the JSON report to {}: No such file or directory (os error 2)\n",
+            report.display()
+        ),
+        "{}",
+        out.both()
+    );
+}
+
+#[test]
+fn a_job_without_tiles_is_refused_not_passed() {
+    let dir = temp_dir();
+    let config = write_config(dir.path(), &stack_config(shared_stack(), (7, 7), 1024));
+    let out = check(&config, &[]);
+    assert_eq!(out.code, Some(2), "{}", out.both());
+    assert!(
+        out.stdout.contains(
+            "  warning: \"ingest_job\": \"extent\": \"z\" is [7, 7]: start must be less than \
+             stop, or the job has nothing to upload.\n"
+        ),
+        "{}",
+        out.both()
+    );
+    assert_eq!(
+        out.stderr,
+        format!(
+            "error: the job in {} has no tiles; check \"ingest_job\": \"extent\" (see the \
+             warnings above)\n",
+            config.display()
+        )
+    );
+}

@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use crate::cli::{CheckSettings, JsonOut};
 use crate::config::{self, JobConfig, ProcessorKind};
-use crate::exit::{Code, ResultExt};
+use crate::exit::{with_code, Code, ResultExt};
 use crate::plugins::{PathHandle, Plugins, ProcessorSpec, SearchPath, TileHandle};
 use crate::tile::{self, Expected, TileError};
 
@@ -161,6 +161,17 @@ pub fn run(settings: &CheckSettings) -> anyhow::Result<Code> {
     };
 
     let tiles = select_tiles(&job, settings.sample, settings.seed);
+    if tiles.is_empty() {
+        // Nothing to check is not "everything is fine": the extent is almost certainly wrong.
+        return Err(with_code(
+            Code::Usage,
+            anyhow::anyhow!(
+                "the job in {} has no tiles; check \"ingest_job\": \"extent\" (see the \
+                 warnings above)",
+                job.path.display()
+            ),
+        ));
+    }
     let options = Options {
         workers: settings.processes.max(1),
         expected: expected_tile(&job, settings.dtype.map(dtype_of)),
@@ -184,7 +195,8 @@ pub fn run(settings: &CheckSettings) -> anyhow::Result<Code> {
         Some(JsonOut::File(path)) => {
             let text = serde_json::to_string_pretty(&report)?;
             std::fs::write(path, text + "\n")
-                .with_context(|| format!("writing the JSON report to {}", path.display()))?;
+                .with_context(|| format!("writing the JSON report to {}", path.display()))
+                .exit_code(Code::Usage)?;
         }
     }
     Ok(if report.bad_tiles == 0 {
@@ -277,7 +289,7 @@ fn progress_bar(total: u64) -> indicatif::ProgressBar {
     // indicatif draws nothing when stderr is not a terminal, so scripts and tests see no bar.
     let bar = indicatif::ProgressBar::new(total);
     let style = indicatif::ProgressStyle::with_template(
-        "checking {bar:40} {pos}/{len} tiles, {per_sec}, eta {eta}",
+        "checking {bar:40} {pos}/{len} tiles, {elapsed} elapsed, eta {eta}",
     );
     // The template is a constant; a bad one would only lose the styling.
     if let Ok(style) = style {
