@@ -257,6 +257,25 @@ fn plugin_of_another_abi_version() -> PathBuf {
     )
 }
 
+/// foreign-plugin built against a plugin-abi copy whose version differs in the patch number only
+/// (a compatible release, which may only add).
+fn plugin_of_a_compatible_abi_version() -> PathBuf {
+    let parts: Vec<u32> = ABI_VERSION.split('.').map(|p| p.parse().unwrap()).collect();
+    let patched = format!("{}.{}.{}", parts[0], parts[1], parts[2] + 1);
+    build_fixture(
+        "abi-patch",
+        "foreign-plugin",
+        Some(&move |rel: &str, text: String| {
+            if rel != "Cargo.toml" {
+                return text;
+            }
+            let old = format!("version = \"{ABI_VERSION}\"");
+            assert!(text.contains(&old), "plugin-abi/Cargo.toml has no `{old}`");
+            text.replacen(&old, &format!("version = \"{patched}\""), 1)
+        }),
+    )
+}
+
 /// foreign-plugin built against a plugin-abi copy of the same version whose `FfiDescription`
 /// has two fields swapped: the sizes still match, the layout does not.
 fn plugin_with_another_layout() -> PathBuf {
@@ -419,6 +438,18 @@ fn a_plugin_built_against_another_abi_version_is_refused() {
             next_breaking_version()
         )
     );
+}
+
+#[test]
+fn a_plugin_built_against_a_compatible_abi_release_loads() {
+    let library = plugin_of_a_compatible_abi_version();
+    let lib = library.to_str().unwrap();
+    let dir = temp_dir();
+    let path = plugins_in(dir.path())
+        .path_processor(&spec("FixedPathProcessor", Some(lib), json!({})))
+        .unwrap();
+    assert_eq!(path.name(), "foreign::FixedPathProcessor");
+    assert_eq!(path.path(1, 2, 3, 0).unwrap(), "/fixed");
 }
 
 #[test]
