@@ -2,15 +2,39 @@
 //! boss-ingest relies on. It drives the plugin through its root module, the same path the host
 //! takes, so what passes here behaves the same when loaded.
 //!
-//! ```ignore
-//! #[test]
-//! fn conforms() {
-//!     let job = serde_json::json!({"ingest_job": {"tile_size": {"x": 64, "y": 64, "z": 1, "t": 1}}});
-//!     plugin_abi::conformance::assert_conforms(
-//!         root_module(),
-//!         &[Case::new("MyTileProcessor", job).tile_size(64, 64, Dtype::U8).call("/data/a.png", 0, 0, 0, 0)],
-//!     );
+//! ```
+//! use plugin_abi::conformance::{assert_conforms, Case};
+//! use plugin_abi::{Dtype, Plugin, PluginError, TileImage, TileOutput, TileProcess};
+//!
+//! /// Tiles of one gray level.
+//! struct Gray { size: u32 }
+//!
+//! impl TileProcess for Gray {
+//!     fn tile(&self, _path: &str, _x: u64, _y: u64, _z: u64, _t: u64)
+//!         -> Result<TileOutput, PluginError> {
+//!         let data = vec![128; (self.size * self.size) as usize];
+//!         Ok(TileOutput::new(TileImage::Raw {
+//!             width: self.size, height: self.size, dtype: Dtype::U8, data,
+//!         }))
+//!     }
 //! }
+//!
+//! fn plugin() -> Plugin {
+//!     Plugin::new("gray", "Gray tiles").tile("GrayTileProcessor", "one gray level", &[],
+//!         |params, _host| {
+//!             let size = params["ingest_job"]["tile_size"]["x"].as_u64()
+//!                 .ok_or_else(|| PluginError::params("no ingest_job.tile_size.x"))?;
+//!             Ok(Gray { size: size as u32 })
+//!         })
+//! }
+//! plugin_abi::declare_plugin!(plugin);
+//!
+//! // In the plugin's tests:
+//! let job = serde_json::json!({"ingest_job": {"tile_size": {"x": 4, "y": 4, "z": 1, "t": 1}}});
+//! assert_conforms(
+//!     root_module(),
+//!     &[Case::new("GrayTileProcessor", job).tile_size(4, 4, Dtype::U8).call("", 0, 0, 0, 0)],
+//! );
 //! ```
 //!
 //! What it checks:
