@@ -573,6 +573,7 @@ fn boss_ingest_plugins_lists_builtins_libraries_and_why_one_cannot_be_used() {
     let dir = temp_dir();
     let home = temp_dir();
     let good = install(&testing_library(), dir.path(), "good");
+    let shadow = install(&testing_library(), dir.path(), "testing");
     let junk = dir.path().join(lib_file("junk"));
     std::fs::write(&junk, "not a library\n").unwrap();
     let old = dir.path().join(lib_file("old"));
@@ -629,6 +630,20 @@ fn boss_ingest_plugins_lists_builtins_libraries_and_why_one_cannot_be_used() {
             "no line {line:?} in\n{stdout}"
         );
     }
+    // A library named like a built-in is listed, with a note that its name alone is ambiguous.
+    let shadow_at = stdout
+        .find(&format!(
+            "  testing  {}  (plugin-abi {ABI_VERSION})",
+            shadow.display()
+        ))
+        .unwrap_or_else(|| panic!("{} not listed in\n{stdout}", shadow.display()));
+    assert!(
+        stdout[shadow_at..].contains(
+            "\n    note: another library (or a built-in) is also named \"testing\", so configs \
+             must give this one by its path\n"
+        ),
+        "{stdout}"
+    );
     let junk_line = format!(
         "    cannot be used: {} is not a boss-ingest plugin: it could not be loaded as a shared \
          library (",
