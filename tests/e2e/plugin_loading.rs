@@ -453,6 +453,27 @@ fn a_plugin_built_against_a_compatible_abi_release_loads() {
 }
 
 #[test]
+fn a_panic_in_a_constructor_names_the_plugin() {
+    let library = plugin_of_a_compatible_abi_version();
+    let lib = library.to_str().unwrap();
+    let dir = temp_dir();
+    let text = error_text(plugins_in(dir.path()).path_processor(&spec(
+        "PanicsWhenCreated",
+        Some(lib),
+        json!({}),
+    )));
+    let prefix = format!(
+        "foreign::PanicsWhenCreated ({lib}) panicked while being created (panicked at \
+         foreign-plugin/lib.rs:"
+    );
+    assert!(text.starts_with(&prefix), "{text}");
+    assert!(
+        text.ends_with(": constructor bug); this is a bug in the plugin"),
+        "{text}"
+    );
+}
+
+#[test]
 fn a_plugin_with_another_type_layout_is_refused_without_a_layout_dump() {
     let library = plugin_with_another_layout();
     let lib = library.to_str().unwrap();
