@@ -11,6 +11,7 @@
 //! names with `_`), counts requests per operation, injects faults, and runs the service's reaction
 //! to an upload (recording tiles, storing volumetric cuboids).
 
+use crate::sigv4;
 use crate::state::{bump, Grant, Sim};
 use axum::body::{to_bytes, Body, Bytes};
 use axum::extract::{Request, State};
@@ -276,7 +277,12 @@ enum Verdict {
 }
 
 /// Checks the key and the job policy.
-fn authorize(sim: &Sim, call: &Call, key: Option<&str>) -> Verdict {
+fn authorize(
+    sim: &Sim,
+    call: &Call,
+    key: Option<&str>,
+    signed: Option<(&sigv4::Authorization, &sigv4::Request<'_>)>,
+) -> Verdict {
     let service = call.service;
     let Some(key) = key else {
         return Verdict::Denied(
@@ -326,6 +332,21 @@ fn authorize(sim: &Sim, call: &Call, key: Option<&str>) -> Verdict {
             ),
             Some(job_id),
         );
+    }
+    // Header-signed requests are checked against the minted secret, as AWS does; presigned
+    // URLs are only checked for their key.
+    if let Some((auth, request)) = signed {
+        if sigv4::expected_signature(&grant.secret, auth, request) != auth.signature {
+            return Verdict::Denied(
+                aws_error(
+                    service,
+                    StatusCode::FORBIDDEN,
+                    "SignatureDoesNotMatch",
+                    "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+                ),
+                Some(job_id),
+            );
+        }
     }
     let Some(job) = inner.jobs.get(&job_id) else {
         return Verdict::Denied(
@@ -400,7 +421,24 @@ async fn handle(State(door): State<Door>, request: Request) -> Response {
         &body,
         signed_for,
     );
-    let verdict = authorize(sim, &call, cred.as_ref().map(|c| c.0.as_str()));
+    let auth = parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(sigv4::parse_authorization);
+    let request = sigv4::Request {
+        method: parts.method.as_str(),
+        raw_path: &path,
+        raw_query: &query,
+        headers: &parts.headers,
+        body: &body,
+    };
+    let verdict = authorize(
+        sim,
+        &call,
+        cred.as_ref().map(|c| c.0.as_str()),
+        auth.as_ref().map(|a| (a, &request)),
+    );
     let job_id = match verdict {
         Verdict::Allowed(id) => id,
         Verdict::Denied(response, job) => {

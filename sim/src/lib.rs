@@ -9,6 +9,7 @@
 //! - [`server`]: binds the listeners, starts moto, serves until shutdown.
 //! - [`rest`]: the Boss REST API and the `/sim/...` inspection endpoints.
 //! - [`front_door`]: the AWS endpoint clients use: key checks, job policy, faults, accounting.
+//! - [`sigv4`]: signature checking for the front door.
 //! - [`service`]: per-job worker: queue filling, tile indexing, chunk assembly, completion scan.
 //! - [`plan`]: the service's upload-message generators.
 //! - [`state`]: jobs, minted keys and counters.
@@ -26,5 +27,6 @@ pub mod resources;
 pub mod rest;
 pub mod server;
 pub mod service;
+pub mod sigv4;
 pub mod state;
 pub mod store;

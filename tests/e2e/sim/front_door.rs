@@ -156,6 +156,47 @@ async fn job_keys_allow_only_the_job_policy() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_secret_does_not_match_the_signature() {
+    let sim = SimHandle::start(SimOptions::default());
+    let api = Api::new(&sim);
+    let id = api
+        .create_ok(&tile_config(&sim, "ch", [0, 512], [0, 512], [0, 1], 512))
+        .await;
+    let (join, creds) = api.join_uploading(id).await;
+    let (_, newer) = api.join_uploading(id).await;
+    // The access key of one join with the secret of another.
+    let sqs = sim.sqs(&creds.access_key, &newer.secret_key);
+    let err = sqs
+        .receive_message()
+        .queue_url(join.ingest_job.upload_queue.as_deref().unwrap())
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(err.meta().code(), Some("SignatureDoesNotMatch"));
+    let err = sim
+        .s3(&creds.access_key, &newer.secret_key)
+        .put_object()
+        .bucket("tiles.boss-sim.local")
+        .key("k")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(err.meta().code(), Some("SignatureDoesNotMatch"));
+    // The matching pair works.
+    sim.s3(&creds.access_key, &creds.secret_key)
+        .put_object()
+        .bucket("tiles.boss-sim.local")
+        .key("k")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .expect("correctly signed PutObject");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn keys_expire_after_the_ttl() {
     let sim = SimHandle::start(SimOptions {
         credential_ttl_secs: Some(1.0),
