@@ -75,13 +75,14 @@ impl Moto {
         })
     }
 
-    /// Uses a server that is already running.
+    /// Uses a server that is already running (or still starting: a script may launch both at
+    /// once, and moto takes seconds to come up on a busy machine).
     pub async fn existing(url: &str) -> Result<Moto, MotoError> {
         let url = url.trim_end_matches('/').to_string();
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(60);
         while !answers(&url).await {
             if Instant::now() > deadline {
-                return Err(MotoError::NotReady { url, secs: 10 });
+                return Err(MotoError::NotReady { url, secs: 60 });
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

@@ -93,6 +93,57 @@ fn resources_file_with_a_custom_channel_is_used() {
     assert_eq!(sim.token, "tok-1");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn an_already_running_moto_is_used_and_left_running() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut moto = std::process::Command::new(crate::support::sim::moto_command())
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start moto");
+    let url = format!("http://127.0.0.1:{port}");
+    let sim = SimHandle::start(SimOptions {
+        aws_backend: Some(url.clone()),
+        ..SimOptions::default()
+    });
+    let api = super::Api::new(&sim);
+    let id = api
+        .create_ok(&super::tile_config(
+            &sim,
+            "ch",
+            [0, 512],
+            [0, 512],
+            [0, 1],
+            512,
+        ))
+        .await;
+    assert_eq!(api.moto_url().await, url);
+    let queues = super::moto_sqs(&url)
+        .list_queues()
+        .send()
+        .await
+        .unwrap()
+        .queue_urls
+        .unwrap_or_default();
+    assert!(
+        queues.iter().any(|q| q.ends_with(&format!("-{id}-upload"))),
+        "{queues:?}"
+    );
+    assert!(sim.stop().success());
+    let still_running = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+    let _ = moto.kill();
+    let _ = moto.wait();
+    assert!(
+        still_running,
+        "a moto the simulator did not start is not its to stop"
+    );
+}
+
 #[test]
 fn a_missing_moto_is_a_clear_error() {
     let options = SimOptions {

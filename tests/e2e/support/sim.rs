@@ -30,6 +30,8 @@ pub struct SimOptions {
     pub aws_port: u16,
     /// moto_server to start; `None` = the installed one ([`moto_command`]).
     pub moto_command: Option<String>,
+    /// Use this already running S3/SQS server (`--aws-backend`) instead of starting moto.
+    pub aws_backend: Option<String>,
 }
 
 impl Default for SimOptions {
@@ -46,6 +48,7 @@ impl Default for SimOptions {
             port: 0,
             aws_port: 0,
             moto_command: None,
+            aws_backend: None,
         }
     }
 }
@@ -133,12 +136,12 @@ impl SimHandle {
         let log = dir.path().join("boss-sim.log");
         let log_file = std::fs::File::create(&log).expect("create boss-sim log");
         let mut cmd = Command::new(sim_binary());
-        let moto = match &options.moto_command {
-            Some(path) => path.as_str(),
-            None => moto_command(),
+        match (&options.aws_backend, &options.moto_command) {
+            (Some(url), _) => cmd.args(["--aws-backend", url]),
+            (None, Some(path)) => cmd.args(["--moto-command", path]),
+            (None, None) => cmd.args(["--moto-command", moto_command()]),
         };
-        cmd.args(["--moto-command", moto])
-            .args(["--port", &options.port.to_string()])
+        cmd.args(["--port", &options.port.to_string()])
             .args(["--aws-port", &options.aws_port.to_string()])
             .args(["--prepare-secs", &options.prepare_secs.to_string()])
             .args([
