@@ -100,12 +100,22 @@ async fn an_already_running_moto_is_used_and_left_running() {
         .local_addr()
         .unwrap()
         .port();
-    let mut moto = std::process::Command::new(crate::support::sim::moto_command())
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start moto");
+    // Killed on drop, so a failing assertion does not leave it running.
+    struct Moto(std::process::Child);
+    impl Drop for Moto {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let moto = Moto(
+        std::process::Command::new(crate::support::sim::moto_command())
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start moto"),
+    );
     let url = format!("http://127.0.0.1:{port}");
     let sim = SimHandle::start(SimOptions {
         aws_backend: Some(url.clone()),
@@ -136,8 +146,7 @@ async fn an_already_running_moto_is_used_and_left_running() {
     );
     assert!(sim.stop().success());
     let still_running = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
-    let _ = moto.kill();
-    let _ = moto.wait();
+    drop(moto);
     assert!(
         still_running,
         "a moto the simulator did not start is not its to stop"
