@@ -627,3 +627,109 @@ async fn a_python_client_config_runs_unchanged() {
     assert_clean_stats(&sim.stats(job).await, TILES);
     assert_cutout_equals(&sim, "ch", &stack).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_finishes_tiles_in_flight_and_says_how_to_resume() {
+    use std::io::BufRead;
+    let dir = temp_dir();
+    let stack = png_stack(dir.path());
+    // Short visibility timeout: whatever was received but not finished is visible again soon.
+    let sim = sim(SimOptions {
+        visibility_timeout_secs: 2,
+        ..SimOptions::default()
+    });
+    let config = write_config(dir.path(), &stack_config(&sim, &stack, "ch"));
+    let home = temp_dir();
+    let mut child = std::process::Command::new(crate::support::cmd::bin("boss-ingest"))
+        .env_clear()
+        .env("HOME", home.path())
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_ENDPOINT_URL", &sim.aws)
+        .env("INTERN_TOKEN", &sim.token)
+        .arg(&config)
+        .args(["-f", "--receive-wait-secs", "1", "-p", "1"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start boss-ingest");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (id_tx, id_rx) = std::sync::mpsc::channel();
+    // Reads all of stdout (the process must never write into a closed pipe), reporting the id.
+    let reader = std::thread::spawn(move || {
+        let marker = "keep this id to resume: boss-ingest ";
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line.expect("stdout line");
+            if line.contains(marker) {
+                let id: u64 = line.rsplit(" -j ").next().unwrap().trim().parse().unwrap();
+                let _ = id_tx.send(id);
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let job = tokio::task::spawn_blocking(move || id_rx.recv().expect("a job id is printed"))
+        .await
+        .unwrap();
+    loop {
+        let stored = sim.stats(job).await["tiles_stored"].as_u64().unwrap_or(0);
+        if stored >= 20 {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "finished before Ctrl-C"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let pid = child.id().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill -INT");
+    assert!(status.success());
+    let code = tokio::task::spawn_blocking(move || child.wait().unwrap().code())
+        .await
+        .unwrap();
+    let stdout = reader.join().unwrap();
+    assert_eq!(code, Some(130), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "Interrupted. Tiles in flight were finished; resume with: boss-ingest {} -j {job}",
+            config.display()
+        )),
+        "{stdout}"
+    );
+    // Nothing was lost: every tile is stored or back in the queue once the visibility timeout
+    // has passed.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let stats = sim.stats(job).await;
+    let unique =
+        stats["tiles_stored"].as_u64().unwrap() - stats["duplicate_tiles"].as_u64().unwrap();
+    let status: Value = reqwest::Client::new()
+        .get(format!("{}/latest/ingest/{job}/status", sim.api))
+        .header("Authorization", format!("Token {}", sim.token))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let queued = status["current_message_count"].as_u64().unwrap();
+    assert!(
+        unique < TILES,
+        "the interrupt came too late to test anything: {stats}"
+    );
+    assert!(
+        unique + queued >= TILES,
+        "tiles lost: {unique} stored, {queued} queued: {stats}"
+    );
+
+    let out = run(ingest(&sim, &config).args(["-j", &job.to_string()])).await;
+    assert_eq!(out.code, Some(0), "{}", out.both());
+    sim.wait_for_state(job, "COMPLETE", Duration::from_secs(5))
+        .await;
+    assert_cutout_equals(&sim, "ch", &stack).await;
+}

@@ -152,6 +152,7 @@ async fn lifecycle(
         workers: s.processes,
         max_attempts: s.max_attempts,
         receive_wait: Duration::from_secs(s.receive_wait_secs.into()),
+        ramp: Duration::from_secs(s.ramp_seconds.unwrap_or(0)),
     };
     let interrupts = Interrupts::start();
     let progress_task = tokio::spawn(progress::report(
@@ -195,6 +196,14 @@ async fn lifecycle(
             }
             End::Fatal(why) => {
                 summary(&outcome.stats, outcome.elapsed, &quarantine);
+                // Keys that can no longer be renewed often just mean another client completed
+                // the job; that is success, not an error.
+                if let Ok(st) = backend.status(job_id).await {
+                    if st.status == JobStatus::Complete {
+                        println!("job {job_id} was completed by another client");
+                        return Ok(Code::Ok);
+                    }
+                }
                 return Err(anyhow!("job {job_id}: {why}"));
             }
             End::Drained => {}

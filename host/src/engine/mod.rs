@@ -49,6 +49,9 @@ pub struct Options {
     pub max_attempts: u32,
     /// Long-poll wait of each ReceiveMessage (20 s in production).
     pub receive_wait: Duration,
+    /// Start the plugin workers spread over this long (`-r`), easing the load on a shared
+    /// file system when many clients start at once.
+    pub ramp: Duration,
 }
 
 impl Options {

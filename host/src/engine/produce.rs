@@ -24,11 +24,16 @@ pub(super) fn spawn(
 ) -> Vec<JoinHandle<()>> {
     // One receiver shared by the workers: whoever is free takes the next tile.
     let work = Arc::new(Mutex::new(work));
-    (0..ctx.options.workers.max(1))
-        .map(|_| {
+    let workers = ctx.options.workers.max(1);
+    (0..workers)
+        .map(|i| {
             let (ctx, source, work, ready) =
                 (ctx.clone(), source.clone(), work.clone(), ready.clone());
-            tokio::task::spawn_blocking(move || worker(&ctx, &*source, &work, &ready))
+            let delay = ctx.options.ramp.mul_f64(i as f64 / workers as f64);
+            tokio::task::spawn_blocking(move || {
+                std::thread::sleep(delay);
+                worker(&ctx, &*source, &work, &ready)
+            })
         })
         .collect()
 }
