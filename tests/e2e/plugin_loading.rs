@@ -453,6 +453,27 @@ fn a_plugin_built_against_a_compatible_abi_release_loads() {
 }
 
 #[test]
+fn a_python_module_name_no_builtin_claims_is_found_as_a_library() {
+    // `ingestclient.plugins.foreign.X` → the library `foreign` on the search path (how optional
+    // plugins kept outside the binary, such as HDF5, are found).
+    let dir = temp_dir();
+    std::fs::copy(
+        plugin_of_a_compatible_abi_version(),
+        dir.path().join(lib_file("foreign")),
+    )
+    .unwrap();
+    let path = plugins_in(dir.path())
+        .path_processor(&spec(
+            "ingestclient.plugins.foreign.FixedPathProcessor",
+            None,
+            json!({}),
+        ))
+        .unwrap();
+    assert_eq!(path.name(), "foreign::FixedPathProcessor");
+    assert_eq!(path.path(0, 0, 0, 0).unwrap(), "/fixed");
+}
+
+#[test]
 fn a_panic_in_a_constructor_names_the_plugin() {
     let library = plugin_of_a_compatible_abi_version();
     let lib = library.to_str().unwrap();

@@ -309,7 +309,10 @@ impl Plugins {
                 }
                 [path] => {
                     let loaded = load(path)?;
-                    let name = find_class(&loaded, class, kind)?;
+                    // The library may list the dotted name as a legacy name, or just the class.
+                    let short = class.rsplit('.').next().unwrap_or(class);
+                    let name = find_class(&loaded, class, kind)
+                        .or_else(|e| find_class(&loaded, short, kind).map_err(|_| e))?;
                     return Ok((loaded, name));
                 }
                 _ => {
