@@ -733,3 +733,37 @@ async fn ctrl_c_finishes_tiles_in_flight_and_says_how_to_resume() {
         .await;
     assert_cutout_equals(&sim, "ch", &stack).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_cancelled_under_a_running_client_stops_it_cleanly() {
+    let dir = temp_dir();
+    let stack = png_stack(dir.path());
+    let sim = sim(SimOptions::default());
+    let config_json = stack_config(&sim, &stack, "ch");
+    let config = write_config(dir.path(), &config_json);
+    let job = create_job(&sim, &config_json).await;
+    let client = {
+        let cmd = ingest(&sim, &config).args(["-j", &job.to_string()]);
+        tokio::task::spawn_blocking(move || cmd.run())
+    };
+    loop {
+        let stored = sim.stats(job).await["tiles_stored"].as_u64().unwrap_or(0);
+        if stored >= 20 {
+            break;
+        }
+        assert!(!client.is_finished(), "finished before the cancel");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let reply = reqwest::Client::new()
+        .delete(format!("{}/latest/ingest/{job}", sim.api))
+        .header("Authorization", format!("Token {}", sim.token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status().as_u16(), 204);
+    let out = client.await.unwrap();
+    // Whichever the client meets first — the queue gone, or its keys revoked and the re-join
+    // refused — it stops with a service error naming the cancellation.
+    assert_eq!(out.code, Some(3), "{}", out.both());
+    assert!(out.stderr.contains("cancelled"), "{}", out.both());
+}
