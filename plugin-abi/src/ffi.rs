@@ -145,11 +145,11 @@ pub trait FfiChunk: Send + Sync {
 
 pub type FfiChunkBox = FfiChunk_TO<'static, RBox<()>>;
 
-/// The root module every plugin library exports (see the crate docs for how it may evolve).
+/// The root module every plugin library exports (see the crate docs for how it may evolve). A
+/// field added after the `last_prefix_field` reads as `Option` (absent in older libraries).
 #[repr(C)]
 #[derive(StableAbi)]
 #[sabi(kind(Prefix(prefix_ref = PluginModuleRef, prefix_fields = PluginModule_Prefix)))]
-#[sabi(missing_field(panic))]
 pub struct PluginModule {
     /// The plugin-abi version the library was compiled against.
     pub abi_version: RStr<'static>,

@@ -56,10 +56,13 @@
 //!
 //! A compatible release (0.1.0 → 0.1.1) may only:
 //! - add fields at the end of the root module, after the field marked
-//!   `#[sabi(last_prefix_field)]` (the host then treats a missing field in an older library on
-//!   purpose, e.g. "this library has no such feature");
+//!   `#[sabi(last_prefix_field)]`: their accessors return `Option`, `None` for a library built
+//!   against an older patch release, and the host decides on purpose what that means ("this
+//!   library has no such feature");
 //! - add methods at the end of a processor or host-services trait, after its
-//!   `#[sabi(last_prefix_field)]` method, with the same care;
+//!   `#[sabi(last_prefix_field)]` method: an object from an older library lacks them, so the
+//!   caller checks the other side's recorded plugin-abi version (`Library::abi_version`) before
+//!   calling one;
 //! - add new integer codes (a dtype, an error kind, a note kind): older hosts see an unknown code
 //!   as a readable error (dtype, format, order) or as `Other` (error and note kinds);
 //! - change anything that does not cross the boundary (the conformance kit, helpers, docs).
