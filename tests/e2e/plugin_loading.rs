@@ -474,6 +474,21 @@ fn a_python_module_name_no_builtin_claims_is_found_as_a_library() {
 }
 
 #[test]
+fn a_failing_constructor_names_the_plugin_and_carries_its_message() {
+    let library = plugin_of_a_compatible_abi_version();
+    let lib = library.to_str().unwrap();
+    let dir = temp_dir();
+    assert_eq!(
+        error_text(plugins_in(dir.path()).path_processor(&spec(
+            "RefusesToStart",
+            Some(lib),
+            json!({})
+        ))),
+        format!("foreign::RefusesToStart ({lib}) could not be created: no data at /nowhere")
+    );
+}
+
+#[test]
 fn a_panic_in_a_constructor_names_the_plugin() {
     let library = plugin_of_a_compatible_abi_version();
     let lib = library.to_str().unwrap();
