@@ -160,8 +160,8 @@ pub fn run(settings: &CheckSettings) -> anyhow::Result<Code> {
             .exit_code(Code::Usage)?,
     };
 
-    let tiles = select_tiles(&job, settings.sample, settings.seed);
-    if tiles.is_empty() {
+    let (count, tiles) = select_tiles(&job, settings.sample, settings.seed);
+    if count == 0 {
         // Nothing to check is not "everything is fine": the extent is almost certainly wrong.
         return Err(with_code(
             Code::Usage,
@@ -176,10 +176,10 @@ pub fn run(settings: &CheckSettings) -> anyhow::Result<Code> {
         workers: settings.processes.max(1),
         expected: expected_tile(&job, settings.dtype.map(dtype_of)),
         max_listed: settings.max_listed,
-        progress: progress_bar(tiles.len() as u64),
+        progress: progress_bar(count),
     };
     let started = Instant::now();
-    let tally = check_tiles(&source, tiles.iter().copied(), &options);
+    let tally = check_tiles(&source, tiles, &options);
     options.progress.finish_and_clear();
     let report = finish(&job, settings, tally, started.elapsed());
 
@@ -249,29 +249,38 @@ fn expected_tile(job: &JobConfig, dtype: Option<Dtype>) -> Expected {
     }
 }
 
-/// Every tile of the job in service order, or `sample` of them picked uniformly at random
-/// (reservoir sampling: one pass, memory for the sample only), each with its position in the job.
+/// The tiles to check and how many there are: every tile of the job in service order, walked
+/// lazily (a job of millions of tiles costs no memory), or `sample` of them picked uniformly at
+/// random (reservoir sampling: one pass, memory for the sample only). Each tile comes with its
+/// position in the job, which orders the report.
 pub fn select_tiles(
     job: &JobConfig,
     sample: Option<u64>,
     seed: Option<u64>,
+) -> (u64, Box<dyn Iterator<Item = (u64, TileIndex)> + Send>) {
+    let ingest_job = &job.config.ingest_job;
+    let all = ingest_job.tiles().enumerate().map(|(i, t)| (i as u64, t));
+    match sample {
+        Some(n) if n < ingest_job.tile_count() => {
+            let picked = reservoir(all, n, seed);
+            (picked.len() as u64, Box::new(picked.into_iter()))
+        }
+        _ => (ingest_job.tile_count(), Box::new(all)),
+    }
+}
+
+fn reservoir(
+    items: impl Iterator<Item = (u64, TileIndex)>,
+    n: u64,
+    seed: Option<u64>,
 ) -> Vec<(u64, TileIndex)> {
-    let all = job
-        .config
-        .ingest_job
-        .tiles()
-        .enumerate()
-        .map(|(i, t)| (i as u64, t));
-    let Some(n) = sample else {
-        return all.collect();
-    };
     let n = usize::try_from(n).unwrap_or(usize::MAX);
     let mut rng = match seed {
         Some(s) => rand::rngs::StdRng::seed_from_u64(s),
         None => rand::rngs::StdRng::from_os_rng(),
     };
     let mut reservoir: Vec<(u64, TileIndex)> = Vec::new();
-    for (seen, item) in all.enumerate() {
+    for (seen, item) in items.enumerate() {
         if reservoir.len() < n {
             reservoir.push(item);
         } else {
@@ -690,8 +699,8 @@ mod tests {
             max_listed: s.max_listed,
             progress: indicatif::ProgressBar::hidden(),
         };
-        let tiles = select_tiles(job, s.sample, s.seed);
-        let tally = check_tiles(&Fake, tiles.into_iter(), &options);
+        let (_, tiles) = select_tiles(job, s.sample, s.seed);
+        let tally = check_tiles(&Fake, tiles, &options);
         finish(job, s, tally, Duration::from_secs(1))
     }
 
@@ -763,14 +772,25 @@ mod tests {
     #[test]
     fn a_seeded_sample_is_repeatable_sorted_and_within_the_job() {
         let job = job(40);
-        let a = select_tiles(&job, Some(10), Some(5));
-        let b = select_tiles(&job, Some(10), Some(5));
-        assert_eq!(a, b);
+        let pick = |n, seed| {
+            let (count, tiles) = select_tiles(&job, Some(n), seed);
+            let tiles: Vec<_> = tiles.collect();
+            assert_eq!(count, tiles.len() as u64);
+            tiles
+        };
+        let a = pick(10, Some(5));
+        assert_eq!(a, pick(10, Some(5)));
         assert_eq!(a.len(), 10);
         assert!(a.windows(2).all(|w| w[0].0 < w[1].0));
         let all: Vec<_> = job.config.ingest_job.tiles().collect();
         assert!(a.iter().all(|(i, t)| all[*i as usize] == *t));
-        assert_eq!(select_tiles(&job, Some(1000), None).len(), 80);
+        // A sample as large as the job is the whole job, in order.
+        let whole = pick(1000, None);
+        assert_eq!(whole.len(), 80);
+        assert!(whole
+            .iter()
+            .enumerate()
+            .all(|(i, (seq, _))| i as u64 == *seq));
     }
 
     #[test]
