@@ -460,3 +460,31 @@ fn a_job_without_tiles_is_refused_not_passed() {
         )
     );
 }
+
+/// Usage errors end with exit code 2 and one line saying what is missing.
+#[test]
+fn usage_errors_exit_2_with_one_clear_line() {
+    let out = Cmd::boss_ingest().run();
+    assert_eq!(out.code, Some(2), "{}", out.both());
+    assert_eq!(
+        out.stderr,
+        "error: an ingest job configuration file is required: boss-ingest <config.json> (or -c \
+         -j ID to cancel a job, or a subcommand: check, verify, plugins; see --help)\n"
+    );
+    let out = Cmd::boss_ingest().arg("-c").run();
+    assert_eq!(out.code, Some(2), "{}", out.both());
+    assert_eq!(
+        out.stderr,
+        "error: you must provide an ingest job ID to cancel: boss-ingest [config.json] -c -j ID\n"
+    );
+    let out = Cmd::boss_ingest()
+        .args(["check", "job.json", "--sample", "0"])
+        .run();
+    assert_eq!(out.code, Some(2), "{}", out.both());
+    assert!(
+        out.stderr
+            .starts_with("error: invalid value '0' for '--sample <N>': 0 is not in 1.."),
+        "{}",
+        out.both()
+    );
+}
