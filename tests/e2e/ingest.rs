@@ -767,3 +767,30 @@ async fn a_job_cancelled_under_a_running_client_stops_it_cleanly() {
     assert_eq!(out.code, Some(3), "{}", out.both());
     assert!(out.stderr.contains("cancelled"), "{}", out.both());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_terminal_or_f_it_fails_at_once_and_creates_nothing() {
+    let dir = temp_dir();
+    let stack = png_stack(dir.path());
+    let sim = sim(SimOptions::default());
+    let config = write_config(dir.path(), &stack_config(&sim, &stack, "ch"));
+    let out = run(Cmd::boss_ingest()
+        .env("AWS_ENDPOINT_URL", &sim.aws)
+        .env("INTERN_TOKEN", &sim.token)
+        .arg(&config))
+    .await;
+    assert_eq!(out.code, Some(2), "{}", out.both());
+    assert!(
+        out.stderr.contains(
+            "cannot ask \"Create a new ingest job?\": standard input is not a terminal; pass -f \
+             to proceed without questions"
+        ),
+        "{}",
+        out.both()
+    );
+    let created = sim.stats(1).await;
+    assert!(
+        created.get("state").is_none(),
+        "a job was created: {created}"
+    );
+}
