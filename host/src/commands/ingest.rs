@@ -164,6 +164,8 @@ async fn lifecycle(
     ));
     let resume = format!("boss-ingest {} -j {job_id}", s.config.display());
 
+    // The summary's time covers every upload round and the complete procedure.
+    let started = std::time::Instant::now();
     let code = loop {
         let outcome = engine::run(
             job.clone(),
@@ -177,12 +179,12 @@ async fn lifecycle(
         .await;
         match outcome.end {
             End::Interrupted => {
-                summary(&outcome.stats, outcome.elapsed, &quarantine);
+                summary(&outcome.stats, started.elapsed(), &quarantine);
                 println!("Interrupted. Tiles in flight were finished; resume with: {resume}");
                 break Code::Interrupted;
             }
             End::JobGone => {
-                summary(&outcome.stats, outcome.elapsed, &quarantine);
+                summary(&outcome.stats, started.elapsed(), &quarantine);
                 return match backend.status(job_id).await {
                     Ok(st) if st.status == JobStatus::Complete => {
                         println!("job {job_id} was completed by another client");
@@ -195,7 +197,7 @@ async fn lifecycle(
                 };
             }
             End::Fatal(why) => {
-                summary(&outcome.stats, outcome.elapsed, &quarantine);
+                summary(&outcome.stats, started.elapsed(), &quarantine);
                 // Keys that can no longer be renewed often just mean another client completed
                 // the job; that is success, not an error.
                 if let Ok(st) = backend.status(job_id).await {
@@ -209,7 +211,7 @@ async fn lifecycle(
             End::Drained => {}
         }
         if !quarantine.is_empty() {
-            summary(&outcome.stats, outcome.elapsed, &quarantine);
+            summary(&outcome.stats, started.elapsed(), &quarantine);
             println!(
                 "{} tiles were quarantined; the job stays open. Fix them (see {}) and resume with: {resume}",
                 quarantine.len(),
@@ -218,13 +220,13 @@ async fn lifecycle(
             break Code::Quarantined;
         }
         if s.manual_complete {
-            summary(&outcome.stats, outcome.elapsed, &quarantine);
+            summary(&outcome.stats, started.elapsed(), &quarantine);
             println!("All tiles uploaded; -m given, so job {job_id} is left for you to complete.");
             break Code::Ok;
         }
         match complete(&backend, job_id, &interrupts).await? {
             Completion::Done => {
-                summary(&stats.snapshot(), outcome.elapsed, &quarantine);
+                summary(&stats.snapshot(), started.elapsed(), &quarantine);
                 println!("Job {job_id} is COMPLETE.");
                 break Code::Ok;
             }
