@@ -5,6 +5,8 @@
 //! shows the progress of the whole job. On a terminal it is a bar; without one, a log line every
 //! 30 s; with `--progress json`, one JSON object per interval on stdout for scripts.
 //!
+//! `BOSS_INGEST_PROGRESS_SECS` overrides the interval (scripts that want denser JSON, tests).
+//!
 //! The log goes to stderr and to a file, by default
 //! `~/.boss-ingest/ingest_log<YYYYmmdd-HHMMSS>_pid<pid>.log` as the original client named it.
 
@@ -106,6 +108,15 @@ impl Write for Tee {
         let _ = std::io::stderr().flush();
         self.file.lock().unwrap_or_else(|p| p.into_inner()).flush()
     }
+}
+
+/// The interval set in `BOSS_INGEST_PROGRESS_SECS`, if any (positive seconds).
+pub fn interval_from_env() -> Option<Duration> {
+    std::env::var("BOSS_INGEST_PROGRESS_SECS")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map(Duration::from_secs_f64)
 }
 
 /// One progress reading.

@@ -794,3 +794,45 @@ async fn without_a_terminal_or_f_it_fails_at_once_and_creates_nothing() {
         "a job was created: {created}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn progress_json_prints_job_wide_readings() {
+    let dir = temp_dir();
+    let stack = png_stack(dir.path());
+    let sim = sim(SimOptions::default());
+    let config = write_config(dir.path(), &stack_config(&sim, &stack, "ch"));
+    let out = run(ingest(&sim, &config)
+        .env("BOSS_INGEST_PROGRESS_SECS", "0.5")
+        .args(["--progress", "json"]))
+    .await;
+    assert_eq!(out.code, Some(0), "{}", out.both());
+    let readings: Vec<Value> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).expect("a progress line is JSON"))
+        .collect();
+    assert!(!readings.is_empty(), "no progress lines:\n{}", out.both());
+    let job = job_id(&out);
+    for r in &readings {
+        assert_eq!(r["job"], job, "{r}");
+        assert_eq!(r["total"], TILES, "{r}");
+        assert!(r["remaining"].as_u64().unwrap() <= TILES, "{r}");
+        assert!(r["uploaded"].as_u64().unwrap() <= TILES, "{r}");
+        for key in [
+            "bytes",
+            "tiles_per_sec",
+            "mb_per_sec",
+            "failed_attempts",
+            "quarantined",
+        ] {
+            assert!(r.get(key).is_some(), "{key} missing in {r}");
+        }
+    }
+    // Counts only grow.
+    let uploaded: Vec<u64> = readings
+        .iter()
+        .map(|r| r["uploaded"].as_u64().unwrap())
+        .collect();
+    assert!(uploaded.windows(2).all(|w| w[0] <= w[1]), "{uploaded:?}");
+}

@@ -160,7 +160,7 @@ async fn lifecycle(
         backend.clone(),
         job_id,
         stats.clone(),
-        None,
+        progress::interval_from_env(),
     ));
     let resume = format!("boss-ingest {} -j {job_id}", s.config.display());
 
