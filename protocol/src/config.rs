@@ -152,6 +152,15 @@ impl Span {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// `start, start + step, ...` below `stop`, as Python's `range(start, stop, step)`: the walk
+    /// the service makes over each axis when it fills the upload queue.
+    pub fn steps(self, step: u64) -> std::iter::StepBy<std::ops::Range<u64>> {
+        // `step_by(0)` panics; sizes are validated positive, so 0 only comes from a hand-built
+        // struct, where stepping by 1 is the harmless reading.
+        let step = usize::try_from(step).unwrap_or(usize::MAX).max(1);
+        (self.start..self.stop).step_by(step)
+    }
 }
 
 impl TryFrom<Vec<u64>> for Span {
@@ -290,11 +299,11 @@ impl IngestJob {
         };
         let e = self.extent;
         ts.into_iter().flat_map(move |ts| {
-            step(e.t, ts.t).flat_map(move |t| {
-                step(e.z, CUBOID[2]).flat_map(move |z0| {
+            e.t.steps(ts.t).flat_map(move |t| {
+                e.z.steps(CUBOID[2]).flat_map(move |z0| {
                     let z1 = (z0 + CUBOID[2]).min(e.z.stop);
-                    step(e.y, ts.y).flat_map(move |y| {
-                        step(e.x, ts.x).flat_map(move |x| {
+                    e.y.steps(ts.y).flat_map(move |y| {
+                        e.x.steps(ts.x).flat_map(move |x| {
                             (z0..z1).map(move |z| TileIndex {
                                 x: x / ts.x,
                                 y: y / ts.y,
@@ -307,13 +316,6 @@ impl IngestJob {
             })
         })
     }
-}
-
-/// `start, start + step, ...` below `stop`.
-fn step(span: Span, step: u64) -> std::iter::StepBy<std::ops::Range<u64>> {
-    // `step_by(0)` panics; sizes are validated positive, and `tiles` skips jobs where they are not.
-    let step = usize::try_from(step).unwrap_or(usize::MAX).max(1);
-    (span.start..span.stop).step_by(step)
 }
 
 /// Validates a config as the service does (schema + validator rules), plus our own refusals and

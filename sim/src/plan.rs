@@ -10,27 +10,8 @@ use boss_protocol::keys::{CuboidKey, LookupIds, TileChunkKey, TileKey, Volumetri
 use boss_protocol::messages::{CuboidRef, TileUploadMessage, VolumetricUploadMessage};
 use boss_protocol::status::IngestType;
 
-/// `[start, stop)` along one axis.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Span {
-    pub start: u64,
-    pub stop: u64,
-}
-
-impl Span {
-    pub fn len(&self) -> u64 {
-        self.stop.saturating_sub(self.start)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// `start, start + step, ...` below `stop`, as Python's `range(start, stop, step)`.
-    fn steps(self, step: u64) -> impl Iterator<Item = u64> + Clone {
-        (self.start..self.stop).step_by(step.max(1) as usize)
-    }
-}
+/// `[start, stop)` along one axis: the client's own type, so both walk the axes the same way.
+pub use boss_protocol::config::Span;
 
 /// The geometry of a job, as the service reads it from the config.
 #[derive(Debug, Clone, PartialEq, Eq)]
