@@ -130,6 +130,20 @@ async fn admit(sim: &Sim, endpoint: &str, job: Option<u64>) -> Result<(), Respon
     Ok(())
 }
 
+/// The common start of every per-job endpoint, in the service's order: a well-formed job id,
+/// then the request is admitted (counted, faults injected), then the token names a user.
+async fn job_caller(
+    sim: &Sim,
+    endpoint: &str,
+    raw: &str,
+    headers: &HeaderMap,
+) -> Result<(u64, String), Response> {
+    let id = parse_id(raw)?;
+    admit(sim, endpoint, Some(id)).await?;
+    let user = authenticate(sim, headers)?;
+    Ok((id, user))
+}
+
 fn parse_id(raw: &str) -> Result<u64, Response> {
     raw.parse().map_err(|_| {
         boss_error(
@@ -343,15 +357,8 @@ fn job_info(job: &Job) -> IngestJobInfo {
 }
 
 async fn join(State(sim): Shared, headers: HeaderMap, Path(raw): Path<String>) -> Response {
-    let id = match parse_id(&raw) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
-    if let Err(r) = admit(&sim, "join", Some(id)).await {
-        return r;
-    }
-    let user = match authenticate(&sim, &headers) {
-        Ok(u) => u,
+    let (id, user) = match job_caller(&sim, "join", &raw, &headers).await {
+        Ok(caller) => caller,
         Err(r) => return r,
     };
     let needs_keys = {
@@ -425,15 +432,8 @@ async fn join(State(sim): Shared, headers: HeaderMap, Path(raw): Path<String>) -
 }
 
 async fn status(State(sim): Shared, headers: HeaderMap, Path(raw): Path<String>) -> Response {
-    let id = match parse_id(&raw) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
-    if let Err(r) = admit(&sim, "status", Some(id)).await {
-        return r;
-    }
-    let user = match authenticate(&sim, &headers) {
-        Ok(u) => u,
+    let (id, user) = match job_caller(&sim, "status", &raw, &headers).await {
+        Ok(caller) => caller,
         Err(r) => return r,
     };
     let (status, total, upload) = {
@@ -466,15 +466,8 @@ async fn status(State(sim): Shared, headers: HeaderMap, Path(raw): Path<String>)
 }
 
 async fn complete(State(sim): Shared, headers: HeaderMap, Path(raw): Path<String>) -> Response {
-    let id = match parse_id(&raw) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
-    if let Err(r) = admit(&sim, "complete", Some(id)).await {
-        return r;
-    }
-    let user = match authenticate(&sim, &headers) {
-        Ok(u) => u,
+    let (id, user) = match job_caller(&sim, "complete", &raw, &headers).await {
+        Ok(caller) => caller,
         Err(r) => return r,
     };
     {
@@ -519,15 +512,8 @@ impl IntoResponse for CompleteAnswer {
 }
 
 async fn cancel(State(sim): Shared, headers: HeaderMap, Path(raw): Path<String>) -> Response {
-    let id = match parse_id(&raw) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
-    if let Err(r) = admit(&sim, "cancel", Some(id)).await {
-        return r;
-    }
-    let user = match authenticate(&sim, &headers) {
-        Ok(u) => u,
+    let (id, user) = match job_caller(&sim, "cancel", &raw, &headers).await {
+        Ok(caller) => caller,
         Err(r) => return r,
     };
     let queues = {
