@@ -179,44 +179,40 @@ impl Plugins {
 
     /// Constructs the path processor `spec` names.
     pub fn path_processor(&self, spec: &ProcessorSpec) -> Result<PathHandle, PluginsError> {
-        let (loaded, class) = self.resolve(spec, ProcessorKind::Path)?;
-        let who = Who::new(&loaded, &class);
-        let inner = loaded
-            .library
-            .path_processor(&class, &spec.params.to_string(), who.services())
-            .map_err(|e| who.constructor_error(e))?;
-        Ok(PathHandle {
-            inner,
-            who: Arc::new(who),
-        })
+        let (inner, who) = self.construct(spec, ProcessorKind::Path, Library::path_processor)?;
+        Ok(PathHandle { inner, who })
     }
 
     /// Constructs the tile processor `spec` names.
     pub fn tile_processor(&self, spec: &ProcessorSpec) -> Result<TileHandle, PluginsError> {
-        let (loaded, class) = self.resolve(spec, ProcessorKind::Tile)?;
-        let who = Who::new(&loaded, &class);
-        let inner = loaded
-            .library
-            .tile_processor(&class, &spec.params.to_string(), who.services())
-            .map_err(|e| who.constructor_error(e))?;
-        Ok(TileHandle {
-            inner,
-            who: Arc::new(who),
-        })
+        let (inner, who) = self.construct(spec, ProcessorKind::Tile, Library::tile_processor)?;
+        Ok(TileHandle { inner, who })
     }
 
     /// Constructs the chunk processor `spec` names.
     pub fn chunk_processor(&self, spec: &ProcessorSpec) -> Result<ChunkHandle, PluginsError> {
-        let (loaded, class) = self.resolve(spec, ProcessorKind::Chunk)?;
+        let (inner, who) = self.construct(spec, ProcessorKind::Chunk, Library::chunk_processor)?;
+        Ok(ChunkHandle { inner, who })
+    }
+
+    /// Resolves `spec` to a library and class of `kind`, and runs that library's constructor
+    /// with the params and host services; a refusal or panic names the plugin and class.
+    fn construct<P>(
+        &self,
+        spec: &ProcessorSpec,
+        kind: ProcessorKind,
+        new: impl FnOnce(&Library, &str, &str, Arc<dyn plugin_abi::HostApi>) -> Result<P, PluginError>,
+    ) -> Result<(P, Arc<Who>), PluginsError> {
+        let (loaded, class) = self.resolve(spec, kind)?;
         let who = Who::new(&loaded, &class);
-        let inner = loaded
-            .library
-            .chunk_processor(&class, &spec.params.to_string(), who.services())
-            .map_err(|e| who.constructor_error(e))?;
-        Ok(ChunkHandle {
-            inner,
-            who: Arc::new(who),
-        })
+        let inner = new(
+            &loaded.library,
+            &class,
+            &spec.params.to_string(),
+            who.services(),
+        )
+        .map_err(|e| who.constructor_error(e))?;
+        Ok((inner, Arc::new(who)))
     }
 
     /// Built-ins, every library file on the search path (loaded, to show its classes), and the
