@@ -117,7 +117,7 @@ async fn lifecycle(
         .config
         .ingest_job
         .tile_size
-        .ok_or_else(|| anyhow!("the config has no tile_size"))
+        .ok_or_else(|| anyhow!("{}: the config has no tile_size", job_cfg.path.display()))
         .exit_code(Code::Usage)?;
     let job = Job::from_join(&join, (ts.x, ts.y))?;
     let creds = credentials(&join.response).context(format!("joining job {job_id}"))?;
