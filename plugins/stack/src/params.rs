@@ -5,6 +5,9 @@
 
 use serde_json::Value;
 
+use crate::cast::Cast;
+use crate::header::TileDtype;
+
 /// A rejected `params` object; the message names the key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -67,6 +70,43 @@ impl<'a> Params<'a> {
         }
     }
 
+    /// Where the sources live: `filesystem` `local` (default, `None`) or `s3`/`s3_copy` with the
+    /// required `bucket` (`Some(bucket)`; paths are then object keys).
+    pub fn source_bucket(&self) -> Result<Option<&'a str>, ParamsError> {
+        match self.opt_string("filesystem")?.unwrap_or("local") {
+            "local" => Ok(None),
+            "s3" | "s3_copy" => self
+                .string("bucket", "the S3 bucket holding the source files")
+                .map(Some),
+            other => Err(ParamsError(format!(
+                "param \"filesystem\" is \"{other}\"; use local, s3 or s3_copy"
+            ))),
+        }
+    }
+
+    /// A Boss tile dtype named by `key` (`uint8`, `uint16`, `uint64`), or `default`.
+    pub fn tile_dtype(&self, key: &str, default: TileDtype) -> Result<TileDtype, ParamsError> {
+        match self.opt_string(key)? {
+            None => Ok(default),
+            Some("uint8") => Ok(TileDtype::U8),
+            Some("uint16") => Ok(TileDtype::U16),
+            Some("uint64") => Ok(TileDtype::U64),
+            Some(other) => Err(ParamsError(format!(
+                "param \"{key}\" is \"{other}\"; use uint8, uint16 or uint64"
+            ))),
+        }
+    }
+
+    /// The optional `cast` policy (see [`crate::cast`]).
+    pub fn cast(&self) -> Result<Option<Cast>, ParamsError> {
+        self.opt_string("cast")?
+            .map(|c| {
+                c.parse::<Cast>()
+                    .map_err(|e| ParamsError(format!("param \"cast\": {e}")))
+            })
+            .transpose()
+    }
+
     /// `ingest_job.tile_size.{x,y}`.
     pub fn tile_size(&self) -> Result<(u32, u32), ParamsError> {
         let get = |axis: &str| -> Result<u32, ParamsError> {
@@ -82,6 +122,39 @@ impl<'a> Params<'a> {
                 })
         };
         Ok((get("x")?, get("y")?))
+    }
+
+    /// An optional non-negative integer. Integers written as strings (`"2"`) are accepted, as
+    /// the Python client's configs sometimes spell them.
+    pub fn u64_or(&self, key: &str, default: u64) -> Result<u64, ParamsError> {
+        let value = match self.value.get(key) {
+            None | Some(Value::Null) => return Ok(default),
+            Some(v) => v,
+        };
+        let parsed = match value {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        };
+        parsed.ok_or_else(|| {
+            ParamsError(format!(
+                "param \"{key}\" must be a non-negative integer, got {value}"
+            ))
+        })
+    }
+
+    /// `ingest_job.chunk_size.{x,y,z}` of a volumetric job, as `[x, y, z]`.
+    pub fn chunk_size(&self) -> Result<[u64; 3], ParamsError> {
+        let get = |axis: &str| -> Result<u64, ParamsError> {
+            let v = self.ingest_job("chunk_size")?.get(axis);
+            v.and_then(Value::as_u64).filter(|n| *n > 0).ok_or_else(|| {
+                ParamsError(format!(
+                    "ingest_job.chunk_size.{axis} must be a positive integer, got {}",
+                    v.map_or("nothing".to_string(), Value::to_string)
+                ))
+            })
+        };
+        Ok([get("x")?, get("y")?, get("z")?])
     }
 
     /// `ingest_job.extent.<axis>` as `[start, stop)`.
@@ -149,6 +222,22 @@ mod tests {
         assert_eq!(
             p.bool("b", false).unwrap_err().0,
             "param \"b\" must be true or false, got 3"
+        );
+        assert_eq!(p.u64_or("b", 0).unwrap(), 3);
+        assert_eq!(p.u64_or("none", 7).unwrap(), 7);
+        assert_eq!(
+            p.u64_or("a", 0).unwrap_err().0,
+            "param \"a\" must be a non-negative integer, got \"s\""
+        );
+        assert_eq!(
+            p.chunk_size().unwrap_err().0,
+            "params lack ingest_job.chunk_size (the host adds the config's ingest_job section \
+             under \"ingest_job\")"
+        );
+        let v2 = json!({"ingest_job": {"chunk_size": {"x": 512, "y": 1024, "z": 0}}});
+        assert_eq!(
+            Params::new(&v2).unwrap().chunk_size().unwrap_err().0,
+            "ingest_job.chunk_size.z must be a positive integer, got 0"
         );
         assert_eq!(p.tile_size().unwrap(), (512, 256));
         assert_eq!(p.extent("z").unwrap(), (0, 200));
