@@ -1,0 +1,121 @@
+//! The benchmark's cases and the ingest configs they hand to both clients.
+
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+/// What is measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Case {
+    /// 1024² uint8 PNG slices, tile = image: uploaded byte for byte.
+    PassThrough,
+    /// The same stack with the stack plugin's `reencode`: decode and encode every tile.
+    Reencode,
+    /// 2048² uint16 TIFF slices cut into four 1024² PNG tiles each.
+    Crop,
+    /// Many small tiles (256², from the test random tile processor), no source files.
+    Scale,
+}
+
+impl Case {
+    pub fn name(self) -> &'static str {
+        match self {
+            Case::PassThrough => "pass-through",
+            Case::Reencode => "re-encode",
+            Case::Crop => "crop",
+            Case::Scale => "scale",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Case> {
+        [Case::PassThrough, Case::Reencode, Case::Crop, Case::Scale]
+            .into_iter()
+            .find(|c| c.name() == s)
+    }
+
+    /// Whether the Python reference client can do this case (its stack plugin cannot crop).
+    pub fn python_can(self) -> bool {
+        matches!(self, Case::PassThrough | Case::Reencode)
+    }
+}
+
+/// The extent of a job with `tiles` tiles (rounded as each case needs).
+pub fn extent(case: Case, tiles: u64) -> (u64, u64, u64) {
+    match case {
+        Case::PassThrough | Case::Reencode => (1024, 1024, tiles),
+        Case::Crop => (2048, 2048, tiles.div_ceil(4)),
+        // 20 × 20 tiles of 256² per slice.
+        Case::Scale => (5120, 5120, tiles.div_ceil(400)),
+    }
+}
+
+/// The tile count of a case's job with `tiles` requested.
+pub fn tile_count(case: Case, tiles: u64) -> u64 {
+    let (x, y, z) = extent(case, tiles);
+    let t = tile_size(case);
+    x.div_ceil(t) * y.div_ceil(t) * z
+}
+
+fn tile_size(case: Case) -> u64 {
+    match case {
+        Case::Scale => 256,
+        _ => 1024,
+    }
+}
+
+/// The ingest config, identical for both clients. `stack` is the source directory (unused for
+/// the scale case).
+pub fn config(case: Case, tiles: u64, sim_host: &str, stack: &Path) -> Value {
+    let (x, y, z) = extent(case, tiles);
+    let t = tile_size(case);
+    let stack_params = |extension: &str, reencode: bool| {
+        let mut tile = json!({"filesystem": "local", "extension": extension});
+        if reencode {
+            tile["reencode"] = json!(true);
+        }
+        (
+            json!({"class": "ingestclient.plugins.stack.ZindexStackPathProcessor",
+                   "params": {"root_dir": stack, "extension": extension,
+                              "base_filename": "slice_<p:5>"}}),
+            json!({"class": "ingestclient.plugins.stack.ZindexStackTileProcessor",
+                   "params": tile}),
+        )
+    };
+    let (path, tile, channel) = match case {
+        Case::PassThrough => {
+            let (p, t) = stack_params("png", false);
+            (p, t, "ch")
+        }
+        Case::Reencode => {
+            let (p, t) = stack_params("png", true);
+            (p, t, "ch")
+        }
+        Case::Crop => {
+            let (p, t) = stack_params("tif", false);
+            (p, t, "ch16")
+        }
+        Case::Scale => (
+            json!({"class": "ingestclient.plugins.path.TestPassThroughPathProcessor",
+                   "params": {}}),
+            json!({"class": "ingestclient.plugins.tile.TestRandomTileProcessor",
+                   "params": {}}),
+            "ch",
+        ),
+    };
+    json!({
+        "schema": {"name": "boss-v0.1-schema", "validator": "BossValidatorV01"},
+        "client": {
+            "backend": {"name": "boss", "class": "BossBackend", "host": sim_host,
+                        "protocol": "http"},
+            "path_processor": path,
+            "tile_processor": tile
+        },
+        "database": {"collection": "col", "experiment": "exp", "channel": channel},
+        "ingest_job": {
+            "resolution": 0,
+            "extent": {"x": [0, x], "y": [0, y], "z": [0, z], "t": [0, 1]},
+            "tile_size": {"x": t, "y": t, "z": 1, "t": 1}
+        }
+    })
+}

@@ -1,0 +1,185 @@
+//! The results table (Markdown, printed and quoted in the README) and the targets it is judged by.
+
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use crate::floor::Floor;
+use crate::jobs::Case;
+use crate::run::{Client, RunResult};
+
+/// One case's floor.
+#[derive(Clone, Debug, Serialize)]
+pub struct CaseFloor {
+    pub case: Case,
+    pub floor: Floor,
+}
+
+/// A target of the performance issue and whether this run met it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Verdict {
+    pub target: String,
+    pub measured: String,
+    pub met: bool,
+}
+
+fn find(runs: &[RunResult], case: Case, client: Client) -> Option<&RunResult> {
+    runs.iter().find(|r| r.case == case && r.client == client)
+}
+
+fn floor_of(floors: &[CaseFloor], case: Case) -> Option<&Floor> {
+    floors.iter().find(|f| f.case == case).map(|f| &f.floor)
+}
+
+/// Checks the targets that this run's cases can answer.
+pub fn verdicts(runs: &[RunResult], floors: &[CaseFloor]) -> Vec<Verdict> {
+    let mut out = Vec::new();
+    let mut push = |target: &str, measured: String, met: bool| {
+        out.push(Verdict {
+            target: target.into(),
+            measured,
+            met,
+        })
+    };
+    for case in [Case::PassThrough, Case::Reencode] {
+        let (Some(ours), Some(py)) = (
+            find(runs, case, Client::Ours),
+            find(runs, case, Client::Python),
+        ) else {
+            continue;
+        };
+        let ratio = ours.cpu_ms_per_tile / py.cpu_ms_per_tile;
+        let (limit, label) = match case {
+            Case::PassThrough => (0.1, "pass-through: CPU/tile ≤ 1/10 of Python's"),
+            _ => (0.25, "re-encode: CPU/tile ≤ 1/4 of Python's"),
+        };
+        push(label, format!("{ratio:.3}×"), ratio <= limit);
+        let speed = ours.tiles_per_sec / py.tiles_per_sec;
+        push(
+            &format!("{}: tiles/s ≥ 5× Python's", case.name()),
+            format!("{speed:.1}× ({})", ours.backend),
+            speed >= 5.0,
+        );
+    }
+    for (case, limit) in [(Case::PassThrough, 1.5), (Case::Crop, 1.3)] {
+        if let (Some(ours), Some(floor)) = (find(runs, case, Client::Ours), floor_of(floors, case))
+        {
+            let ratio = ours.cpu_ms_per_tile / floor.ms_per_tile;
+            push(
+                &format!("{}: CPU/tile ≤ {limit}× floor", case.name()),
+                format!("{ratio:.2}×"),
+                ratio <= limit,
+            );
+        }
+    }
+    let ours: Vec<&RunResult> = runs.iter().filter(|r| r.client == Client::Ours).collect();
+    if let Some(worst) = ours
+        .iter()
+        .max_by(|a, b| a.aws_requests_per_tile.total_cmp(&b.aws_requests_per_tile))
+    {
+        push(
+            "AWS requests per tile ≤ 1.35",
+            format!(
+                "{:.3} (worst: {})",
+                worst.aws_requests_per_tile,
+                worst.case.name()
+            ),
+            worst.aws_requests_per_tile <= 1.35,
+        );
+    }
+    if let Some(worst) = ours
+        .iter()
+        .max_by(|a, b| a.usage.peak_rss_mib.total_cmp(&b.usage.peak_rss_mib))
+    {
+        push(
+            "peak RSS ≤ 100 MiB",
+            format!(
+                "{:.1} MiB (worst: {})",
+                worst.usage.peak_rss_mib,
+                worst.case.name()
+            ),
+            worst.usage.peak_rss_mib <= 100.0,
+        );
+    }
+    out
+}
+
+/// The Markdown tables.
+pub fn table(runs: &[RunResult], floors: &[CaseFloor], verdicts: &[Verdict]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "| case | client | tiles | tiles/s | CPU ms/tile | vs Python | vs floor | peak RSS MiB | AWS req/tile | REST req/tile | wall s | outside upload window s |"
+    );
+    let _ = writeln!(s, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    for r in runs {
+        let vs_python = match (r.client, find(runs, r.case, Client::Python)) {
+            (Client::Ours, Some(py)) => format!("{:.3}×", r.cpu_ms_per_tile / py.cpu_ms_per_tile),
+            _ => "".into(),
+        };
+        let vs_floor = floor_of(floors, r.case)
+            .map(|f| format!("{:.2}×", r.cpu_ms_per_tile / f.ms_per_tile))
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {:.1} | {:.2} | {} | {} | {:.1} | {:.3} | {:.3} | {:.1} | {:.1} |",
+            r.case.name(),
+            r.client.name(),
+            r.tiles_stored,
+            r.tiles_per_sec,
+            r.cpu_ms_per_tile,
+            vs_python,
+            vs_floor,
+            r.usage.peak_rss_mib,
+            r.aws_requests_per_tile,
+            r.rest_requests_per_tile,
+            r.usage.wall_secs,
+            r.outside_window_secs,
+        );
+    }
+    if !floors.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n| case | floor CPU ms/tile | upload bytes/tile | what the floor does |"
+        );
+        let _ = writeln!(s, "|---|--:|--:|---|");
+        for f in floors {
+            let _ = writeln!(
+                s,
+                "| {} | {:.2} | {:.0} | {} |",
+                f.case.name(),
+                f.floor.ms_per_tile,
+                f.floor.upload_bytes_per_tile,
+                f.floor.work
+            );
+        }
+    }
+    let _ = writeln!(s, "\nAWS requests per tile by operation:\n");
+    for r in runs {
+        let ops: Vec<String> = r
+            .aws_per_tile_by_operation
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.3}"))
+            .collect();
+        let _ = writeln!(
+            s,
+            "- {} / {}: {}",
+            r.case.name(),
+            r.client.name(),
+            ops.join(", ")
+        );
+    }
+    if !verdicts.is_empty() {
+        let _ = writeln!(s, "\n| target | measured | met |\n|---|---|---|");
+        for v in verdicts {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} |",
+                v.target,
+                v.measured,
+                if v.met { "yes" } else { "**no**" }
+            );
+        }
+    }
+    s
+}
