@@ -47,6 +47,7 @@ fn builtin_modules() -> Vec<plugin_abi::PluginModuleRef> {
     vec![
         boss_ingest_plugin_stack::root_module(),
         boss_ingest_plugin_testing::root_module(),
+        boss_ingest_multipage_tiff::root_module(),
     ]
 }
 

@@ -95,7 +95,7 @@ pub fn decode_window(
             Format::Png => png_rows(bytes, header, &mut sink)?,
             Format::Tiff => {
                 tiff_bits_supported(header)?;
-                tiff_chunks(Cursor::new(bytes), &mut sink)?
+                tiff_chunks(Cursor::new(bytes), 0, &mut sink)?
             }
             Format::Jpeg => jpeg_rows(bytes, &mut sink)?,
         }
@@ -393,7 +393,20 @@ fn png_rows(bytes: &[u8], header: &Header, sink: &mut Sink) -> Result<(), Decode
 /// Decodes `window` of the TIFF image that `reader` reads, reading only the strips or tiles the
 /// window meets: with a reader that fetches byte ranges, the rest of the file is never read.
 pub fn decode_tiff_window<R: Read + Seek>(
+    reader: R,
+    header: &Header,
+    window: Window,
+    conversion: Conversion,
+) -> Result<Pixels, DecodeError> {
+    decode_tiff_page_window(reader, 0, header, window, conversion)
+}
+
+/// Decodes `window` of page `page` (0-based; `header` is that page's, from
+/// [`crate::header::sniff_tiff_page`]) of a multi-page TIFF. Only the directories up to the page
+/// and the strips or tiles the window meets are read: other pages' pixels never are.
+pub fn decode_tiff_page_window<R: Read + Seek>(
     mut reader: R,
+    page: usize,
     header: &Header,
     window: Window,
     conversion: Conversion,
@@ -405,7 +418,7 @@ pub fn decode_tiff_window<R: Read + Seek>(
         .map_err(|e| DecodeError::Corrupt(e.to_string()))?;
     if window.meets(header.width, header.height) {
         tiff_bits_supported(header)?;
-        tiff_chunks(reader, &mut sink)?;
+        tiff_chunks(reader, page, &mut sink)?;
     }
     sink.finish()
 }
@@ -421,13 +434,15 @@ fn tiff_bits_supported(header: &Header) -> Result<(), DecodeError> {
     }
 }
 
-fn tiff_chunks<R: Read + Seek>(reader: R, sink: &mut Sink) -> Result<(), DecodeError> {
+fn tiff_chunks<R: Read + Seek>(reader: R, page: usize, sink: &mut Sink) -> Result<(), DecodeError> {
     use tiff::decoder::{ChunkType, Decoder, DecodingResult as D};
     let corrupt = |e: tiff::TiffError| match e {
         tiff::TiffError::UnsupportedError(u) => DecodeError::Unsupported(u.to_string()),
         other => DecodeError::Corrupt(other.to_string()),
     };
     let mut decoder = Decoder::new(reader).map_err(corrupt)?;
+    crate::header::seek_to_page(&mut decoder, page)
+        .map_err(|e| DecodeError::Corrupt(e.to_string()))?;
     let planar = decoder
         .find_tag_unsigned::<u16>(tiff::tags::Tag::PlanarConfiguration)
         .map_err(corrupt)?;

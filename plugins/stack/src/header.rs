@@ -140,6 +140,9 @@ pub enum HeaderError {
     UnknownFormat(String),
     #[error("corrupt {format} header: {reason}")]
     Corrupt { format: Format, reason: String },
+    /// A multi-page TIFF ends before the page asked for (pages count from 0).
+    #[error("the TIFF has no page {page} (it ends after {pages} pages)")]
+    NoPage { page: usize, pages: usize },
 }
 
 /// Reads the header of an encoded image held in memory.
@@ -272,12 +275,44 @@ fn tiff_header(b: &[u8]) -> Result<Header, HeaderError> {
 
 /// Reads the header of the TIFF image `reader` reads: its first directory's tags, no pixel data.
 pub fn sniff_tiff<R: std::io::Read + std::io::Seek>(reader: R) -> Result<Header, HeaderError> {
+    sniff_tiff_page(reader, 0)
+}
+
+/// Reads the header of page `page` (0-based) of a multi-page TIFF: only the directories up to
+/// that page are read, never pixel data, so the cost does not grow with the pages' size.
+pub fn sniff_tiff_page<R: std::io::Read + std::io::Seek>(
+    reader: R,
+    page: usize,
+) -> Result<Header, HeaderError> {
     let err = |e: tiff::TiffError| corrupt(Format::Tiff, e.to_string());
     let mut decoder = tiff::decoder::Decoder::new(reader).map_err(err)?;
+    seek_to_page(&mut decoder, page)?;
     let (width, height) = decoder.dimensions().map_err(err)?;
     let colortype = decoder.colortype().map_err(err)?;
     let kind = tiff_sample_kind(&mut decoder).map_err(err)?;
     Ok(tiff_header_from(width, height, colortype, kind))
+}
+
+/// Makes page `page` the decoder's current image; a page past the end is [`HeaderError::NoPage`].
+pub(crate) fn seek_to_page<R: std::io::Read + std::io::Seek>(
+    decoder: &mut tiff::decoder::Decoder<R>,
+    page: usize,
+) -> Result<(), HeaderError> {
+    if page == 0 {
+        return Ok(());
+    }
+    match decoder.seek_to_image(page) {
+        Ok(()) => Ok(()),
+        Err(tiff::TiffError::FormatError(tiff::TiffFormatError::ImageFileDirectoryNotFound)) => {
+            // Every directory before the missing one has been read on the way: count them.
+            let mut pages = 1;
+            while decoder.seek_to_image(pages).is_ok() {
+                pages += 1;
+            }
+            Err(HeaderError::NoPage { page, pages })
+        }
+        Err(e) => Err(corrupt(Format::Tiff, e.to_string())),
+    }
 }
 
 /// The sample kind of the current TIFF image (SampleFormat tag; absent means unsigned).

@@ -70,6 +70,57 @@ impl<'a> Params<'a> {
         }
     }
 
+    /// A required non-negative integer.
+    pub fn uint(&self, key: &str, what: &str) -> Result<u64, ParamsError> {
+        self.opt_uint(key)?
+            .ok_or_else(|| ParamsError(format!("missing param \"{key}\" ({what})")))
+    }
+
+    /// An optional non-negative integer.
+    pub fn opt_uint(&self, key: &str) -> Result<Option<u64>, ParamsError> {
+        self.numeric(key, "a non-negative integer", serde_json::Number::as_u64)
+    }
+
+    /// A required integer that may be negative (offsets).
+    pub fn int(&self, key: &str, what: &str) -> Result<i64, ParamsError> {
+        self.opt_int(key)?
+            .ok_or_else(|| ParamsError(format!("missing param \"{key}\" ({what})")))
+    }
+
+    /// An optional integer that may be negative.
+    pub fn opt_int(&self, key: &str) -> Result<Option<i64>, ParamsError> {
+        self.numeric(key, "an integer", serde_json::Number::as_i64)
+    }
+
+    /// An optional number.
+    pub fn opt_float(&self, key: &str) -> Result<Option<f64>, ParamsError> {
+        self.numeric(key, "a number", serde_json::Number::as_f64)
+    }
+
+    /// A number under `key`. The Python client's configs sometimes quote numbers (its code
+    /// called `int()` on them), so a string holding one is accepted too.
+    fn numeric<T: std::str::FromStr>(
+        &self,
+        key: &str,
+        kind_wanted: &str,
+        from_json: fn(&serde_json::Number) -> Option<T>,
+    ) -> Result<Option<T>, ParamsError> {
+        let value = match self.value.get(key) {
+            None | Some(Value::Null) => return Ok(None),
+            Some(v) => v,
+        };
+        let parsed = match value {
+            Value::Number(n) => from_json(n),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        };
+        parsed.map(Some).ok_or_else(|| {
+            ParamsError(format!(
+                "param \"{key}\" must be {kind_wanted}, got {value}"
+            ))
+        })
+    }
+
     /// Where the sources live: `filesystem` `local` (default, `None`) or `s3`/`s3_copy` with the
     /// required `bucket` (`Some(bucket)`; paths are then object keys).
     pub fn source_bucket(&self) -> Result<Option<&'a str>, ParamsError> {
@@ -124,23 +175,10 @@ impl<'a> Params<'a> {
         Ok((get("x")?, get("y")?))
     }
 
-    /// An optional non-negative integer. Integers written as strings (`"2"`) are accepted, as
-    /// the Python client's configs sometimes spell them.
+    /// An optional non-negative integer, `default` when absent. Integers written as strings
+    /// (`"2"`) are accepted, as the Python client's configs sometimes spell them.
     pub fn u64_or(&self, key: &str, default: u64) -> Result<u64, ParamsError> {
-        let value = match self.value.get(key) {
-            None | Some(Value::Null) => return Ok(default),
-            Some(v) => v,
-        };
-        let parsed = match value {
-            Value::Number(n) => n.as_u64(),
-            Value::String(s) => s.trim().parse().ok(),
-            _ => None,
-        };
-        parsed.ok_or_else(|| {
-            ParamsError(format!(
-                "param \"{key}\" must be a non-negative integer, got {value}"
-            ))
-        })
+        Ok(self.opt_uint(key)?.unwrap_or(default))
     }
 
     /// `ingest_job.chunk_size.{x,y,z}` of a volumetric job, as `[x, y, z]`.

@@ -86,36 +86,9 @@ pub enum TileError {
 impl StackTiles {
     pub fn from_params(params: &Value) -> Result<StackTiles, ParamsError> {
         let p = Params::new(params)?;
-        let filesystem = p.opt_string("filesystem")?.unwrap_or("local");
-        let bucket = match filesystem {
-            "local" => None,
-            "s3" | "s3_copy" => Some(
-                p.string("bucket", "the S3 bucket holding the slices")?
-                    .to_string(),
-            ),
-            other => {
-                return Err(ParamsError(format!(
-                    "param \"filesystem\" is \"{other}\"; use local, s3 or s3_copy"
-                )))
-            }
-        };
-        let black_dtype = match p.opt_string("datatype")?.unwrap_or("uint8") {
-            "uint8" => TileDtype::U8,
-            "uint16" => TileDtype::U16,
-            "uint64" => TileDtype::U64,
-            other => {
-                return Err(ParamsError(format!(
-                    "param \"datatype\" is \"{other}\"; use uint8, uint16 or uint64"
-                )))
-            }
-        };
-        let cast = p
-            .opt_string("cast")?
-            .map(|c| {
-                c.parse::<Cast>()
-                    .map_err(|e| ParamsError(format!("param \"cast\": {e}")))
-            })
-            .transpose()?;
+        let bucket = p.source_bucket()?.map(str::to_string);
+        let black_dtype = p.tile_dtype("datatype", TileDtype::U8)?;
+        let cast = p.cast()?;
         // Over S3 one whole-object GET beats several range GETs; locally, ranges skip work.
         let extension = p.opt_string("extension")?.unwrap_or("");
         let bucket_is_none_and_tiff = bucket.is_none()
@@ -136,10 +109,7 @@ impl StackTiles {
 
     /// Where the host should read `path` from: the path itself, or `s3://bucket/key`.
     pub fn location(&self, path: &str) -> String {
-        match &self.bucket {
-            None => path.to_string(),
-            Some(bucket) => format!("s3://{bucket}/{}", path.trim_start_matches('/')),
-        }
+        location(self.bucket.as_deref(), path)
     }
 
     /// Makes tile `(x, y)` of the slice at `path`, reading through `read`.
@@ -304,6 +274,15 @@ impl StackTiles {
             pass_through,
             notes,
         })
+    }
+}
+
+/// Where the host reads `path` from: the path itself, or `s3://bucket/key` when the params name a
+/// bucket (see [`Params::source_bucket`]).
+pub fn location(bucket: Option<&str>, path: &str) -> String {
+    match bucket {
+        None => path.to_string(),
+        Some(bucket) => format!("s3://{bucket}/{}", path.trim_start_matches('/')),
     }
 }
 
@@ -663,7 +642,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             err.0,
-            "missing param \"bucket\" (the S3 bucket holding the slices)"
+            "missing param \"bucket\" (the S3 bucket holding the source files)"
         );
         let err = StackTiles::from_params(&json!({"cast": "float",
             "ingest_job": {"tile_size": {"x": 1, "y": 1}, "extent": {"x": [0, 1], "y": [0, 1]}}}))
