@@ -13,6 +13,7 @@
 //! - [`backend`]: the Boss REST client (token lookup, create/join/status/complete/cancel/cutout).
 //! - [`aws`]: the shared, swappable SQS/S3 clients built from a job's credentials.
 //! - [`engine`]: the bounded upload pipeline.
+//! - [`sources`]: reading plugins' `s3://` and `http(s)://` locations (host services).
 //! - [`progress`]: progress bar, periodic log lines, JSON progress.
 //! - [`commands`]: what each verb does, composed from the above.
 //! - [`exit`]: the error → exit code contract documented in the README.
@@ -26,4 +27,5 @@ pub mod engine;
 pub mod exit;
 pub mod plugins;
 pub mod progress;
+pub mod sources;
 pub mod tile;

@@ -33,17 +33,21 @@ pub enum ErrorKind {
     Params,
     /// A tile/chunk index outside what the source or the job covers.
     OutOfRange,
-    /// Reading the source failed for another reason (permissions, network, ...).
+    /// Reading the source failed for another reason (network, a server error, ...).
     Io,
     /// Something this plugin or host does not support (yet).
     Unsupported,
     /// Plugin code panicked; the message says where.
     Panic,
+    /// The source exists (or may) but refused access: HTTP 401/403, S3 AccessDenied, a local
+    /// file without read permission. A plugin tells "forbidden" from "missing" with it (a CATMAID
+    /// server answers 403 for tiles it does not have).
+    Denied,
     Other,
 }
 
 impl ErrorKind {
-    const ALL: [ErrorKind; 9] = [
+    const ALL: [ErrorKind; 10] = [
         ErrorKind::NotFound,
         ErrorKind::InvalidImage,
         ErrorKind::Dtype,
@@ -52,6 +56,7 @@ impl ErrorKind {
         ErrorKind::Io,
         ErrorKind::Unsupported,
         ErrorKind::Panic,
+        ErrorKind::Denied,
         ErrorKind::Other,
     ];
 
@@ -65,6 +70,7 @@ impl ErrorKind {
             ErrorKind::Io => 6,
             ErrorKind::Unsupported => 7,
             ErrorKind::Panic => 8,
+            ErrorKind::Denied => 9,
             ErrorKind::Other => 0,
         }
     }
@@ -87,6 +93,7 @@ impl ErrorKind {
             ErrorKind::Io => "io",
             ErrorKind::Unsupported => "unsupported",
             ErrorKind::Panic => "panic",
+            ErrorKind::Denied => "denied",
             ErrorKind::Other => "other",
         }
     }
@@ -119,6 +126,9 @@ impl PluginError {
     }
     pub fn unsupported(message: impl Into<String>) -> PluginError {
         PluginError::new(ErrorKind::Unsupported, message)
+    }
+    pub fn denied(message: impl Into<String>) -> PluginError {
+        PluginError::new(ErrorKind::Denied, message)
     }
     pub fn other(message: impl Into<String>) -> PluginError {
         PluginError::new(ErrorKind::Other, message)

@@ -81,6 +81,7 @@ pub struct FfiChunkArray {
     pub order: u32,
     pub dtype: u32,
     pub data: RVec<u8>,
+    pub notes: RVec<FfiNote>,
 }
 
 #[repr(C)]
@@ -101,6 +102,14 @@ pub struct FfiDescription {
     pub classes: RVec<FfiClassInfo>,
 }
 
+/// One HTTP request header (`name: value`) for [`FfiHost::http_get`].
+#[repr(C)]
+#[derive(StableAbi)]
+pub struct FfiHeader {
+    pub name: RString,
+    pub value: RString,
+}
+
 /// Services the host gives each processor at construction.
 #[sabi_trait]
 pub trait FfiHost: Send + Sync {
@@ -109,6 +118,21 @@ pub trait FfiHost: Send + Sync {
     fn size(&self, location: RStr<'_>) -> RResult<u64, FfiError>;
     #[sabi(last_prefix_field)]
     fn log(&self, level: u32, message: RStr<'_>);
+
+    /// GET an `http(s)://` URL with extra request headers. After the last prefix field: a host
+    /// whose services lack it runs this default body instead, so a plugin gets an error saying
+    /// so rather than undefined behaviour.
+    fn http_get(&self, url: RStr<'_>, headers: RVec<FfiHeader>) -> RResult<RVec<u8>, FfiError> {
+        let _ = headers;
+        RResult::RErr(FfiError {
+            kind: ErrorKind::Unsupported.code(),
+            message: format!(
+                "{url}: this boss-ingest cannot send HTTP request headers for plugins; \
+                 upgrade boss-ingest"
+            )
+            .into(),
+        })
+    }
 }
 
 /// A boxed host-services object, owned by the plugin that received it.
@@ -197,16 +221,29 @@ impl From<TileOutput> for FfiTileOutput {
         };
         FfiTileOutput {
             image,
-            notes: t
-                .notes
-                .into_iter()
-                .map(|n| FfiNote {
-                    kind: n.kind.code(),
-                    message: n.message.into(),
-                })
-                .collect(),
+            notes: notes_to_ffi(t.notes),
         }
     }
+}
+
+fn notes_to_ffi(notes: Vec<Note>) -> RVec<FfiNote> {
+    notes
+        .into_iter()
+        .map(|n| FfiNote {
+            kind: n.kind.code(),
+            message: n.message.into(),
+        })
+        .collect()
+}
+
+fn notes_from_ffi(notes: RVec<FfiNote>) -> Vec<Note> {
+    notes
+        .into_iter()
+        .map(|n| Note {
+            kind: NoteKind::from_code(n.kind),
+            message: n.message.into_string(),
+        })
+        .collect()
 }
 
 fn newer_abi(what: &str, code: u32) -> PluginError {
@@ -237,14 +274,7 @@ impl TryFrom<FfiTileOutput> for TileOutput {
         };
         Ok(TileOutput {
             image,
-            notes: t
-                .notes
-                .into_iter()
-                .map(|n| Note {
-                    kind: NoteKind::from_code(n.kind),
-                    message: n.message.into_string(),
-                })
-                .collect(),
+            notes: notes_from_ffi(t.notes),
         })
     }
 }
@@ -256,6 +286,7 @@ impl From<ChunkArray> for FfiChunkArray {
             order: c.order.code(),
             dtype: c.dtype.code(),
             data: c.data.into(),
+            notes: notes_to_ffi(c.notes),
         }
     }
 }
@@ -269,6 +300,7 @@ impl TryFrom<FfiChunkArray> for ChunkArray {
             order: AxisOrder::from_code(c.order).ok_or_else(|| newer_abi("axis order", c.order))?,
             dtype: Dtype::from_code(c.dtype).ok_or_else(|| newer_abi("dtype", c.dtype))?,
             data: c.data.into_vec(),
+            notes: notes_from_ffi(c.notes),
         })
     }
 }

@@ -1,6 +1,13 @@
-//! What a plugin may ask of the host: read bytes from a location (a local path now; `s3://` and
-//! `http(s)://` URLs where the host supports them), read a byte range or the size of one (so a
-//! plugin can read one page of a large file without reading the file), and log.
+//! What a plugin may ask of the host: read bytes from a location (a local path or `file://` URL,
+//! `s3://bucket/key`, `http(s)://`), read a byte range or the size of one (so a plugin can read
+//! one page of a large file without reading the file), GET an `http(s)://` URL with request
+//! headers (an API token), and log. Remote reads retry transient failures in the host, so a
+//! plugin needs no AWS SDK or HTTP client of its own.
+//!
+//! Errors come back as [`PluginError`]s whose message names the location: kind
+//! [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) for a missing file, object or HTTP 404,
+//! [`ErrorKind::Denied`](crate::ErrorKind::Denied) for HTTP 401/403 and S3 AccessDenied,
+//! [`ErrorKind::Io`](crate::ErrorKind::Io) for the rest (after the host's retries).
 //!
 //! The host implements [`HostApi`]; plugins hold a [`HostServices`], a cheap-to-clone handle to
 //! that implementation which works the same whether the plugin is built in or loaded from a
@@ -13,7 +20,7 @@ use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RResult, RStr, RVec};
 
 use crate::error::{guard, PluginError};
-use crate::ffi::{FfiError, FfiHost, FfiHostBox, FfiHost_TO};
+use crate::ffi::{FfiError, FfiHeader, FfiHost, FfiHostBox, FfiHost_TO};
 use crate::types::LogLevel;
 
 /// The host's side of the services: implemented by boss-ingest (and by [`LocalFiles`]).
@@ -26,6 +33,14 @@ pub trait HostApi: Send + Sync + 'static {
     fn size(&self, location: &str) -> Result<u64, PluginError>;
     /// A log line on the plugin's behalf.
     fn log(&self, level: LogLevel, message: &str);
+    /// All bytes of an `http(s)://` URL, sending `headers` (`(name, value)`) with the request.
+    /// The default refuses, for hosts (and test doubles) without HTTP.
+    fn http_get(&self, url: &str, headers: &[(String, String)]) -> Result<Vec<u8>, PluginError> {
+        let _ = headers;
+        Err(PluginError::unsupported(format!(
+            "{url}: HTTP requests are not available from these host services"
+        )))
+    }
 }
 
 /// A plugin's handle to the host's services. Clone it freely into processors.
@@ -81,6 +96,21 @@ impl HostServices {
     pub fn log(&self, level: LogLevel, message: &str) {
         self.inner.log(level.code(), message.into());
     }
+
+    /// All bytes of the `http(s)://` URL `url`, sending `headers` (`(name, value)`, e.g.
+    /// `("Authorization", "Token ...")`) with the request; retried by the host like [`read`].
+    ///
+    /// [`read`]: HostServices::read
+    pub fn http_get(&self, url: &str, headers: &[(&str, &str)]) -> Result<Vec<u8>, PluginError> {
+        let headers = headers
+            .iter()
+            .map(|(name, value)| FfiHeader {
+                name: (*name).into(),
+                value: (*value).into(),
+            })
+            .collect();
+        from_bytes(self.inner.http_get(url.into(), headers))
+    }
 }
 
 fn from_bytes(r: RResult<RVec<u8>, FfiError>) -> Result<Vec<u8>, PluginError> {
@@ -126,6 +156,14 @@ impl FfiHost for HostAdapter {
             Ok(())
         });
     }
+
+    fn http_get(&self, url: RStr<'_>, headers: RVec<FfiHeader>) -> RResult<RVec<u8>, FfiError> {
+        let headers: Vec<(String, String)> = headers
+            .into_iter()
+            .map(|h| (h.name.into_string(), h.value.into_string()))
+            .collect();
+        to_ffi(guard(|| self.0.http_get(url.as_str(), &headers)))
+    }
 }
 
 /// [`HostApi`] over the local filesystem, logging to stderr. Locations are paths.
@@ -136,6 +174,9 @@ pub struct LocalFiles;
 pub fn io_error(path: &str, e: &std::io::Error) -> PluginError {
     match e.kind() {
         std::io::ErrorKind::NotFound => PluginError::not_found(format!("{path}: file not found")),
+        std::io::ErrorKind::PermissionDenied => {
+            PluginError::denied(format!("{path}: permission denied"))
+        }
         _ => PluginError::io(format!("{path}: {e}")),
     }
 }

@@ -260,16 +260,35 @@ impl fmt::Display for AxisOrder {
 ///
 /// `shape[i]` is the length of axis `i` of `order` (so `shape.len() == order.rank()`); `data`
 /// holds `shape.product() * dtype.size()` bytes, little-endian samples in C order of `order`
-/// (the last axis varies fastest).
+/// (the last axis varies fastest). `notes` report what the processor did that the user should
+/// hear about (missing source chunks filled with zeros, casts), as a tile's notes do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChunkArray {
     pub shape: Vec<u64>,
     pub order: AxisOrder,
     pub dtype: Dtype,
     pub data: Vec<u8>,
+    pub notes: Vec<Note>,
 }
 
 impl ChunkArray {
+    /// A chunk with nothing to report.
+    pub fn new(shape: Vec<u64>, order: AxisOrder, dtype: Dtype, data: Vec<u8>) -> ChunkArray {
+        ChunkArray {
+            shape,
+            order,
+            dtype,
+            data,
+            notes: Vec::new(),
+        }
+    }
+
+    /// Adds a note (builder style).
+    pub fn with_note(mut self, note: Note) -> ChunkArray {
+        self.notes.push(note);
+        self
+    }
+
     /// Checks that shape, order, dtype and data length agree.
     pub fn validate(&self) -> Result<(), String> {
         if self.shape.len() != self.order.rank() {
@@ -411,12 +430,7 @@ mod tests {
 
     #[test]
     fn chunk_validation_names_the_mismatch() {
-        let mut c = ChunkArray {
-            shape: vec![2, 3, 4],
-            order: AxisOrder::Zyx,
-            dtype: Dtype::U16,
-            data: vec![0; 48],
-        };
+        let mut c = ChunkArray::new(vec![2, 3, 4], AxisOrder::Zyx, Dtype::U16, vec![0; 48]);
         assert_eq!(c.validate(), Ok(()));
         c.data.pop();
         assert_eq!(

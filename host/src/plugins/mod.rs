@@ -15,7 +15,7 @@
 //! # Layout
 //! - [`search`]: the search path and finding a library file by name.
 //! - [`error`]: [`PluginsError`], one readable paragraph per failure.
-//! - [`services`]: the host services (file reads, logging) plugins get.
+//! - [`services`]: the host services (local, `s3://` and `http(s)://` reads, logging) plugins get.
 
 pub mod error;
 pub mod search;
@@ -48,6 +48,8 @@ fn builtin_modules() -> Vec<plugin_abi::PluginModuleRef> {
         boss_ingest_plugin_stack::root_module(),
         boss_ingest_plugin_testing::root_module(),
         boss_ingest_multipage_tiff::root_module(),
+        boss_ingest_catmaid::root_module(),
+        boss_ingest_intern::root_module(),
     ]
 }
 

@@ -1,10 +1,14 @@
 //! The services boss-ingest gives plugins: reading bytes from a location and logging.
 //!
-//! Locations are local paths (or `file://` URLs) for now. `s3://` and `http(s)://` locations get
-//! a clear "not supported yet" error instead of a confusing "file not found", so a plugin that
-//! asks for one fails with a message that says so.
+//! A location is a local path (or `file://` URL), `s3://bucket/key` (read with the user's own AWS
+//! credentials, see [`crate::sources::s3`]) or an `http(s)://` URL (retried with backoff, see
+//! [`crate::sources::http`]). Plugins call these from blocking threads; remote reads run on the
+//! sources' own runtime (see [`crate::sources`]), so they work in `ingest` and in `check` alike.
 
 use plugin_abi::{HostApi, LocalFiles, LogLevel, PluginError};
+
+use crate::sources::http::HttpSource;
+use crate::sources::{block_on, s3, Location};
 
 /// The host's [`HostApi`], one per constructed processor so log lines name it.
 #[derive(Debug, Clone)]
@@ -21,33 +25,64 @@ impl Services {
     }
 }
 
-/// The local path for `location`, or an error for schemes not supported yet.
-fn local_path(location: &str) -> Result<&str, PluginError> {
-    if let Some(path) = location.strip_prefix("file://") {
-        return Ok(path);
-    }
-    for scheme in ["s3://", "http://", "https://"] {
-        if location.starts_with(scheme) {
-            return Err(PluginError::unsupported(format!(
-                "{location}: reading {scheme} locations is not supported by this boss-ingest yet; \
-                 copy the data to a local directory and point the config there"
-            )));
-        }
-    }
-    Ok(location)
+/// Owned copies of a remote location's parts, for the task that reads it.
+fn owned(bucket: &str, key: &str) -> (String, String) {
+    (bucket.to_string(), key.to_string())
 }
 
 impl HostApi for Services {
     fn read(&self, location: &str) -> Result<Vec<u8>, PluginError> {
-        LocalFiles.read(local_path(location)?)
+        match Location::parse(location)? {
+            Location::Local(path) => LocalFiles.read(path),
+            Location::S3 { bucket, key } => {
+                let (bucket, key) = owned(bucket, key);
+                block_on(async move { s3::read(&bucket, &key).await })
+            }
+            Location::Http(url) => {
+                let url = url.to_string();
+                block_on(async move { HttpSource::shared()?.get(&url, &[]).await })
+            }
+        }
     }
 
     fn read_range(&self, location: &str, offset: u64, len: u64) -> Result<Vec<u8>, PluginError> {
-        LocalFiles.read_range(local_path(location)?, offset, len)
+        match Location::parse(location)? {
+            Location::Local(path) => LocalFiles.read_range(path, offset, len),
+            Location::S3 { bucket, key } => {
+                let (bucket, key) = owned(bucket, key);
+                block_on(async move { s3::read_range(&bucket, &key, offset, len).await })
+            }
+            Location::Http(url) => {
+                let url = url.to_string();
+                block_on(async move { HttpSource::shared()?.get_range(&url, offset, len).await })
+            }
+        }
     }
 
     fn size(&self, location: &str) -> Result<u64, PluginError> {
-        LocalFiles.size(local_path(location)?)
+        match Location::parse(location)? {
+            Location::Local(path) => LocalFiles.size(path),
+            Location::S3 { bucket, key } => {
+                let (bucket, key) = owned(bucket, key);
+                block_on(async move { s3::size(&bucket, &key).await })
+            }
+            Location::Http(url) => {
+                let url = url.to_string();
+                block_on(async move { HttpSource::shared()?.size(&url).await })
+            }
+        }
+    }
+
+    fn http_get(&self, url: &str, headers: &[(String, String)]) -> Result<Vec<u8>, PluginError> {
+        match Location::parse(url)? {
+            Location::Http(url) => {
+                let (url, headers) = (url.to_string(), headers.to_vec());
+                block_on(async move { HttpSource::shared()?.get(&url, &headers).await })
+            }
+            _ => Err(PluginError::params(format!(
+                "{url}: not an http:// or https:// URL"
+            ))),
+        }
     }
 
     fn log(&self, level: LogLevel, message: &str) {
@@ -81,18 +116,10 @@ mod tests {
     }
 
     #[test]
-    fn remote_schemes_are_refused_clearly() {
+    fn headers_only_go_to_http_urls() {
         let s = Services::new("lib", "Class");
-        let err = s.read("s3://bucket/key.png").unwrap_err();
-        assert_eq!(err.kind, ErrorKind::Unsupported);
-        assert_eq!(
-            err.message,
-            "s3://bucket/key.png: reading s3:// locations is not supported by this boss-ingest \
-             yet; copy the data to a local directory and point the config there"
-        );
-        assert_eq!(
-            s.size("https://example.org/x").unwrap_err().kind,
-            ErrorKind::Unsupported
-        );
+        let err = s.http_get("/local/file", &[]).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Params);
+        assert_eq!(err.message, "/local/file: not an http:// or https:// URL");
     }
 }
