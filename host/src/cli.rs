@@ -77,6 +77,12 @@ pub struct IngestArgs {
     #[arg(short = 'p', long = "processes_nb", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub processes: Option<u32>,
 
+    /// Volumetric jobs: chunks held in memory at once, from receive to upload (default: 2 per
+    /// worker, as long as their voxels fit in 4 GiB). Each costs about its voxel bytes, e.g.
+    /// 128 MiB for a 1024×1024×64 uint16 chunk.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub chunks_in_flight: Option<u32>,
+
     /// Seconds over which to ramp up the workers (accepted for compatibility).
     #[arg(short = 'r', long = "ramp_seconds", value_name = "SECS")]
     pub ramp_seconds: Option<u64>,
@@ -253,6 +259,9 @@ pub struct IngestSettings {
     pub manual_complete: bool,
     /// Parallel plugin workers, at least 1.
     pub processes: usize,
+    /// Volumetric jobs: chunks in flight; `None` = decided from the workers and chunk size once
+    /// the job's dtype is known.
+    pub chunks_in_flight: Option<usize>,
     pub ramp_seconds: Option<u64>,
     pub log_file: Option<PathBuf>,
     pub log_level: log::LevelFilter,
@@ -370,6 +379,7 @@ impl Args {
                         force: i.force,
                         manual_complete: i.manual_complete,
                         processes: workers(i.processes),
+                        chunks_in_flight: i.chunks_in_flight.map(|n| n as usize),
                         ramp_seconds: i.ramp_seconds,
                         log_file: i.log.log_file,
                         log_level: i.log.log_level,
@@ -420,6 +430,7 @@ mod tests {
                 force: false,
                 manual_complete: false,
                 processes: 4,
+                chunks_in_flight: None,
                 ramp_seconds: None,
                 log_file: None,
                 log_level: log::LevelFilter::Warn,
@@ -478,6 +489,13 @@ mod tests {
         assert_eq!(s.max_attempts, 3);
         let s = ingest(&["job.json", "--receive-wait-secs", "1"]);
         assert_eq!(s.receive_wait_secs, 1);
+        let s = ingest(&["job.json", "--chunks-in-flight", "3"]);
+        assert_eq!(s.chunks_in_flight, Some(3));
+        let e = parse(&["job.json", "--chunks-in-flight", "0"]).unwrap_err();
+        assert!(
+            e.contains("invalid value '0' for '--chunks-in-flight <N>'"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -20,6 +20,7 @@
 
 pub mod aws;
 pub mod backend;
+pub mod chunk;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -318,6 +318,32 @@ impl IngestJob {
     }
 }
 
+impl IngestJob {
+    /// Every chunk of a volumetric job in the order the service enqueues them (spec §3.3):
+    /// z, then y, then x in steps of the chunk size from the extent's start; each as chunk
+    /// indices (voxel position / chunk size) with t = 0, the numbers in the chunk key. Empty for
+    /// tile jobs. Lazy, like [`IngestJob::tiles`].
+    pub fn volumetric_chunks(&self) -> impl Iterator<Item = TileIndex> + Send + 'static {
+        let cs = match (self.ingest_type, self.chunk_size) {
+            (IngestType::Volumetric, Some(cs)) if cs.x > 0 && cs.y > 0 && cs.z > 0 => Some(cs),
+            _ => None,
+        };
+        let e = self.extent;
+        cs.into_iter().flat_map(move |cs| {
+            e.z.steps(cs.z).flat_map(move |z| {
+                e.y.steps(cs.y).flat_map(move |y| {
+                    e.x.steps(cs.x).map(move |x| TileIndex {
+                        x: x / cs.x,
+                        y: y / cs.y,
+                        z: z / cs.z,
+                        t: 0,
+                    })
+                })
+            })
+        })
+    }
+}
+
 /// Validates a config as the service does (schema + validator rules), plus our own refusals and
 /// warnings (module docs). `Err` lists every problem found.
 pub fn validate(value: &Value) -> Result<Validated, Invalid> {
@@ -710,6 +736,23 @@ mod tests {
         assert_eq!(job.tile_count(), 6 * 37);
         assert_eq!(job.chunk_count(), 6 * 3);
         assert_eq!(job.tiles().count() as u64, job.tile_count());
+    }
+
+    #[test]
+    fn volumetric_chunks_come_in_the_service_order_as_indices() {
+        let mut c = volumetric();
+        c["ingest_job"]["extent"] =
+            json!({"x": [0, 1500], "y": [1024, 2048], "z": [0, 65], "t": [0, 1]});
+        let job = validate(&c).unwrap().config.ingest_job;
+        let chunks: Vec<(u64, u64, u64)> =
+            job.volumetric_chunks().map(|c| (c.x, c.y, c.z)).collect();
+        assert_eq!(chunks, vec![(0, 1, 0), (1, 1, 0), (0, 1, 1), (1, 1, 1)]);
+        assert_eq!(job.chunk_count(), 4);
+        assert_eq!(v01_example_job().volumetric_chunks().count(), 0);
+    }
+
+    fn v01_example_job() -> IngestJob {
+        validate(&v01_example()).unwrap().config.ingest_job
     }
 
     #[test]

@@ -8,3 +8,4 @@ mod check;
 mod ingest;
 mod plugin_loading;
 mod sim;
+mod volumetric;

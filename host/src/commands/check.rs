@@ -3,6 +3,9 @@
 //! every tile (or a random `--sample`) exactly as an upload would, and reports every tile that
 //! would not arrive as it should: missing files, unreadable images, wrong sizes, dtype mismatches,
 //! black tiles. It also says how many bytes the upload would move and how fast the sources read.
+//! A volumetric job is checked the same way, chunk by chunk: the path and chunk processors run,
+//! each chunk is checked against the chunk size clipped to the extent and the dtype, and cut and
+//! compressed into its cuboids to measure the upload.
 //!
 //! Tiles are checked by a fixed number of threads (plugin calls block) fed through a bounded
 //! channel, and each tile's bytes are dropped once measured: memory does not grow with the job.
@@ -21,7 +24,9 @@ use plugin_abi::{Dtype, ErrorKind, NoteKind, PluginError, TileOutput};
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
+use crate::chunk::ChunkError;
 use crate::cli::{CheckSettings, JsonOut};
+use crate::commands::chunks::{FailureKind, PluginChunks};
 use crate::config::{self, JobConfig, ProcessorKind};
 use crate::exit::{with_code, Code, ResultExt};
 use crate::plugins::{PathHandle, Plugins, ProcessorSpec, SearchPath, TileHandle};
@@ -48,6 +53,9 @@ pub enum ProblemKind {
     Dtype,
     /// The plugin made a black tile (e.g. `fail_gracefully` on a missing file).
     BlackTile,
+    /// A volumetric chunk is partly zeros: smaller than the extent covers, or filled by its
+    /// processor (e.g. `fill_missing`).
+    ZeroFilled,
     /// Any other plugin failure (params, range, I/O, panic).
     PluginError,
 }
@@ -60,6 +68,7 @@ impl ProblemKind {
             ProblemKind::WrongSize => "wrong size",
             ProblemKind::Dtype => "dtype mismatch",
             ProblemKind::BlackTile => "black tile",
+            ProblemKind::ZeroFilled => "zero-filled",
             ProblemKind::PluginError => "plugin error",
         }
     }
@@ -74,7 +83,7 @@ impl ProblemKind {
     }
 }
 
-/// One tile that is not fine.
+/// One tile (or volumetric chunk: x, y, z are then chunk indices) that is not fine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Problem {
     pub kind: ProblemKind,
@@ -87,10 +96,13 @@ pub struct Problem {
     pub message: String,
 }
 
-/// The outcome of checking a job's tiles (written as JSON by `--json`).
+/// The outcome of checking a job's tiles (written as JSON by `--json`). For a volumetric job
+/// the `tiles` fields count chunks, and `unit` says so.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     pub config: String,
+    /// What was checked: "tile" or "chunk".
+    pub unit: &'static str,
     pub collection: String,
     pub experiment: String,
     pub channel: String,
@@ -135,40 +147,17 @@ pub fn run(settings: &CheckSettings) -> anyhow::Result<Code> {
     writeln!(out, "{}", job.summary())?;
 
     let plugins = Plugins::new(SearchPath::from_env());
-    if job.config.ingest_job.ingest_type == IngestType::Volumetric {
-        for kind in [ProcessorKind::Path, ProcessorKind::Chunk] {
-            let spec = spec(&job, kind)?;
-            let loaded = match kind {
-                ProcessorKind::Path => plugins.path_processor(&spec).map(|h| h.name()),
-                _ => plugins.chunk_processor(&spec).map(|h| h.name()),
-            };
-            let name = loaded.exit_code(Code::Usage)?;
-            writeln!(out, "Loaded {} {name}.", kind.config_key())?;
-        }
-        writeln!(
-            out,
-            "`check` reads tiles of tile jobs only; this volumetric job's chunks were not read."
-        )?;
-        return Ok(Code::Ok);
-    }
-    let source = PluginSource {
-        path: plugins
-            .path_processor(&spec(&job, ProcessorKind::Path)?)
-            .exit_code(Code::Usage)?,
-        tile: plugins
-            .tile_processor(&spec(&job, ProcessorKind::Tile)?)
-            .exit_code(Code::Usage)?,
-    };
-
-    let (count, tiles) = select_tiles(&job, settings.sample, settings.seed);
+    let volumetric = job.config.ingest_job.ingest_type == IngestType::Volumetric;
+    let (count, items) = select_tiles(&job, settings.sample, settings.seed);
     if count == 0 {
         // Nothing to check is not "everything is fine": the extent is almost certainly wrong.
         return Err(with_code(
             Code::Usage,
             anyhow::anyhow!(
-                "the job in {} has no tiles; check \"ingest_job\": \"extent\" (see the \
+                "the job in {} has no {}s; check \"ingest_job\": \"extent\" (see the \
                  warnings above)",
-                job.path.display()
+                job.path.display(),
+                if volumetric { "chunk" } else { "tile" }
             ),
         ));
     }
@@ -176,10 +165,27 @@ pub fn run(settings: &CheckSettings) -> anyhow::Result<Code> {
         workers: settings.processes.max(1),
         expected: expected_tile(&job, settings.dtype.map(dtype_of)),
         max_listed: settings.max_listed,
-        progress: progress_bar(count),
+        progress: progress_bar(count, if volumetric { "chunks" } else { "tiles" }),
     };
     let started = Instant::now();
-    let tally = check_tiles(&source, tiles, &options);
+    let tally = if volumetric {
+        let chunks = PluginChunks::new(&job)
+            .exit_code(Code::Usage)?
+            .with_dtype(settings.dtype.map(dtype_of));
+        writeln!(out, "Loaded chunk_processor {}.", chunks.processor_name())?;
+        let chunk_size = job.config.ingest_job.chunk_size;
+        check_items(items, &options, |c| check_chunk(&chunks, chunk_size, c))
+    } else {
+        let source = PluginSource {
+            path: plugins
+                .path_processor(&spec(&job, ProcessorKind::Path)?)
+                .exit_code(Code::Usage)?,
+            tile: plugins
+                .tile_processor(&spec(&job, ProcessorKind::Tile)?)
+                .exit_code(Code::Usage)?,
+        };
+        check_tiles(&source, items, &options)
+    };
     options.progress.finish_and_clear();
     let report = finish(&job, settings, tally, started.elapsed());
 
@@ -252,20 +258,35 @@ fn expected_tile(job: &JobConfig, dtype: Option<Dtype>) -> Expected {
 /// The tiles to check and how many there are: every tile of the job in service order, walked
 /// lazily (a job of millions of tiles costs no memory), or `sample` of them picked uniformly at
 /// random (reservoir sampling: one pass, memory for the sample only). Each tile comes with its
-/// position in the job, which orders the report.
+/// position in the job, which orders the report. A volumetric job's items are its chunks.
 pub fn select_tiles(
     job: &JobConfig,
     sample: Option<u64>,
     seed: Option<u64>,
 ) -> (u64, Box<dyn Iterator<Item = (u64, TileIndex)> + Send>) {
     let ingest_job = &job.config.ingest_job;
-    let all = ingest_job.tiles().enumerate().map(|(i, t)| (i as u64, t));
+    let total = items_in_job(job);
+    let all: Box<dyn Iterator<Item = TileIndex> + Send> = match ingest_job.ingest_type {
+        IngestType::Tile => Box::new(ingest_job.tiles()),
+        IngestType::Volumetric => Box::new(ingest_job.volumetric_chunks()),
+    };
+    let all = all.enumerate().map(|(i, t)| (i as u64, t));
     match sample {
-        Some(n) if n < ingest_job.tile_count() => {
+        Some(n) if n < total => {
             let picked = reservoir(all, n, seed);
             (picked.len() as u64, Box::new(picked.into_iter()))
         }
-        _ => (ingest_job.tile_count(), Box::new(all)),
+        _ => (total, Box::new(all)),
+    }
+}
+
+/// Tiles of a tile job, chunks (of time point 0) of a volumetric one.
+fn items_in_job(job: &JobConfig) -> u64 {
+    let ij = &job.config.ingest_job;
+    match ij.ingest_type {
+        IngestType::Tile => ij.tile_count(),
+        // Chunks are few (each is megabytes of voxels): counting them walks little.
+        IngestType::Volumetric => ij.volumetric_chunks().count() as u64,
     }
 }
 
@@ -294,12 +315,12 @@ fn reservoir(
     reservoir
 }
 
-fn progress_bar(total: u64) -> indicatif::ProgressBar {
+fn progress_bar(total: u64, unit: &str) -> indicatif::ProgressBar {
     // indicatif draws nothing when stderr is not a terminal, so scripts and tests see no bar.
     let bar = indicatif::ProgressBar::new(total);
-    let style = indicatif::ProgressStyle::with_template(
-        "checking {bar:40} {pos}/{len} tiles, {elapsed} elapsed, eta {eta}",
-    );
+    let style = indicatif::ProgressStyle::with_template(&format!(
+        "checking {{bar:40}} {{pos}}/{{len}} {unit}, {{elapsed}} elapsed, eta {{eta}}"
+    ));
     // The template is a constant; a bad one would only lose the styling.
     if let Ok(style) = style {
         bar.set_style(style);
@@ -383,8 +404,21 @@ pub fn check_tiles<S: TileSource>(
     tiles: impl Iterator<Item = (u64, TileIndex)>,
     options: &Options,
 ) -> Tally {
+    check_items(tiles, options, |t| check_one(source, t, &options.expected))
+}
+
+/// Checks each item (a tile, or a volumetric chunk's indices) with `check` on
+/// `options.workers` threads and tallies the outcome.
+pub fn check_items<F>(
+    items: impl Iterator<Item = (u64, TileIndex)>,
+    options: &Options,
+    check: F,
+) -> Tally
+where
+    F: Fn(TileIndex) -> Result<(String, Dtype, u64), Problem> + Sync,
+{
     let tally = Mutex::new(Tally::default());
-    // Bounded: the producer waits while every worker is busy and a few tiles are queued.
+    // Bounded: the producer waits while every worker is busy and a few items are queued.
     let (tx, rx) = mpsc::sync_channel::<(u64, TileIndex)>(options.workers * 2);
     let rx = Mutex::new(rx);
     std::thread::scope(|scope| {
@@ -393,7 +427,7 @@ pub fn check_tiles<S: TileSource>(
                 // A poisoned lock means another worker panicked; the scope re-raises that panic.
                 let next = rx.lock().map(|r| r.recv());
                 let Ok(Ok((seq, t))) = next else { break };
-                let outcome = check_one(source, t, &options.expected);
+                let outcome = check(t);
                 options.progress.inc(1);
                 let Ok(mut tally) = tally.lock() else { break };
                 tally.checked += 1;
@@ -405,7 +439,7 @@ pub fn check_tiles<S: TileSource>(
                 }
             });
         }
-        for item in tiles {
+        for item in items {
             if tx.send(item).is_err() {
                 break;
             }
@@ -414,6 +448,68 @@ pub fn check_tiles<S: TileSource>(
     });
     // Workers have all ended with the scope; a poisoned tally still holds valid counts.
     tally.into_inner().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One volumetric chunk, read and checked as an upload would, then cut into every cuboid of the
+/// chunk size and compressed to measure its upload: `Ok((file, dtype, bytes))` or the problem.
+fn check_chunk(
+    chunks: &PluginChunks,
+    chunk_size: Option<boss_protocol::config::ChunkSize>,
+    c: TileIndex,
+) -> Result<(String, Dtype, u64), Problem> {
+    let problem = |kind, file: Option<String>, message: String| Problem {
+        kind,
+        x: c.x,
+        y: c.y,
+        z: c.z,
+        t: 0,
+        file,
+        message,
+    };
+    let read = chunks.read(c.x, c.y, c.z).map_err(|f| {
+        let kind = match &f.kind {
+            FailureKind::Plugin(kind) => ProblemKind::of_plugin_error(*kind),
+            FailureKind::Array(ChunkError::WrongDtype { .. } | ChunkError::NotStorable(_)) => {
+                ProblemKind::Dtype
+            }
+            FailureKind::Array(_) => ProblemKind::WrongSize,
+        };
+        problem(kind, f.file, f.message)
+    })?;
+    let name = crate::commands::chunks::describe(&read.geometry);
+    if let Some(note) = read
+        .chunk
+        .notes()
+        .iter()
+        .find(|n| n.kind == NoteKind::BlackTile)
+    {
+        let message = format!("{name} from {}: {}", read.file, note.message);
+        return Err(problem(ProblemKind::ZeroFilled, Some(read.file), message));
+    }
+    if read.chunk.is_short_of(read.geometry.max) {
+        let message = format!(
+            "{name} from {}: the chunk is {}, smaller than the {} the extent covers; the rest \
+             would be uploaded as zeros",
+            read.file,
+            read.chunk.size(),
+            read.geometry.max
+        );
+        return Err(problem(ProblemKind::ZeroFilled, Some(read.file), message));
+    }
+    // Validation guarantees a chunk size for volumetric jobs.
+    let cs = chunk_size.unwrap_or(boss_protocol::config::ChunkSize { x: 0, y: 0, z: 0 });
+    let typesize = read.chunk.dtype().size() * 8;
+    let mut bytes = 0u64;
+    for z in (0..cs.z).step_by(16) {
+        for y in (0..cs.y).step_by(512) {
+            for x in (0..cs.x).step_by(512) {
+                let cuboid = read.chunk.cuboid(x, y, z);
+                bytes +=
+                    boss_protocol::cuboid::compress_with_typesize(&cuboid, typesize).len() as u64;
+            }
+        }
+    }
+    Ok((read.file, read.chunk.dtype(), bytes))
 }
 
 /// One tile: `Ok((file, dtype, bytes to upload))` or the problem.
@@ -466,6 +562,10 @@ fn finish(
     mut tally: Tally,
     elapsed: Duration,
 ) -> Report {
+    let unit = match job.config.ingest_job.ingest_type {
+        IngestType::Tile => "tile",
+        IngestType::Volumetric => "chunk",
+    };
     let requested = settings.dtype.map(dtype_of);
     let expected = requested.or_else(|| {
         // The most common dtype; on a tie the smaller type, so the choice is stable.
@@ -490,7 +590,7 @@ fn finish(
                     odd.tiles - odd.first.len() as u64;
                 for (seq, (t, file)) in odd.first {
                     let message = format!(
-                        "{file}: tile is {}, but most tiles are {expected}",
+                        "{file}: {unit} is {}, but most {unit}s are {expected}",
                         key.dtype()
                     );
                     let p = Problem {
@@ -510,11 +610,12 @@ fn finish(
     let bad: u64 = tally.by_kind.values().sum();
     let seconds = elapsed.as_secs_f64();
     let per_sec = |v: f64| if seconds > 0.0 { v / seconds } else { 0.0 };
-    let job_tiles = job.config.ingest_job.tile_count();
+    let job_tiles = items_in_job(job);
     let sampled = settings.sample.is_some_and(|n| n < job_tiles);
     let c = &job.config.database;
     Report {
         config: job.path.display().to_string(),
+        unit,
         collection: c.collection.clone(),
         experiment: c.experiment.clone(),
         channel: c.channel.clone(),
@@ -569,8 +670,9 @@ pub fn render(r: &Report) -> String {
     } else {
         format!("{} of {}", r.tiles_checked, r.tiles_in_job)
     };
+    let unit = r.unit;
     s += &format!(
-        "Checked {of} tiles in {:.1} s ({:.1} tiles/s, {:.1} MB/s).\n",
+        "Checked {of} {unit}s in {:.1} s ({:.1} {unit}s/s, {:.1} MB/s).\n",
         r.seconds, r.tiles_per_second, r.megabytes_per_second
     );
     let dtypes: Vec<String> = r.dtypes.iter().map(|(d, n)| format!("{d} ×{n}")).collect();
@@ -579,7 +681,7 @@ pub fn render(r: &Report) -> String {
     }
     s += &format!("  upload size:  {}", human_bytes(r.upload_bytes));
     if let Some(per_tile) = r.upload_bytes.checked_div(r.good_tiles) {
-        s += &format!(" ({} per tile)", human_bytes(per_tile));
+        s += &format!(" ({} per {unit})", human_bytes(per_tile));
     }
     if let Some(total) = r.estimated_job_bytes {
         s += &format!(", about {} for the whole job", human_bytes(total));
@@ -599,7 +701,7 @@ pub fn render(r: &Report) -> String {
         s += "):\n";
         for p in &r.problems {
             s += &format!(
-                "  tile x={} y={} z={} t={}: {}: {}",
+                "  {unit} x={} y={} z={} t={}: {}: {}",
                 p.x,
                 p.y,
                 p.z,
@@ -615,7 +717,7 @@ pub fn render(r: &Report) -> String {
         }
     }
     s += &format!(
-        "Result: {} good tiles, {} bad tiles.\n",
+        "Result: {} good {unit}s, {} bad {unit}s.\n",
         r.good_tiles, r.bad_tiles
     );
     s

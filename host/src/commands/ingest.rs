@@ -1,7 +1,8 @@
-//! `boss-ingest <config> [-j ID]`: the whole life of a tile job, as the Python client runs it and
-//! spec §2 describes it: validate, show the job, confirm, create (or resume with `-j`), join
-//! (waiting while the service prepares), upload with the engine, then the complete procedure —
-//! going back to uploading whenever the service says tiles are still, or again, in the queue.
+//! `boss-ingest <config> [-j ID]`: the whole life of a tile or volumetric job, as the Python client
+//! runs it and spec §2 describes it: validate, show the job, confirm, create (or resume with
+//! `-j`), join (waiting while the service prepares), upload with the engine, then the complete
+//! procedure — going back to uploading whenever the service says work is still, or again, in the
+//! queue.
 //!
 //! Questions are asked only on a terminal: without one and without `-f` the command fails at
 //! once, because a scheduler's job waiting for an answer nobody will type is worse than an error.
@@ -12,15 +13,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
+use boss_protocol::config::{ChunkSize, IngestType};
 use boss_protocol::status::JobStatus;
 use plugin_abi::{Dtype, NoteKind};
 
 use crate::aws::{Endpoints, JobCredentials, RefreshPolicy, Rejoin, Session};
 use crate::backend::{token, Backend, BackendError, CompleteAnswer};
 use crate::cli::IngestSettings;
+use crate::commands::chunks::PluginChunks;
 use crate::config::{self, JobConfig, ProcessorKind};
 use crate::engine::quarantine::Quarantine;
-use crate::engine::{self, End, Job, Options, Produced, Stats, TileFailure, TileSource};
+use crate::engine::{self, End, Job, Options, Produced, Source, Stats, TileFailure, TileSource};
 use crate::exit::{with_code, Code, ResultExt};
 use crate::plugins::{PathHandle, Plugins, SearchPath, TileHandle};
 use crate::progress;
@@ -36,34 +39,35 @@ pub fn run(s: &IngestSettings) -> anyhow::Result<Code> {
         .exit_code(Code::Usage)?;
     log::info!("logging to {}", log_path.display());
     let job_cfg = config::load(&s.config)?;
-    if job_cfg.config.ingest_job.ingest_type != boss_protocol::config::IngestType::Tile {
-        return Err(with_code(
-            Code::Usage,
-            anyhow!(
-                "{}: volumetric jobs are not supported by this version of boss-ingest yet; use a \
-                 tile job (\"ingest_type\": \"tile\")",
-                s.config.display()
-            ),
-        ));
-    }
     let token = token::lookup(s.api_token.as_deref()).exit_code(Code::Usage)?;
     let backend = Backend::new(&job_cfg.api_base_url(), &token.value)
         .context("cannot set up the HTTP client")?;
-    let tiles = PluginTiles::new(&job_cfg).exit_code(Code::Usage)?;
+    let processors = match job_cfg.config.ingest_job.ingest_type {
+        IngestType::Tile => Processors::Tiles(PluginTiles::new(&job_cfg).exit_code(Code::Usage)?),
+        IngestType::Volumetric => {
+            Processors::Chunks(PluginChunks::new(&job_cfg).exit_code(Code::Usage)?)
+        }
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         // Plugin calls run on blocking threads: one per worker, plus room for the runtime's own.
         .max_blocking_threads(s.processes + 4)
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(lifecycle(s, &job_cfg, backend, tiles))
+    runtime.block_on(lifecycle(s, &job_cfg, backend, processors))
+}
+
+/// The job's processors, loaded before anything is created so a bad class fails at once.
+enum Processors {
+    Tiles(PluginTiles),
+    Chunks(PluginChunks),
 }
 
 async fn lifecycle(
     s: &IngestSettings,
     job_cfg: &JobConfig,
     backend: Backend,
-    tiles: PluginTiles,
+    processors: Processors,
 ) -> anyhow::Result<Code> {
     let job_id = match s.job_id {
         Some(id) => {
@@ -80,8 +84,12 @@ async fn lifecycle(
                 .create(&job_cfg.raw)
                 .await
                 .context("cannot create the ingest job")?;
+            let unit = match processors {
+                Processors::Tiles(_) => "tiles",
+                Processors::Chunks(_) => "chunks",
+            };
             println!(
-                "Created ingest job {} ({} tiles); keep this id to resume: boss-ingest {} -j {}",
+                "Created ingest job {} ({} {unit}); keep this id to resume: boss-ingest {} -j {}",
                 created.id,
                 created.tile_count,
                 s.config.display(),
@@ -112,14 +120,34 @@ async fn lifecycle(
         .resource
         .as_ref()
         .and_then(|r| dtype_of(&r.channel.datatype));
-    let tiles = Arc::new(tiles.with_dtype(channel_dtype));
-    let ts = job_cfg
-        .config
-        .ingest_job
-        .tile_size
-        .ok_or_else(|| anyhow!("{}: the config has no tile_size", job_cfg.path.display()))
-        .exit_code(Code::Usage)?;
-    let job = Job::from_join(&join, (ts.x, ts.y))?;
+    let ij = &job_cfg.config.ingest_job;
+    let mut chunks_in_flight = 0;
+    let (job, source, unit) = match processors {
+        Processors::Tiles(tiles) => {
+            let ts = ij
+                .tile_size
+                .ok_or_else(|| anyhow!("{}: the config has no tile_size", job_cfg.path.display()))
+                .exit_code(Code::Usage)?;
+            let job = Job::from_join(&join, (ts.x, ts.y))?;
+            let source = Source::Tiles(Arc::new(tiles.with_dtype(channel_dtype)));
+            (job, source, Unit::Tiles)
+        }
+        Processors::Chunks(chunks) => {
+            let job = Job::volumetric_from_join(&join)?;
+            let cs = ij.chunk_size.unwrap_or(ChunkSize { x: 0, y: 0, z: 0 });
+            let voxel = channel_dtype.map_or(1, |d| d.size() as u64);
+            let chunk_bytes = cs.x * cs.y * cs.z * voxel;
+            chunks_in_flight = s
+                .chunks_in_flight
+                .unwrap_or_else(|| engine::default_chunks_in_flight(s.processes, chunk_bytes));
+            log::info!(
+                "{chunks_in_flight} chunks in flight, each up to {:.1} MiB of voxels",
+                chunk_bytes as f64 / (1 << 20) as f64
+            );
+            let source = Source::Chunks(Arc::new(chunks.with_dtype(channel_dtype)));
+            (job, source, Unit::Chunks)
+        }
+    };
     let creds = credentials(&join.response).context(format!("joining job {job_id}"))?;
     let rejoin: Rejoin = {
         let backend = backend.clone();
@@ -143,13 +171,15 @@ async fn lifecycle(
 
     let stats = Arc::new(Stats::default());
     let report = progress::state_dir().join(format!(
-        "failed_tiles_job{job_id}_{}_pid{}.jsonl",
+        "failed_{}_job{job_id}_{}_pid{}.jsonl",
+        unit.plural(),
         progress::timestamp(),
         std::process::id()
     ));
     let quarantine = Arc::new(Quarantine::new(report));
     let options = Options {
         workers: s.processes,
+        chunks_in_flight,
         max_attempts: s.max_attempts,
         receive_wait: Duration::from_secs(s.receive_wait_secs.into()),
         ramp: Duration::from_secs(s.ramp_seconds.unwrap_or(0)),
@@ -170,7 +200,7 @@ async fn lifecycle(
         let outcome = engine::run(
             job.clone(),
             session.clone(),
-            tiles.clone(),
+            source.clone(),
             options.clone(),
             stats.clone(),
             quarantine.clone(),
@@ -179,12 +209,15 @@ async fn lifecycle(
         .await;
         match outcome.end {
             End::Interrupted => {
-                summary(&outcome.stats, started.elapsed(), &quarantine);
-                println!("Interrupted. Tiles in flight were finished; resume with: {resume}");
+                summary(unit, &outcome.stats, started.elapsed(), &quarantine);
+                println!(
+                    "Interrupted. {} in flight were finished; resume with: {resume}",
+                    unit.capitalised()
+                );
                 break Code::Interrupted;
             }
             End::JobGone => {
-                summary(&outcome.stats, started.elapsed(), &quarantine);
+                summary(unit, &outcome.stats, started.elapsed(), &quarantine);
                 return match backend.status(job_id).await {
                     Ok(st) if st.status == JobStatus::Complete => {
                         println!("job {job_id} was completed by another client");
@@ -197,7 +230,7 @@ async fn lifecycle(
                 };
             }
             End::Fatal(why) => {
-                summary(&outcome.stats, started.elapsed(), &quarantine);
+                summary(unit, &outcome.stats, started.elapsed(), &quarantine);
                 // Keys that can no longer be renewed often just mean another client completed
                 // the job; that is success, not an error.
                 if let Ok(st) = backend.status(job_id).await {
@@ -211,22 +244,26 @@ async fn lifecycle(
             End::Drained => {}
         }
         if !quarantine.is_empty() {
-            summary(&outcome.stats, started.elapsed(), &quarantine);
+            summary(unit, &outcome.stats, started.elapsed(), &quarantine);
             println!(
-                "{} tiles were quarantined; the job stays open. Fix them (see {}) and resume with: {resume}",
+                "{} {} were quarantined; the job stays open. Fix them (see {}) and resume with: {resume}",
                 quarantine.len(),
+                unit.plural(),
                 quarantine.path().display()
             );
             break Code::Quarantined;
         }
         if s.manual_complete {
-            summary(&outcome.stats, started.elapsed(), &quarantine);
-            println!("All tiles uploaded; -m given, so job {job_id} is left for you to complete.");
+            summary(unit, &outcome.stats, started.elapsed(), &quarantine);
+            println!(
+                "All {} uploaded; -m given, so job {job_id} is left for you to complete.",
+                unit.plural()
+            );
             break Code::Ok;
         }
         match complete(&backend, job_id, &interrupts).await? {
             Completion::Done => {
-                summary(&stats.snapshot(), started.elapsed(), &quarantine);
+                summary(unit, &stats.snapshot(), started.elapsed(), &quarantine);
                 println!("Job {job_id} is COMPLETE.");
                 break Code::Ok;
             }
@@ -235,7 +272,10 @@ async fn lifecycle(
                 break Code::Interrupted;
             }
             Completion::UploadAgain => {
-                log::info!("the service has tiles in the upload queue again; uploading them");
+                log::info!(
+                    "the service has {} in the upload queue again; uploading them",
+                    unit.plural()
+                );
             }
         }
     };
@@ -305,17 +345,53 @@ fn credentials(join: &boss_protocol::api::JoinResponse) -> anyhow::Result<JobCre
     })
 }
 
-fn summary(stats: &engine::Snapshot, elapsed: Duration, quarantine: &Quarantine) {
-    println!(
-        "Uploaded {} tiles ({:.1} MB) in {:.1} s; {} duplicates, {} quarantined, {} black tiles, {} failed attempts retried.",
-        stats.uploaded,
-        stats.bytes as f64 / 1e6,
-        elapsed.as_secs_f64(),
-        stats.duplicates,
-        stats.quarantined,
-        stats.black,
-        stats.failed_attempts
-    );
+/// What a job's upload messages are, for the words of the summary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Unit {
+    Tiles,
+    Chunks,
+}
+
+impl Unit {
+    fn plural(self) -> &'static str {
+        match self {
+            Unit::Tiles => "tiles",
+            Unit::Chunks => "chunks",
+        }
+    }
+
+    fn capitalised(self) -> &'static str {
+        match self {
+            Unit::Tiles => "Tiles",
+            Unit::Chunks => "Chunks",
+        }
+    }
+}
+
+fn summary(unit: Unit, stats: &engine::Snapshot, elapsed: Duration, quarantine: &Quarantine) {
+    match unit {
+        Unit::Tiles => println!(
+            "Uploaded {} tiles ({:.1} MB) in {:.1} s; {} duplicates, {} quarantined, {} black tiles, {} failed attempts retried.",
+            stats.uploaded,
+            stats.bytes as f64 / 1e6,
+            elapsed.as_secs_f64(),
+            stats.duplicates,
+            stats.quarantined,
+            stats.black,
+            stats.failed_attempts
+        ),
+        Unit::Chunks => println!(
+            "Uploaded {} chunks as {} cuboids ({:.1} MB compressed) in {:.1} s; {} duplicates, {} quarantined, {} chunks zero-filled past their source, {} failed attempts retried.",
+            stats.uploaded,
+            stats.cuboids,
+            stats.bytes as f64 / 1e6,
+            elapsed.as_secs_f64(),
+            stats.duplicates,
+            stats.quarantined,
+            stats.black,
+            stats.failed_attempts
+        ),
+    }
     if !quarantine.is_empty() {
         println!("Failure report: {}", quarantine.path().display());
     }

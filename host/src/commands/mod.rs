@@ -8,6 +8,7 @@ use crate::exit::Code;
 
 pub mod cancel;
 pub mod check;
+pub mod chunks;
 pub mod ingest;
 pub mod plugins;
 pub mod verify;

@@ -5,11 +5,19 @@
 //!
 //! Only the part of each tile inside the extent is compared (edge tiles are padded to full size on
 //! upload). Cutouts read time point 0; a job with more time points is refused for now.
+//!
+//! A volumetric job is compared chunk by chunk: the chunk processor's array (checked as an upload
+//! checks it) against the cutout of the chunk's box clipped to the extent, voxel by voxel, with
+//! zeros where the chunk ends early. One chunk and its cutout are held at a time.
 
 use anyhow::{anyhow, Context};
 
+use boss_protocol::config::IngestType;
+
 use crate::backend::{token, Backend, Joined};
+use crate::chunk::{Chunk, Xyz};
 use crate::cli::VerifySettings;
+use crate::commands::chunks::PluginChunks;
 use crate::commands::ingest::PluginTiles;
 use crate::config;
 use crate::engine::TileSource;
@@ -23,15 +31,21 @@ pub fn run(s: &VerifySettings) -> anyhow::Result<Code> {
         .exit_code(Code::Usage)?;
     let job_cfg = config::load(&s.config)?;
     let ij = &job_cfg.config.ingest_job;
-    let ts = ij
-        .tile_size
-        .ok_or_else(|| {
-            anyhow!(
-                "{}: verify needs a tile job with tile_size",
-                s.config.display()
-            )
-        })
-        .exit_code(Code::Usage)?;
+    let volumetric = ij.ingest_type == IngestType::Volumetric;
+    // A volumetric job has no tile size and needs none.
+    let ts = match (volumetric, ij.tile_size) {
+        (true, _) => (0, 0),
+        (false, Some(ts)) => (ts.x, ts.y),
+        (false, None) => {
+            return Err(with_code(
+                Code::Usage,
+                anyhow!(
+                    "{}: verify needs a tile job with tile_size",
+                    s.config.display()
+                ),
+            ))
+        }
+    };
     if ij.extent.t.len() > 1 || ij.extent.t.start != 0 {
         return Err(with_code(
             Code::Usage,
@@ -46,7 +60,11 @@ pub fn run(s: &VerifySettings) -> anyhow::Result<Code> {
     let token = token::lookup(s.api_token.as_deref()).exit_code(Code::Usage)?;
     let backend = Backend::new(&job_cfg.api_base_url(), &token.value)
         .context("cannot set up the HTTP client")?;
-    let tiles = PluginTiles::new(&job_cfg).exit_code(Code::Usage)?;
+    let processors = if volumetric {
+        Err(PluginChunks::new(&job_cfg).exit_code(Code::Usage)?)
+    } else {
+        Ok(PluginTiles::new(&job_cfg).exit_code(Code::Usage)?)
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -55,22 +73,24 @@ pub fn run(s: &VerifySettings) -> anyhow::Result<Code> {
     runtime.block_on(async {
         // With a job id, the channel's dtype is known from the join; it is also a check that the
         // job belongs to this config's channel.
-        let tiles = match s.job_id {
+        let dtype = match s.job_id {
             Some(id) => match backend.join(id).await {
-                Ok(Joined::Ready(join)) => tiles.with_dtype(
-                    join.response
-                        .resource
-                        .as_ref()
-                        .and_then(|r| crate::commands::ingest::dtype_of(&r.channel.datatype)),
-                ),
-                Ok(Joined::Preparing) => tiles,
+                Ok(Joined::Ready(join)) => join
+                    .response
+                    .resource
+                    .as_ref()
+                    .and_then(|r| crate::commands::ingest::dtype_of(&r.channel.datatype)),
+                Ok(Joined::Preparing) => None,
                 // A COMPLETE job joins without keys; its data is what we came to read.
-                Err(crate::backend::BackendError::AlreadyComplete { .. }) => tiles,
+                Err(crate::backend::BackendError::AlreadyComplete { .. }) => None,
                 Err(e) => return Err(e).context(format!("cannot join job {id}")),
             },
-            None => tiles,
+            None => None,
         };
-        compare(&job_cfg, &backend, tiles, (ts.x, ts.y)).await
+        match processors {
+            Ok(tiles) => compare(&job_cfg, &backend, tiles.with_dtype(dtype), ts).await,
+            Err(chunks) => compare_chunks(&job_cfg, &backend, chunks.with_dtype(dtype)).await,
+        }
     })
 }
 
@@ -147,6 +167,101 @@ async fn compare(
         println!("{bad} of {checked} tiles differ from the source.");
         Ok(Code::Quarantined)
     }
+}
+
+/// The volumetric twin of [`compare`]: every chunk against the cutout of its box.
+async fn compare_chunks(
+    job: &config::JobConfig,
+    backend: &Backend,
+    chunks: PluginChunks,
+) -> anyhow::Result<Code> {
+    let ij = &job.config.ingest_job;
+    let db = &job.config.database;
+    let res = u64::try_from(ij.resolution).unwrap_or(0);
+    let chunks = std::sync::Arc::new(chunks);
+    let (mut checked, mut bad) = (0u64, 0u64);
+    for c in ij.volumetric_chunks() {
+        let read = {
+            let chunks = chunks.clone();
+            tokio::task::spawn_blocking(move || chunks.read(c.x, c.y, c.z))
+                .await
+                .context("a plugin call ended abnormally")?
+        };
+        checked += 1;
+        let read = match read {
+            Ok(r) => r,
+            Err(f) => {
+                bad += 1;
+                println!("{}", f.message);
+                continue;
+            }
+        };
+        let g = read.geometry;
+        let stored = backend
+            .cutout(
+                &db.collection,
+                &db.experiment,
+                &db.channel,
+                res,
+                (g.origin.x, g.origin.x + g.max.x),
+                (g.origin.y, g.origin.y + g.max.y),
+                (g.origin.z, g.origin.z + g.max.z),
+            )
+            .await
+            .context(format!("reading chunk x{} y{} z{} back", c.x, c.y, c.z))?;
+        let name = crate::commands::chunks::describe(&g);
+        match differing_chunk_voxels(&read.chunk, &stored, g.max) {
+            Ok(0) => {}
+            Ok(n) => {
+                bad += 1;
+                println!(
+                    "{name} ({}): {n} of {} voxels differ",
+                    read.file,
+                    g.max.x * g.max.y * g.max.z
+                );
+            }
+            Err(why) => {
+                bad += 1;
+                println!("{name} ({}): {why}", read.file);
+            }
+        }
+    }
+    if bad == 0 {
+        println!("All {checked} chunks are identical to the source.");
+        Ok(Code::Ok)
+    } else {
+        println!("{bad} of {checked} chunks differ from the source.");
+        Ok(Code::Quarantined)
+    }
+}
+
+/// Compares a chunk with the raw cutout of its box (`max` voxels, z, y, x order, little-endian);
+/// voxels past the chunk's own data must be zero. Returns how many voxels differ.
+pub fn differing_chunk_voxels(chunk: &Chunk, stored: &[u8], max: Xyz) -> Result<u64, String> {
+    let size = chunk.dtype().size();
+    let want_len = (max.x * max.y * max.z) as usize * size;
+    if stored.len() != want_len {
+        return Err(format!(
+            "the cutout holds {} bytes, expected {want_len} ({max} voxels of {size} byte(s)): \
+             the channel's dtype differs from the chunk's",
+            stored.len()
+        ));
+    }
+    let zero = vec![0u8; size];
+    let mut differ = 0;
+    let mut at = 0;
+    for z in 0..max.z {
+        for y in 0..max.y {
+            for x in 0..max.x {
+                let source = chunk.voxel(x, y, z).unwrap_or(&zero);
+                if source != &stored[at..at + size] {
+                    differ += 1;
+                }
+                at += size;
+            }
+        }
+    }
+    Ok(differ)
 }
 
 /// Compares the `w × h` top-left window of an encoded tile with raw cutout voxels (z, y, x order,

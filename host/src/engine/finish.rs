@@ -1,7 +1,8 @@
 //! The finishing stage: stored tiles are announced on the tile-index queue and only then deleted
 //! from the upload queue, both in batches of up to 10 (SQS's batch limit). A tile whose index
 //! message fails is not deleted: it comes back and is redone, which the service tolerates. A
-//! delete that fails leaves a tile stored and indexed that will be uploaded once more.
+//! delete that fails leaves a tile stored and indexed that will be uploaded once more. Chunks of a
+//! volumetric job have nothing to index: once all their cuboids are stored they are deleted.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,9 +11,9 @@ use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, SendMessageBatchRequest
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 
-use super::retry::{with_session, CallError};
+use super::retry::{settle, with_session};
 use super::store::Stored;
-use super::{Ctx, End};
+use super::Ctx;
 use crate::aws::{classify, describe};
 
 /// SQS's maximum entries per batch call.
@@ -49,7 +50,11 @@ pub(super) async fn run(ctx: Arc<Ctx>, mut stored: mpsc::Receiver<Stored>) {
 }
 
 async fn finish_batch(ctx: &Ctx, batch: Vec<Stored>) {
-    let indexed = index(ctx, batch).await;
+    let (to_index, mut indexed): (Vec<Stored>, Vec<Stored>) =
+        batch.into_iter().partition(|s| s.index_body.is_some());
+    if !to_index.is_empty() {
+        indexed.extend(index(ctx, to_index).await);
+    }
     if indexed.is_empty() {
         return;
     }
@@ -58,14 +63,27 @@ async fn finish_batch(ctx: &Ctx, batch: Vec<Stored>) {
 
 /// Sends the tile-index messages; returns the tiles whose message was accepted.
 async fn index(ctx: &Ctx, batch: Vec<Stored>) -> Vec<Stored> {
-    let queue = ctx.job.tile_index_queue.clone();
+    let super::Target::Tiles {
+        tile_index_queue: queue,
+        ..
+    } = ctx.job.target.clone()
+    else {
+        for s in &batch {
+            ctx.fail(
+                &s.work,
+                None,
+                "internal error: a tile in a volumetric job".into(),
+            );
+        }
+        return Vec::new();
+    };
     let entries: Vec<SendMessageBatchRequestEntry> = batch
         .iter()
         .enumerate()
         .map(|(i, s)| {
             SendMessageBatchRequestEntry::builder()
                 .id(i.to_string())
-                .message_body(s.index_body.clone())
+                .message_body(s.index_body.clone().unwrap_or_default())
                 .build()
                 // Both required fields (id, body) are set just above.
                 .expect("id and body are set")
@@ -130,7 +148,8 @@ async fn index(ctx: &Ctx, batch: Vec<Stored>) -> Vec<Stored> {
     indexed
 }
 
-/// Deletes the upload messages of stored and indexed tiles, then counts them as uploaded.
+/// Deletes the upload messages of stored and indexed tiles (and of stored chunks), then counts
+/// them as uploaded.
 async fn delete(ctx: &Ctx, indexed: Vec<Stored>) {
     let queue = ctx.job.upload_queue.clone();
     let entries: Vec<DeleteMessageBatchRequestEntry> = indexed
@@ -167,9 +186,9 @@ async fn delete(ctx: &Ctx, indexed: Vec<Stored>) {
                     if let Some(slot) = deleted.get_mut(i) {
                         *slot = false;
                         log::warn!(
-                            "tile {} is stored and indexed but its upload message could not be \
-                             deleted ({}: {}); it will be uploaded once more",
-                            indexed[i].work.message.tile_key,
+                            "{} is stored but its upload message could not be deleted ({}: {}); \
+                             it will be uploaded once more",
+                            indexed[i].work.describe(),
                             f.code(),
                             f.message().unwrap_or_default()
                         );
@@ -180,7 +199,7 @@ async fn delete(ctx: &Ctx, indexed: Vec<Stored>) {
         Err(e) => {
             if let Some(why) = settle(ctx, e, "deleting upload messages") {
                 log::warn!(
-                    "{} stored and indexed tiles keep their upload messages ({why}); they will be \
+                    "{} stored tiles or chunks keep their upload messages ({why}); they will be \
                      uploaded once more",
                     indexed.len()
                 );
@@ -191,23 +210,9 @@ async fn delete(ctx: &Ctx, indexed: Vec<Stored>) {
     for (s, deleted) in indexed.into_iter().zip(deleted) {
         if deleted {
             ctx.stats.uploaded(s.bytes, s.work.receives > 1, s.black);
+            ctx.stats.cuboids(s.cuboids);
         } else {
             ctx.stats.delete_failed();
-        }
-    }
-}
-
-/// Ends the run for job-wide failures; returns the reason of an ordinary one.
-fn settle(ctx: &Ctx, e: CallError, what: &str) -> Option<String> {
-    match e {
-        CallError::Failed(why) => Some(format!("{what} failed: {why}")),
-        CallError::Gone => {
-            ctx.halt(End::JobGone);
-            None
-        }
-        CallError::Fatal(why) => {
-            ctx.halt(End::Fatal(why));
-            None
         }
     }
 }

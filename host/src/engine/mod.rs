@@ -1,18 +1,22 @@
-//! The upload engine: drains a tile job's upload queue into S3, bounded and without loss.
+//! The upload engine: drains a job's upload queue into S3, bounded and without loss.
 //!
 //! ```text
-//! upload queue ─ReceiveMessage(10, long poll)─▶ work channel (bounded)
+//! upload queue ─ReceiveMessage(≤10, long poll)─▶ work channel (bounded)
 //!   ▶ plugin stage (blocking threads): tile indices → encoded tile
-//!   ▶ S3 PutObject (async, bounded in flight, metadata per protocol §4.1)
-//!   ▶ tile-index SendMessageBatch ▶ upload-queue DeleteMessageBatch
+//!                                      chunk indices → chunk → blosc cuboids
+//!   ▶ S3 PutObject (async, bounded in flight; tiles to the tile bucket with the metadata of
+//!     protocol §4.1, cuboids to the ingest bucket with that of §4.3)
+//!   ▶ tiles only: tile-index SendMessageBatch ▶ upload-queue DeleteMessageBatch
 //! ```
-//! Every tile holds one permit of a semaphore from the moment it is received until it is deleted
-//! or abandoned, so memory is bounded by configuration, never by the size of the job. The order
-//! put → index → delete is the no-loss invariant: a message is deleted only after its tile is stored
-//! and indexed; any failure leaves it to reappear after the visibility timeout. Tiles that keep
-//! failing are quarantined ([`quarantine`]). Shutdown is an argument: when it resolves, receiving
-//! stops and the tiles in flight finish; a fatal condition (queue gone, metadata over S3's limit,
-//! keys no longer renewable) ends the run the same way.
+//! Every message holds one permit of a semaphore from the moment it is received until it is
+//! deleted or abandoned, so memory is bounded by configuration, never by the size of the job: a
+//! tile job has `pipeline_capacity` tiles in flight, a volumetric job `chunks_in_flight` chunks
+//! (each one a whole chunk array, then its compressed cuboids). The order put → index → delete is
+//! the no-loss invariant: a message is deleted only after its tile is stored and indexed, or
+//! after every cuboid of its chunk is stored; any failure leaves it to reappear after the
+//! visibility timeout. Messages that keep failing are quarantined ([`quarantine`]). Shutdown is an
+//! argument: when it resolves, receiving stops and the work in flight finishes; a fatal condition
+//! (queue gone, metadata over S3's limit, keys no longer renewable) ends the run the same way.
 
 pub mod metadata;
 pub mod quarantine;
@@ -30,14 +34,14 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use boss_protocol::keys::TileKey;
-use boss_protocol::messages::TileUploadMessage;
+use boss_protocol::keys::{TileKey, VolumetricChunkKey};
+use boss_protocol::messages::{TileUploadMessage, VolumetricUploadMessage};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::aws::Session;
-pub use metadata::Job;
+pub use metadata::{Job, Target};
 use quarantine::{FailedTile, Quarantine};
-pub use source::{Produced, TileFailure, TileSource};
+pub use source::{ChunkSource, Failure, Produced, ProducedChunk, TileFailure, TileSource};
 pub use stats::{Snapshot, Stats};
 
 /// How an upload run is shaped.
@@ -45,7 +49,11 @@ pub use stats::{Snapshot, Stats};
 pub struct Options {
     /// Parallel plugin calls (`-p`); uploads in flight scale with it.
     pub workers: usize,
-    /// Quarantine a tile when it fails on this receive (ApproximateReceiveCount) or later.
+    /// Volumetric jobs: chunks held at once, from receive to delete (each costs its array, then
+    /// its compressed cuboids). Ignored by tile jobs.
+    pub chunks_in_flight: usize,
+    /// Quarantine a tile or chunk when it fails on this receive (ApproximateReceiveCount) or
+    /// later.
     pub max_attempts: u32,
     /// Long-poll wait of each ReceiveMessage (20 s in production).
     pub receive_wait: Duration,
@@ -68,12 +76,32 @@ impl Options {
     }
 }
 
+/// Raw chunk bytes the default number of chunks in flight may hold at once.
+pub const CHUNK_MEMORY_BUDGET: u64 = 4 << 30;
+
+/// Chunks in flight when `--chunks-in-flight` is not given: two per worker (one being read and
+/// cut while the previous one uploads), but no more than fit their raw arrays in
+/// [`CHUNK_MEMORY_BUDGET`], and at least one.
+pub fn default_chunks_in_flight(workers: usize, chunk_bytes: u64) -> usize {
+    let fit = CHUNK_MEMORY_BUDGET / chunk_bytes.max(1);
+    (workers.max(1) * 2)
+        .min(usize::try_from(fit).unwrap_or(usize::MAX))
+        .max(1)
+}
+
+/// Where the engine gets what it uploads: tiles for a tile job, chunks for a volumetric one.
+#[derive(Clone)]
+pub enum Source {
+    Tiles(Arc<dyn TileSource>),
+    Chunks(Arc<dyn ChunkSource>),
+}
+
 /// Why the run ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum End {
     /// The upload queue looked empty with nothing in flight.
     Drained,
-    /// Shutdown was requested; the tiles in flight were finished.
+    /// Shutdown was requested; the work in flight was finished.
     Interrupted,
     /// The upload queue no longer exists: the job was completed or cancelled elsewhere.
     JobGone,
@@ -93,10 +121,47 @@ pub struct Outcome {
 struct Work {
     message_id: String,
     receipt_handle: String,
-    message: TileUploadMessage,
-    tile: TileKey,
+    item: Item,
     receives: u32,
     _slot: OwnedSemaphorePermit,
+}
+
+/// What one upload message asks for.
+enum Item {
+    Tile {
+        message: TileUploadMessage,
+        tile: TileKey,
+    },
+    Chunk {
+        message: VolumetricUploadMessage,
+        chunk: VolumetricChunkKey,
+    },
+}
+
+impl Work {
+    /// The key retry and quarantine bookkeeping know the message by: the tile key of a tile,
+    /// the chunk key of a volumetric chunk.
+    fn key(&self) -> &str {
+        match &self.item {
+            Item::Tile { message, .. } => &message.tile_key,
+            Item::Chunk { message, .. } => &message.chunk_key,
+        }
+    }
+
+    fn chunk_key(&self) -> &str {
+        match &self.item {
+            Item::Tile { message, .. } => &message.chunk_key,
+            Item::Chunk { message, .. } => &message.chunk_key,
+        }
+    }
+
+    /// "tile x1 y2 z3 t0" or "chunk x1 y0 z2", for logs.
+    fn describe(&self) -> String {
+        match &self.item {
+            Item::Tile { tile: t, .. } => format!("tile x{} y{} z{} t{}", t.x, t.y, t.z, t.t),
+            Item::Chunk { chunk: c, .. } => format!("chunk x{} y{} z{}", c.x, c.y, c.z),
+        }
+    }
 }
 
 /// State every stage shares.
@@ -108,9 +173,9 @@ struct Ctx {
     quarantine: Arc<Quarantine>,
     stop: watch::Sender<bool>,
     fatal: Mutex<Option<End>>,
-    /// Tiles that failed here and are waiting to be redelivered, with the time after which we
-    /// stop waiting for them (another client may have taken and finished them). The queue is not
-    /// drained while any is due: they come back only after the visibility timeout.
+    /// Tiles or chunks that failed here and are waiting to be redelivered, with the time after
+    /// which we stop waiting for them (another client may have taken and finished them). The
+    /// queue is not drained while any is due: they come back only after the visibility timeout.
     retrying: Mutex<HashMap<String, Instant>>,
     /// The upload queue's visibility timeout (read at start; the service's is 120 s).
     visibility: Mutex<Duration>,
@@ -133,8 +198,8 @@ impl Ctx {
         self.stop.send_replace(true);
     }
 
-    /// A tile failed this attempt. It is left for redelivery, or quarantined when this was its
-    /// last allowed receive.
+    /// A tile or chunk failed this attempt. It is left for redelivery, or quarantined when this
+    /// was its last allowed receive.
     fn fail(&self, work: &Work, file: Option<String>, error: String) {
         self.stats.failed_attempt();
         if work.receives < self.options.max_attempts {
@@ -143,39 +208,42 @@ impl Ctx {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(
-                    work.message.tile_key.clone(),
+                    work.key().to_string(),
                     Instant::now() + visibility + Duration::from_secs(30),
                 );
             log::warn!(
-                "tile x{} y{} z{} t{} failed (attempt {} of {}), it will be retried: {error}",
-                work.tile.x,
-                work.tile.y,
-                work.tile.z,
-                work.tile.t,
+                "{} failed (attempt {} of {}), it will be retried: {error}",
+                work.describe(),
                 work.receives,
                 self.options.max_attempts
             );
             return;
         }
-        self.quarantine_tile(
-            &work.message.tile_key,
-            &work.message.chunk_key,
-            Some(&work.tile),
-            file,
-            error,
-            work.receives,
-        );
+        let entry = match &work.item {
+            Item::Tile { message, tile } => FailedTile::tile(
+                &message.tile_key,
+                &message.chunk_key,
+                Some(tile),
+                file,
+                error,
+                work.receives,
+            ),
+            Item::Chunk { message, chunk } => {
+                FailedTile::chunk(&message.chunk_key, Some(chunk), file, error, work.receives)
+            }
+        };
+        self.quarantine(entry);
     }
 
-    /// A tile came back (or was taken): no longer waited for.
-    fn redelivered(&self, tile_key: &str) {
+    /// A tile or chunk came back (or was taken): no longer waited for.
+    fn redelivered(&self, key: &str) {
         self.retrying
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(tile_key);
+            .remove(key);
     }
 
-    /// Whether a tile that failed here may still come back for another attempt.
+    /// Whether a tile or chunk that failed here may still come back for another attempt.
     fn awaiting_redelivery(&self) -> bool {
         let mut retrying = self.retrying.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
@@ -183,31 +251,15 @@ impl Ctx {
         !retrying.is_empty()
     }
 
-    fn quarantine_tile(
-        &self,
-        tile_key: &str,
-        chunk_key: &str,
-        tile: Option<&TileKey>,
-        file: Option<String>,
-        error: String,
-        attempts: u32,
-    ) {
-        let entry = FailedTile {
-            tile_key: tile_key.to_string(),
-            chunk_key: chunk_key.to_string(),
-            x: tile.map(|t| t.x),
-            y: tile.map(|t| t.y),
-            z: tile.map(|t| t.z),
-            t: tile.map(|t| t.t),
-            file,
-            error,
-            attempts,
-        };
+    fn quarantine(&self, entry: FailedTile) {
         match self.quarantine.add(&entry) {
             Ok(true) => {
                 self.stats.quarantined();
                 log::error!(
-                    "tile {tile_key} quarantined after {attempts} attempts ({}); see {}",
+                    "{} {} quarantined after {} attempts ({}); see {}",
+                    entry.what(),
+                    entry.key(),
+                    entry.attempts,
                     entry.error,
                     self.quarantine.path().display()
                 );
@@ -221,12 +273,13 @@ impl Ctx {
     }
 }
 
-/// Uploads tiles of `job` until the queue is drained, `shutdown` resolves, or the run cannot go on.
-/// `stats` and `quarantine` are shared with the caller, which shows progress and reports.
+/// Uploads the tiles or chunks of `job` until the queue is drained, `shutdown` resolves, or the
+/// run cannot go on. `stats` and `quarantine` are shared with the caller, which shows progress
+/// and reports.
 pub async fn run(
     job: Job,
     session: Session,
-    source: Arc<dyn TileSource>,
+    source: Source,
     options: Options,
     stats: Arc<Stats>,
     quarantine: Arc<Quarantine>,
@@ -255,7 +308,7 @@ pub async fn run(
             tokio::select! {
                 _ = shutdown => {
                     interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
-                    log::warn!("stopping: no new tiles are taken; finishing the tiles in flight");
+                    log::warn!("stopping: no new work is taken; finishing the work in flight");
                     ctx.stop.send_replace(true);
                 }
                 _ = stopped.wait_for(|s| *s) => {}
@@ -263,7 +316,15 @@ pub async fn run(
         })
     };
 
-    let capacity = ctx.options.pipeline_capacity();
+    // A chunk is far larger than a tile: chunks are bounded by their own setting, and a receive
+    // takes whatever room there is (one chunk at a time if need be) instead of waiting for 10.
+    let (capacity, min_batch) = match &source {
+        Source::Tiles(_) => {
+            let c = ctx.options.pipeline_capacity();
+            (c, receive::BATCH.min(c))
+        }
+        Source::Chunks(_) => (ctx.options.chunks_in_flight.max(1), 1),
+    };
     let slots = Arc::new(Semaphore::new(capacity));
     let (work_tx, work_rx) = tokio::sync::mpsc::channel::<Work>(capacity);
     let (stored_tx, stored_rx) = tokio::sync::mpsc::channel(capacity);
@@ -272,7 +333,7 @@ pub async fn run(
     let producers = produce::spawn(ctx.clone(), source, work_rx, stored_tx);
     let storer = tokio::spawn(store::run(ctx.clone(), stored_rx, done_tx));
     let finisher = tokio::spawn(finish::run(ctx.clone(), done_rx));
-    let drained = receive::run(ctx.clone(), slots, capacity, work_tx).await;
+    let drained = receive::run(ctx.clone(), slots, capacity, min_batch, work_tx).await;
 
     // The receiver dropped the work sender: each stage ends once its input is empty.
     for p in producers {

@@ -1,28 +1,53 @@
-//! The plugin stage: `-p N` blocking threads, each taking the next received tile and asking the
-//! tile source for its bytes. Plugins do file I/O and image codecs, which must never run on the
-//! async runtime's threads. A panic inside a source is caught here and fails only that tile.
+//! The plugin stage: `-p N` blocking threads, each taking the next received message and asking
+//! the source for what to upload: a tile's bytes, or a chunk, which is cut here into the cuboids
+//! the message lists and compressed as the service expects (spec §4.3). Plugins do file I/O and
+//! codecs, and blosc is CPU work: none of it may run on the async runtime's threads. A panic
+//! inside a source is caught here and fails only that tile or chunk.
+//!
+//! A chunk's array is dropped as soon as its cuboids are compressed, so what waits for upload is
+//! the compressed cuboids only.
 
 use std::sync::{Arc, Mutex};
 
+use boss_protocol::cuboid;
+use boss_protocol::messages::VolumetricUploadMessage;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::{Ctx, Produced, TileSource, Work};
+use super::{ChunkSource, Ctx, Failure, Item, Produced, Source, Work};
 
-/// A tile with its bytes, on its way to S3.
+/// A message with what it uploads, on its way to S3.
 pub(super) struct Ready {
     pub work: Work,
-    pub produced: Produced,
+    pub payload: Payload,
+}
+
+/// What one message uploads.
+pub(super) enum Payload {
+    Tile(Produced),
+    /// Every cuboid of a chunk, compressed, in the message's order.
+    Cuboids {
+        cuboids: Vec<Cuboid>,
+        file: Option<String>,
+        /// The chunk was smaller than the extent covers (zero-filled).
+        short: bool,
+    },
+}
+
+/// One compressed cuboid and its object key.
+pub(super) struct Cuboid {
+    pub key: String,
+    pub bytes: Vec<u8>,
 }
 
 /// Starts the workers; each ends when the work channel is closed and empty.
 pub(super) fn spawn(
     ctx: Arc<Ctx>,
-    source: Arc<dyn TileSource>,
+    source: Source,
     work: mpsc::Receiver<Work>,
     ready: mpsc::Sender<Ready>,
 ) -> Vec<JoinHandle<()>> {
-    // One receiver shared by the workers: whoever is free takes the next tile.
+    // One receiver shared by the workers: whoever is free takes the next message.
     let work = Arc::new(Mutex::new(work));
     let workers = ctx.options.workers.max(1);
     (0..workers)
@@ -32,7 +57,7 @@ pub(super) fn spawn(
             let delay = ctx.options.ramp.mul_f64(i as f64 / workers as f64);
             tokio::task::spawn_blocking(move || {
                 std::thread::sleep(delay);
-                worker(&ctx, &*source, &work, &ready)
+                worker(&ctx, &source, &work, &ready)
             })
         })
         .collect()
@@ -40,7 +65,7 @@ pub(super) fn spawn(
 
 fn worker(
     ctx: &Ctx,
-    source: &dyn TileSource,
+    source: &Source,
     work: &Mutex<mpsc::Receiver<Work>>,
     ready: &mpsc::Sender<Ready>,
 ) {
@@ -51,13 +76,11 @@ fn worker(
             .unwrap_or_else(|p| p.into_inner())
             .blocking_recv();
         let Some(w) = next else { return };
-        let t = w.tile;
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            source.tile(t.x, t.y, t.z, t.t)
-        }));
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| produce(source, &w.item)));
         match result {
-            Ok(Ok(produced)) => {
-                if ready.blocking_send(Ready { work: w, produced }).is_err() {
+            Ok(Ok(payload)) => {
+                if ready.blocking_send(Ready { work: w, payload }).is_err() {
                     return;
                 }
             }
@@ -68,8 +91,56 @@ fn worker(
                     .map(|s| s.to_string())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "unknown panic".into());
-                ctx.fail(&w, None, format!("the tile processor panicked: {what}"));
+                let stage = match w.item {
+                    Item::Tile { .. } => "the tile processor",
+                    Item::Chunk { .. } => "the chunk processor",
+                };
+                ctx.fail(&w, None, format!("{stage} panicked: {what}"));
             }
         }
     }
+}
+
+fn produce(source: &Source, item: &Item) -> Result<Payload, Failure> {
+    match (source, item) {
+        (Source::Tiles(tiles), Item::Tile { tile: t, .. }) => {
+            tiles.tile(t.x, t.y, t.z, t.t).map(Payload::Tile)
+        }
+        (Source::Chunks(chunks), Item::Chunk { message, chunk }) => {
+            cuboids(&**chunks, message, chunk.x, chunk.y, chunk.z)
+        }
+        // The receiver parses messages by the job's kind, and the caller pairs the source with
+        // the same kind; a mismatch is a bug, reported rather than trusted.
+        _ => Err(Failure {
+            file: None,
+            error: "internal error: the upload message does not match the job's kind".into(),
+        }),
+    }
+}
+
+/// Reads the chunk and cuts every cuboid the message lists.
+fn cuboids(
+    source: &dyn ChunkSource,
+    message: &VolumetricUploadMessage,
+    x: u64,
+    y: u64,
+    z: u64,
+) -> Result<Payload, Failure> {
+    let produced = source.chunk(x, y, z)?;
+    let chunk = produced.chunk;
+    // The Boss's quirk: blosc's type size is given in bits (spec §4.3).
+    let typesize = chunk.dtype().size() * 8;
+    let cuboids = message
+        .cuboids
+        .iter()
+        .map(|c| Cuboid {
+            key: c.key.clone(),
+            bytes: cuboid::compress_with_typesize(&chunk.cuboid(c.x, c.y, c.z), typesize),
+        })
+        .collect();
+    Ok(Payload::Cuboids {
+        cuboids,
+        file: produced.file,
+        short: produced.short,
+    })
 }

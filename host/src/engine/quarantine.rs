@@ -1,18 +1,24 @@
-//! Tiles given up on. A tile that keeps failing would otherwise come back every visibility timeout
-//! forever and keep the job from completing without anyone noticing. After a bounded number of
-//! receives it is written to a JSON-lines failure report (one object per tile: key, indices, file,
-//! error, attempts) and this process skips it from then on. The message itself stays in the queue,
-//! so nothing is lost: fixing the file and resuming the job uploads it.
+//! Tiles and chunks given up on. A tile or chunk that keeps failing would otherwise come back every
+//! visibility timeout forever and keep the job from completing without anyone noticing. After a
+//! bounded number of receives it is written to a JSON-lines failure report (one object per tile
+//! or chunk: keys, indices, file, error, attempts) and this process skips it from then on. The
+//! message itself stays in the queue, so nothing is lost: fixing the source and resuming the job
+//! uploads it.
+//!
+//! A tile's line has its `tile_key` and the tile's indices; a volumetric chunk's line has no
+//! `tile_key`, and its x/y/z are the chunk indices of its `chunk_key`.
 
 use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-/// One line of the failure report.
+/// One line of the failure report: a tile, or a chunk of a volumetric job.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FailedTile {
-    pub tile_key: String,
+    /// `None` for a volumetric chunk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tile_key: Option<String>,
     pub chunk_key: String,
     pub x: Option<u64>,
     pub y: Option<u64>,
@@ -23,7 +29,66 @@ pub struct FailedTile {
     pub attempts: u32,
 }
 
-/// The report file (created on the first quarantined tile) and the keys this process skips.
+impl FailedTile {
+    /// A tile's line (`tile` is `None` when its key could not be read).
+    pub fn tile(
+        tile_key: &str,
+        chunk_key: &str,
+        tile: Option<&boss_protocol::keys::TileKey>,
+        file: Option<String>,
+        error: String,
+        attempts: u32,
+    ) -> FailedTile {
+        FailedTile {
+            tile_key: Some(tile_key.to_string()),
+            chunk_key: chunk_key.to_string(),
+            x: tile.map(|t| t.x),
+            y: tile.map(|t| t.y),
+            z: tile.map(|t| t.z),
+            t: tile.map(|t| t.t),
+            file,
+            error,
+            attempts,
+        }
+    }
+
+    /// A volumetric chunk's line (`chunk` is `None` when its key could not be read).
+    pub fn chunk(
+        chunk_key: &str,
+        chunk: Option<&boss_protocol::keys::VolumetricChunkKey>,
+        file: Option<String>,
+        error: String,
+        attempts: u32,
+    ) -> FailedTile {
+        FailedTile {
+            tile_key: None,
+            chunk_key: chunk_key.to_string(),
+            x: chunk.map(|c| c.x),
+            y: chunk.map(|c| c.y),
+            z: chunk.map(|c| c.z),
+            t: chunk.map(|_| 0),
+            file,
+            error,
+            attempts,
+        }
+    }
+
+    /// The key this process skips from now on: the tile key, else the chunk key.
+    pub fn key(&self) -> &str {
+        self.tile_key.as_deref().unwrap_or(&self.chunk_key)
+    }
+
+    /// "tile" or "chunk", for messages.
+    pub fn what(&self) -> &'static str {
+        if self.tile_key.is_some() {
+            "tile"
+        } else {
+            "chunk"
+        }
+    }
+}
+
+/// The report file (created on the first quarantined tile or chunk) and the keys this process skips.
 #[derive(Debug)]
 pub struct Quarantine {
     path: PathBuf,
@@ -50,16 +115,16 @@ impl Quarantine {
         &self.path
     }
 
-    /// Whether this process gave up on `tile_key`.
-    pub fn contains(&self, tile_key: &str) -> bool {
-        self.lock().keys.contains(tile_key)
+    /// Whether this process gave up on `key` (a tile key, or a volumetric chunk key).
+    pub fn contains(&self, key: &str) -> bool {
+        self.lock().keys.contains(key)
     }
 
-    /// Records a tile; returns false if it was already quarantined. A report that cannot be
+    /// Records a tile or chunk; returns false if it was already quarantined. A report that cannot be
     /// written is an error: a quarantine nobody can read would hide the failure.
     pub fn add(&self, tile: &FailedTile) -> std::io::Result<bool> {
         let mut inner = self.lock();
-        if inner.keys.contains(&tile.tile_key) {
+        if inner.keys.contains(tile.key()) {
             return Ok(false);
         }
         if inner.file.is_none() {
@@ -78,16 +143,16 @@ impl Quarantine {
         let file = inner.file.as_mut().expect("opened just above");
         file.write_all(line.as_bytes())?;
         file.flush()?;
-        inner.keys.insert(tile.tile_key.clone());
+        inner.keys.insert(tile.key().to_string());
         Ok(true)
     }
 
-    /// How many tiles were quarantined.
+    /// How many tiles or chunks were quarantined.
     pub fn len(&self) -> usize {
         self.lock().keys.len()
     }
 
-    /// Whether no tile was quarantined.
+    /// Whether nothing was quarantined.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -105,7 +170,7 @@ mod tests {
 
     fn failed(key: &str) -> FailedTile {
         FailedTile {
-            tile_key: key.into(),
+            tile_key: Some(key.into()),
             chunk_key: "ck".into(),
             x: Some(1),
             y: Some(2),
@@ -136,5 +201,20 @@ mod tests {
         assert!(text.starts_with(
             r#"{"tile_key":"a","chunk_key":"ck","x":1,"y":2,"z":3,"t":0,"file":"/data/slice3.png","error":"No such file","attempts":5}"#
         ));
+    }
+
+    #[test]
+    fn a_chunk_line_has_no_tile_key_and_is_known_by_its_chunk_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = Quarantine::new(dir.path().join("failures.jsonl"));
+        let chunk = FailedTile::chunk("ck9", None, Some("/v".into()), "bad".into(), 3);
+        assert!(q.add(&chunk).unwrap());
+        assert!(q.contains("ck9"));
+        assert_eq!((chunk.what(), chunk.key()), ("chunk", "ck9"));
+        assert_eq!(
+            std::fs::read_to_string(q.path()).unwrap(),
+            "{\"chunk_key\":\"ck9\",\"x\":null,\"y\":null,\"z\":null,\"t\":null,\"file\":\"/v\",\
+             \"error\":\"bad\",\"attempts\":3}\n"
+        );
     }
 }

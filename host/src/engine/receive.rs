@@ -1,31 +1,36 @@
 //! The receiving stage: takes up to 10 messages at a time from the upload queue, but only when
-//! the pipeline has room for 10 more, so a slow plugin or upload slows receiving instead of
-//! letting received tiles age past the visibility timeout. It is also where the run decides the
-//! queue is drained: an empty receive while no tile is in flight.
+//! the pipeline has room for them (10 tiles; for volumetric jobs at least one chunk), so a slow
+//! plugin or upload slows receiving instead of letting received messages age past the visibility
+//! timeout. It is also where the run decides the queue is drained: an empty receive while nothing
+//! is in flight.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
-use boss_protocol::keys::TileKey;
-use boss_protocol::messages::TileUploadMessage;
+use boss_protocol::keys::{TileKey, VolumetricChunkKey};
+use boss_protocol::messages::{TileUploadMessage, VolumetricUploadMessage};
 use tokio::sync::{mpsc, Semaphore};
 
+use super::quarantine::FailedTile;
 use super::retry::{with_session, CallError};
-use super::{Ctx, End, Work};
+use super::{Ctx, End, Item, Target, Work};
 use crate::aws::{classify, describe};
 use crate::backend::backoff::Backoff;
 
 /// SQS's maximum per ReceiveMessage.
-const BATCH: usize = 10;
+pub(super) const BATCH: usize = 10;
 /// Consecutive failed receives (after the SDK's own retries) before the run gives up.
 const MAX_RECEIVE_FAILURES: u32 = 12;
 
-/// Receives until drained or stopped; returns true when the queue was drained.
+/// Receives until drained or stopped; returns true when the queue was drained. Each receive
+/// waits for `min_batch` free slots, then asks for as many messages as there are free slots (at
+/// most 10).
 pub(super) async fn run(
     ctx: Arc<Ctx>,
     slots: Arc<Semaphore>,
     capacity: usize,
+    min_batch: usize,
     work: mpsc::Sender<Work>,
 ) -> bool {
     let mut stop = ctx.stop.subscribe();
@@ -37,14 +42,23 @@ pub(super) async fn run(
         if *stop.borrow() {
             return false;
         }
+        let min_batch = min_batch.clamp(1, BATCH);
         let mut permits = tokio::select! {
-            p = slots.clone().acquire_many_owned(BATCH as u32) => match p {
+            p = slots.clone().acquire_many_owned(min_batch as u32) => match p {
                 Ok(p) => p,
                 // The semaphore is never closed; treat it as a stop all the same.
                 Err(_) => return false,
             },
             _ = stop.wait_for(|s| *s) => return false,
         };
+        // Take whatever further room there is, up to SQS's batch size.
+        while permits.num_permits() < BATCH {
+            match slots.clone().try_acquire_owned() {
+                Ok(more) => permits.merge(more),
+                Err(_) => break,
+            }
+        }
+        let batch = permits.num_permits();
         let queue = ctx.job.upload_queue.clone();
         let received = tokio::select! {
             r = with_session(&ctx.session, |clients| {
@@ -54,7 +68,7 @@ pub(super) async fn run(
                         .sqs
                         .receive_message()
                         .queue_url(queue)
-                        .max_number_of_messages(BATCH as i32)
+                        .max_number_of_messages(batch as i32)
                         .wait_time_seconds(wait_secs)
                         .message_system_attribute_names(
                             MessageSystemAttributeName::ApproximateReceiveCount,
@@ -165,44 +179,72 @@ fn accept(
         .and_then(|v| v.parse().ok())
         .unwrap_or(1);
     let body = m.body().unwrap_or_default();
-    let message: TileUploadMessage = match serde_json::from_str(body) {
-        Ok(msg) => msg,
-        Err(e) => {
-            let id = m.message_id().unwrap_or("?").to_string();
-            ctx.quarantine_tile(
-                &format!("(message {id})"),
-                "",
-                None,
-                None,
-                format!("the upload message is not a tile message ({e}): {body}"),
-                receives,
-            );
-            return None;
-        }
+    // An unreadable message is known by its message id, in place of the key it lacks.
+    let id = format!("(message {})", m.message_id().unwrap_or("?"));
+    let unreadable = |what: &str, e: serde_json::Error| {
+        format!("the upload message is not a {what} message ({e}): {body}")
     };
-    ctx.redelivered(&message.tile_key);
-    if ctx.quarantine.contains(&message.tile_key) {
-        return None;
-    }
-    let tile = match TileKey::parse(&message.tile_key) {
-        Ok(t) => t,
-        Err(e) => {
-            ctx.quarantine_tile(
-                &message.tile_key,
-                &message.chunk_key,
-                None,
-                None,
-                format!("the tile key cannot be read: {e}"),
-                receives,
-            );
-            return None;
+    let item = match &ctx.job.target {
+        Target::Tiles { .. } => {
+            let message: TileUploadMessage = match serde_json::from_str(body) {
+                Ok(msg) => msg,
+                Err(e) => {
+                    let error = unreadable("tile", e);
+                    ctx.quarantine(FailedTile::tile(&id, "", None, None, error, receives));
+                    return None;
+                }
+            };
+            ctx.redelivered(&message.tile_key);
+            if ctx.quarantine.contains(&message.tile_key) {
+                return None;
+            }
+            match TileKey::parse(&message.tile_key) {
+                Ok(tile) => Item::Tile { message, tile },
+                Err(e) => {
+                    ctx.quarantine(FailedTile::tile(
+                        &message.tile_key,
+                        &message.chunk_key,
+                        None,
+                        None,
+                        format!("the tile key cannot be read: {e}"),
+                        receives,
+                    ));
+                    return None;
+                }
+            }
+        }
+        Target::Cuboids { .. } => {
+            let message: VolumetricUploadMessage = match serde_json::from_str(body) {
+                Ok(msg) => msg,
+                Err(e) => {
+                    let error = unreadable("volumetric chunk", e);
+                    ctx.quarantine(FailedTile::chunk(&id, None, None, error, receives));
+                    return None;
+                }
+            };
+            ctx.redelivered(&message.chunk_key);
+            if ctx.quarantine.contains(&message.chunk_key) {
+                return None;
+            }
+            match VolumetricChunkKey::parse(&message.chunk_key) {
+                Ok(chunk) => Item::Chunk { message, chunk },
+                Err(e) => {
+                    ctx.quarantine(FailedTile::chunk(
+                        &message.chunk_key,
+                        None,
+                        None,
+                        format!("the chunk key cannot be read: {e}"),
+                        receives,
+                    ));
+                    return None;
+                }
+            }
         }
     };
     Some(Work {
         message_id: m.message_id().unwrap_or_default().to_string(),
         receipt_handle: m.receipt_handle().unwrap_or_default().to_string(),
-        message,
-        tile,
+        item,
         receives,
         _slot: slot,
     })

@@ -64,3 +64,19 @@ where
         }
     }
 }
+
+/// Ends the run for job-wide failures (`ctx.halt`); returns the reason of an ordinary one as
+/// "{what} failed: {why}".
+pub(super) fn settle(ctx: &super::Ctx, e: CallError, what: &str) -> Option<String> {
+    match e {
+        CallError::Failed(why) => Some(format!("{what} failed: {why}")),
+        CallError::Gone => {
+            ctx.halt(super::End::JobGone);
+            None
+        }
+        CallError::Fatal(why) => {
+            ctx.halt(super::End::Fatal(why));
+            None
+        }
+    }
+}

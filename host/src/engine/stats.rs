@@ -13,14 +13,16 @@ pub struct Stats {
     quarantined: AtomicU64,
     black: AtomicU64,
     delete_failures: AtomicU64,
+    cuboids: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Snapshot {
-    /// Tiles stored, indexed and deleted from the upload queue.
+    /// Tiles stored, indexed and deleted from the upload queue; for a volumetric job, chunks
+    /// whose cuboids were all stored, deleted from the upload queue.
     pub uploaded: u64,
-    /// Bytes of those tiles.
+    /// Bytes of those tiles (or compressed cuboids).
     pub bytes: u64,
     /// Uploaded tiles whose message had been received before (by us or another client): the
     /// tile may have been stored twice, which the service tolerates.
@@ -29,10 +31,13 @@ pub struct Snapshot {
     pub failed_attempts: u64,
     /// Tiles given up on and written to the failure report.
     pub quarantined: u64,
-    /// Tiles the plugin replaced by black (e.g. `fail_gracefully`).
+    /// Tiles the plugin replaced by black (e.g. `fail_gracefully`); for a volumetric job, chunks
+    /// smaller than the extent covers, whose rest was uploaded as zeros.
     pub black: u64,
     /// Stored and indexed tiles whose upload message could not be deleted (they will be redone).
     pub delete_failures: u64,
+    /// Volumetric jobs: cuboids of the uploaded chunks.
+    pub cuboids: u64,
 }
 
 impl Stats {
@@ -55,6 +60,10 @@ impl Stats {
         self.quarantined.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn cuboids(&self, n: u64) {
+        self.cuboids.fetch_add(n, Ordering::Relaxed);
+    }
+
     pub(crate) fn delete_failed(&self) {
         self.delete_failures.fetch_add(1, Ordering::Relaxed);
     }
@@ -69,6 +78,7 @@ impl Stats {
             quarantined: self.quarantined.load(Ordering::Relaxed),
             black: self.black.load(Ordering::Relaxed),
             delete_failures: self.delete_failures.load(Ordering::Relaxed),
+            cuboids: self.cuboids.load(Ordering::Relaxed),
         }
     }
 }

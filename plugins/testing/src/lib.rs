@@ -5,16 +5,20 @@
 //! `...path.TestPassThroughPathProcessor` (the empty path), `...tile.TestTileProcessor` (a file's
 //! bytes unchanged) and `...tile.TestRandomTileProcessor` (a random uint8 tile). They are here
 //! under those names and their short names, plus `PanickingTileProcessor`, which panics on one
-//! chosen z so that tests can show a panicking plugin costs a tile, not the run.
+//! chosen z so that tests can show a panicking plugin costs a tile, not the run, and
+//! `TestPatternChunkProcessor`, volumetric chunks of a known voxel pattern in any dtype and axis
+//! order (with switches for wrong shapes, wrong dtypes and missing chunks).
 //!
 //! Random tiles are a pure function of `(x, y, z, t)` (a SplitMix64 stream seeded from the
 //! indices), so a test can recompute what was uploaded; values lie in 1..=253 as in the
 //! original, so no pixel is black.
 //!
 //! # Layout
+//! - [`pattern`]: the volumetric test pattern and its chunk processor.
 //! - [`random`]: the deterministic random tile.
 //! - [`test_tile`]: the bundled test tile and where it is written for readers.
 
+pub mod pattern;
 pub mod random;
 pub mod test_tile;
 
@@ -185,6 +189,19 @@ pub fn plugin() -> Plugin {
                 panic_at_z,
             })
         },
+    )
+    .path(
+        "TestPatternPathProcessor",
+        "always the empty path: TestPatternChunkProcessor needs no source",
+        &[],
+        |_params, _host| Ok(PassThroughPath),
+    )
+    .chunk(
+        "TestPatternChunkProcessor",
+        "volumetric chunks of a known voxel pattern (params dtype, order, time_points; \
+         wrong_shape_at, wrong_dtype_at, missing_at for bad-input tests)",
+        &[],
+        |params, _host| pattern::Pattern::new(params),
     )
 }
 

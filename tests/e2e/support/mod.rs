@@ -4,3 +4,4 @@
 pub mod cmd;
 pub mod data;
 pub mod sim;
+pub mod volumetric;

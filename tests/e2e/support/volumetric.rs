@@ -1,0 +1,169 @@
+//! Volumetric jobs against the simulator, for every test that ingests chunks: a config builder
+//! (any path and chunk processor; [`pattern_config`] for the testing plugin's known pattern), the
+//! `boss-ingest` command these tests run, and a cutout comparison that reads the whole extent
+//! back and names the first voxel that differs.
+//!
+//! Typical use (a generated source of your own, any chunk processor):
+//! ```text
+//! let sim = SimHandle::start(SimOptions::default());
+//! let config = config(&sim, "ch16", [700, 600, 37], [1024, 512, 32], path_processor, chunk_processor);
+//! let out = run(ingest(&sim, &write_config(dir, &config))).await;
+//! assert_eq!(out.code, Some(0), "{}", out.both());
+//! assert_cutout_matches(&sim, "ch16", [700, 600, 37], 2, |x, y, z| my_voxel(x, y, z)).await;
+//! ```
+//! The simulator's channels are `ch` (uint8), `ch16` (uint16) and `ch64` (uint64) in `col/exp`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::cmd::{Cmd, Output};
+use super::sim::SimHandle;
+
+/// A v0.2 volumetric config for the simulator's `col/exp/<channel>`, extent from 0 to `extent`
+/// (x, y, z; t [0, 1)), with the given processor objects (`{"class": ..., "params": {...}}`).
+pub fn config(
+    sim: &SimHandle,
+    channel: &str,
+    extent: [u64; 3],
+    chunk_size: [u64; 3],
+    path_processor: Value,
+    chunk_processor: Value,
+) -> Value {
+    json!({
+      "schema": {"name": "boss-v0.2-schema", "validator": "BossValidatorV02"},
+      "client": {
+        "backend": {"name": "boss", "class": "BossBackend", "host": sim.host(), "protocol": "http"},
+        "path_processor": path_processor,
+        "chunk_processor": chunk_processor
+      },
+      "database": {"collection": "col", "experiment": "exp", "channel": channel},
+      "ingest_job": {
+        "ingest_type": "volumetric",
+        "resolution": 0,
+        "extent": {"x": [0, extent[0]], "y": [0, extent[1]], "z": [0, extent[2]], "t": [0, 1]},
+        "chunk_size": {"x": chunk_size[0], "y": chunk_size[1], "z": chunk_size[2]}
+      }
+    })
+}
+
+/// A config whose chunks come from `testing::TestPatternChunkProcessor` with `params` (its
+/// `dtype`, `order` and bad-input switches); every voxel is
+/// `boss_ingest_plugin_testing::pattern::value(dtype, x, y, z)`.
+pub fn pattern_config(
+    sim: &SimHandle,
+    channel: &str,
+    extent: [u64; 3],
+    chunk_size: [u64; 3],
+    params: Value,
+) -> Value {
+    config(
+        sim,
+        channel,
+        extent,
+        chunk_size,
+        json!({"class": "testing::TestPatternPathProcessor", "params": {}}),
+        json!({"class": "testing::TestPatternChunkProcessor", "params": params}),
+    )
+}
+
+/// Writes `config` as `<dir>/job.json`.
+pub fn write_config(dir: &Path, config: &Value) -> PathBuf {
+    let path = dir.join("job.json");
+    std::fs::write(&path, serde_json::to_string_pretty(config).expect("JSON")).expect("write");
+    path
+}
+
+/// `boss-ingest <config> -f` pointed at the simulator, with short receive waits and 2 workers.
+pub fn ingest(sim: &SimHandle, config: &Path) -> Cmd {
+    Cmd::boss_ingest()
+        .env("AWS_ENDPOINT_URL", &sim.aws)
+        .env("INTERN_TOKEN", &sim.token)
+        .arg(config)
+        .args(["-f", "--receive-wait-secs", "1", "-p", "2"])
+        .timeout(Duration::from_secs(300))
+}
+
+/// Runs a command on a blocking thread so the test's runtime keeps serving async calls.
+pub async fn run(cmd: Cmd) -> Output {
+    tokio::task::spawn_blocking(move || cmd.run())
+        .await
+        .expect("command thread")
+}
+
+/// The job id from "keep this id to resume: boss-ingest <config> -j <id>".
+pub fn job_id(out: &Output) -> u64 {
+    let marker = "keep this id to resume: boss-ingest ";
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains(marker))
+        .unwrap_or_else(|| panic!("no job id printed:\n{}", out.both()));
+    line.rsplit(" -j ")
+        .next()
+        .and_then(|id| id.trim().parse().ok())
+        .unwrap_or_else(|| panic!("cannot read the job id from {line:?}"))
+}
+
+/// The raw voxels of box `[x0,x1) × [y0,y1) × [z0,z1)` through the cutout API (z, y, x C
+/// order, little-endian).
+pub async fn cutout(
+    sim: &SimHandle,
+    channel: &str,
+    x: (u64, u64),
+    y: (u64, u64),
+    z: (u64, u64),
+) -> Vec<u8> {
+    let url = format!(
+        "{}/v1/cutout/col/exp/{channel}/0/{}:{}/{}:{}/{}:{}/",
+        sim.api, x.0, x.1, y.0, y.1, z.0, z.1
+    );
+    let reply = reqwest::Client::new()
+        .get(&url)
+        .header("Authorization", format!("Token {}", sim.token))
+        .header("Accept", "application/octet-stream")
+        .send()
+        .await
+        .expect("cutout request");
+    assert!(reply.status().is_success(), "{url}: {reply:?}");
+    reply.bytes().await.expect("cutout body").to_vec()
+}
+
+/// Reads `[0, extent)` back 16 slices at a time and asserts every voxel equals `value(x, y, z)`
+/// (`itemsize` bytes each); on a mismatch names the first differing voxel and how many differ.
+pub async fn assert_cutout_matches(
+    sim: &SimHandle,
+    channel: &str,
+    extent: [u64; 3],
+    itemsize: usize,
+    value: impl Fn(u64, u64, u64) -> u64,
+) {
+    let [nx, ny, nz] = extent;
+    for z0 in (0..nz).step_by(16) {
+        let z1 = (z0 + 16).min(nz);
+        let got = cutout(sim, channel, (0, nx), (0, ny), (z0, z1)).await;
+        let voxels = ((z1 - z0) * ny * nx) as usize;
+        assert_eq!(
+            got.len(),
+            voxels * itemsize,
+            "slices {z0}..{z1}: cutout size"
+        );
+        let (mut first, mut differ) = (None, 0u64);
+        for (i, bytes) in got.chunks_exact(itemsize).enumerate() {
+            let i = i as u64;
+            let (x, y, z) = (i % nx, (i / nx) % ny, z0 + i / (nx * ny));
+            let mut le = [0u8; 8];
+            le[..itemsize].copy_from_slice(bytes);
+            let (stored, want) = (u64::from_le_bytes(le), value(x, y, z));
+            if stored != want {
+                differ += 1;
+                first.get_or_insert((x, y, z, stored, want));
+            }
+        }
+        assert_eq!(
+            differ, 0,
+            "slices {z0}..{z1}: {differ} voxels differ; first at (x, y, z, stored, expected) {first:?}"
+        );
+    }
+}
