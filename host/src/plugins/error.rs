@@ -30,6 +30,10 @@ pub enum PluginsError {
     #[error("{0}")]
     Load(#[from] LoadError),
 
+    /// A legacy name of an optional plugin (HDF5) that is not installed.
+    #[error("{0}")]
+    OptionalNotInstalled(#[from] super::optional::NotInstalled),
+
     #[error(
         "plugin library \"{library}\" ({origin}) has no {kind} processor class \"{class}\"{}; \
          its classes are: {}.",

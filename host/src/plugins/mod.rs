@@ -18,6 +18,7 @@
 //! - [`services`]: the host services (local, `s3://` and `http(s)://` reads, logging) plugins get.
 
 pub mod error;
+pub mod optional;
 pub mod search;
 pub mod services;
 
@@ -293,9 +294,17 @@ impl Plugins {
             });
         }
         if let Some(module) = legacy_module(class) {
+            // An optional plugin kept out of the binary (HDF5) is found by its library name.
+            let optional = optional::for_class(class);
+            let module = optional.map_or(module, |o| o.library);
             let found = self.search.find(module);
             match found.as_slice() {
                 [] => {
+                    if let Some(o) = optional {
+                        let dirs: Vec<String> =
+                            self.search.dirs().iter().map(|d| d.to_string()).collect();
+                        return Err(o.not_installed(class, kind, &dirs).into());
+                    }
                     return Err(PluginsError::UnknownClass {
                         class: class.to_string(),
                         kind,
@@ -629,16 +638,16 @@ mod tests {
              \"<library>\" next to \"class\"; `boss-ingest plugins` lists what is available."
         );
         let text = error_text(plugins.path_processor(&spec(
-            "ingestclient.plugins.hdf5.Hdf5SlicePathProcessor",
+            "ingestclient.plugins.mylab.MyPathProcessor",
             None,
             job(),
         )));
         assert!(
             text.starts_with(&format!(
-                "unknown path processor class \"ingestclient.plugins.hdf5.Hdf5SlicePathProcessor\": \
-                 no built-in plugin provides it (nor is there a plugin library \"hdf5\" ({}) on \
+                "unknown path processor class \"ingestclient.plugins.mylab.MyPathProcessor\": \
+                 no built-in plugin provides it (nor is there a plugin library \"mylab\" ({}) on \
                  the plugin search path).",
-                search::library_file_name("hdf5")
+                search::library_file_name("mylab")
             )),
             "{text}"
         );
