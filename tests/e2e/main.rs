@@ -9,3 +9,5 @@ mod ingest;
 mod plugin_loading;
 mod sim;
 mod volumetric;
+mod zarr;
+mod cloudvolume;

@@ -5,3 +5,4 @@ pub mod cmd;
 pub mod data;
 pub mod sim;
 pub mod volumetric;
+pub mod volumes;
