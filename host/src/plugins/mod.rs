@@ -315,7 +315,7 @@ impl Plugins {
                              search path",
                             search::library_file_name(module)
                         )),
-                    })
+                    });
                 }
                 [path] => {
                     let loaded = load(path)?;
@@ -616,7 +616,8 @@ mod tests {
             "plugin library \"testing\" (built into boss-ingest) has no tile processor class \
              \"Nope\"; its classes are: TestPathProcessor (path), TestPassThroughPathProcessor \
              (path), TestTileProcessor (tile), TestRandomTileProcessor (tile), \
-             PanickingTileProcessor (tile)."
+             PanickingTileProcessor (tile), TestPatternPathProcessor (path), \
+             TestPatternChunkProcessor (chunk)."
         );
         let text =
             error_text(plugins.tile_processor(&spec("TestPathProcessor", Some("testing"), job())));
