@@ -210,19 +210,23 @@ async fn compare_chunks(
             .await
             .context(format!("reading chunk x{} y{} z{} back", c.x, c.y, c.z))?;
         let name = crate::commands::chunks::describe(&g);
+        let name = if read.file.is_empty() {
+            name
+        } else {
+            format!("{name} from {}", read.file)
+        };
         match differing_chunk_voxels(&read.chunk, &stored, g.max) {
             Ok(0) => {}
             Ok(n) => {
                 bad += 1;
                 println!(
-                    "{name} ({}): {n} of {} voxels differ",
-                    read.file,
+                    "{name}: {n} of {} voxels differ",
                     g.max.x * g.max.y * g.max.z
                 );
             }
             Err(why) => {
                 bad += 1;
-                println!("{name} ({}): {why}", read.file);
+                println!("{name}: {why}");
             }
         }
     }

@@ -7,6 +7,8 @@
 //! - `dtype`: `uint8` (default), `uint16`, `uint32`, `uint64`;
 //! - `order`: `ZYX` (default), `XYZ`, `XYZT`, `TZYX` (4-D orders get `time_points`, default 1;
 //!   t = 0 holds the pattern, later time points hold the dtype's maximum);
+//! - `plus`: added to every voxel (wrapping in the dtype), so a test can make a source that
+//!   differs from what was ingested;
 //! - bad-input switches, each a chunk index `[x, y, z]` (or `"all"`): `wrong_shape_at` (one
 //!   voxel too many along x), `wrong_dtype_at` (uint16 for a uint8 job, uint8 otherwise),
 //!   `missing_at` (a not-found error, like a missing source file).
@@ -63,6 +65,7 @@ pub struct Pattern {
     dtype: Dtype,
     order: AxisOrder,
     time_points: u64,
+    plus: u64,
     chunk_size: [u64; 3],
     extent_stop: [u64; 3],
     wrong_shape_at: At,
@@ -106,6 +109,7 @@ impl Pattern {
             dtype,
             order,
             time_points,
+            plus: params["plus"].as_u64().unwrap_or(0),
             chunk_size: [
                 axis("chunk_size", "x", usize::MAX)?,
                 axis("chunk_size", "y", usize::MAX)?,
@@ -154,7 +158,17 @@ impl ChunkProcess for Pattern {
         } else {
             self.dtype
         };
-        Ok(array(dtype, self.order, origin, size, self.time_points))
+        let mut a = array(dtype, self.order, origin, size, self.time_points);
+        if self.plus != 0 {
+            let item = dtype.size();
+            for v in a.data.chunks_exact_mut(item) {
+                let mut le = [0u8; 8];
+                le[..item].copy_from_slice(v);
+                let sum = u64::from_le_bytes(le).wrapping_add(self.plus);
+                v.copy_from_slice(&sum.to_le_bytes()[..item]);
+            }
+        }
+        Ok(a)
     }
 }
 

@@ -31,10 +31,29 @@ pub fn config(
     path_processor: Value,
     chunk_processor: Value,
 ) -> Value {
+    config_for_host(
+        &sim.host(),
+        channel,
+        extent,
+        chunk_size,
+        path_processor,
+        chunk_processor,
+    )
+}
+
+/// [`config`] for a Boss at `host` (`check` needs no running simulator).
+pub fn config_for_host(
+    host: &str,
+    channel: &str,
+    extent: [u64; 3],
+    chunk_size: [u64; 3],
+    path_processor: Value,
+    chunk_processor: Value,
+) -> Value {
     json!({
       "schema": {"name": "boss-v0.2-schema", "validator": "BossValidatorV02"},
       "client": {
-        "backend": {"name": "boss", "class": "BossBackend", "host": sim.host(), "protocol": "http"},
+        "backend": {"name": "boss", "class": "BossBackend", "host": host, "protocol": "http"},
         "path_processor": path_processor,
         "chunk_processor": chunk_processor
       },
@@ -58,14 +77,48 @@ pub fn pattern_config(
     chunk_size: [u64; 3],
     params: Value,
 ) -> Value {
-    config(
-        sim,
+    pattern_config_for_host(&sim.host(), channel, extent, chunk_size, params)
+}
+
+/// [`pattern_config`] for a Boss at `host`.
+pub fn pattern_config_for_host(
+    host: &str,
+    channel: &str,
+    extent: [u64; 3],
+    chunk_size: [u64; 3],
+    params: Value,
+) -> Value {
+    config_for_host(
+        host,
         channel,
         extent,
         chunk_size,
         json!({"class": "testing::TestPatternPathProcessor", "params": {}}),
         json!({"class": "testing::TestPatternChunkProcessor", "params": params}),
     )
+}
+
+/// A simulator whose `col/exp` holds exactly `channels` (name, datatype), with ids 7/12/40+i.
+/// The returned dir holds its resources file.
+pub fn sim_with_channels(channels: &[(&str, &str)]) -> (SimHandle, tempfile::TempDir) {
+    let dir = super::cmd::temp_dir();
+    let list: Vec<Value> = channels
+        .iter()
+        .enumerate()
+        .map(|(i, (name, datatype))| {
+            json!({"collection": "col", "collection_id": 7, "experiment": "exp",
+                   "experiment_id": 12, "channel": name, "channel_id": 40 + i,
+                   "datatype": datatype, "base_resolution": 0})
+        })
+        .collect();
+    let path = dir.path().join("resources.json");
+    let resources = json!({"tokens": {"boss-sim-token": "alice"}, "channels": list});
+    std::fs::write(&path, resources.to_string()).expect("write resources");
+    let sim = SimHandle::start(super::sim::SimOptions {
+        resources: Some(path),
+        ..super::sim::SimOptions::default()
+    });
+    (sim, dir)
 }
 
 /// Writes `config` as `<dir>/job.json`.
