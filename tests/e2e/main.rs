@@ -11,3 +11,5 @@ mod sim;
 mod volumetric;
 mod zarr;
 mod cloudvolume;
+mod multipage_tiff;
+mod hdf5;
