@@ -4,12 +4,15 @@
 
 mod support;
 
+mod catmaid;
 mod check;
+mod cloudvolume;
+mod hdf5;
 mod ingest;
+mod intern;
+mod multipage_tiff;
 mod plugin_loading;
+mod services;
 mod sim;
 mod volumetric;
 mod zarr;
-mod cloudvolume;
-mod multipage_tiff;
-mod hdf5;

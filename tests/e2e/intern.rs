@@ -1,0 +1,147 @@
+//! Boss-to-Boss copies end to end: a channel is first ingested into `boss-sim` from a generated
+//! stack, then a second job whose intern processor reads that channel back through the same
+//! simulator's cutout API (with the token, over real HTTP) writes it into another channel. The
+//! copy's cutout must equal the source's voxel for voxel.
+
+use serde_json::{json, Value};
+
+use crate::support::boss::tile_config;
+use crate::support::cmd::temp_dir;
+use crate::support::data::{Dtype, Format, Stack};
+use crate::support::sim::{SimHandle, SimOptions, TOKEN};
+use crate::support::volumetric::{cutout, ingest, job_id, run, write_config};
+
+const WIDTH: u32 = 700;
+const HEIGHT: u32 = 600;
+const Z: (u64, u64) = (0, 5);
+
+/// The built-in token and uint16 channels: the source and the copies.
+fn resources_json() -> Value {
+    let channel = |name: &str, id: u64| {
+        json!({"collection": "col", "collection_id": 7, "experiment": "exp", "experiment_id": 12,
+               "channel": name, "channel_id": id, "datatype": "uint16", "base_resolution": 0})
+    };
+    json!({"tokens": {TOKEN: "alice"},
+           "channels": [channel("src", 40), channel("copy", 41), channel("vcopy", 42)]})
+}
+
+/// A simulator holding channel `src`, filled from a generated uint16 stack by a stack job.
+async fn sim_with_source(dir: &std::path::Path) -> SimHandle {
+    let resources = dir.join("resources.json");
+    std::fs::write(&resources, resources_json().to_string()).unwrap();
+    let sim = SimHandle::start(SimOptions {
+        resources: Some(resources),
+        ..SimOptions::default()
+    });
+    let stack = Stack::write(
+        &dir.join("stack"),
+        "s",
+        Format::Png,
+        Dtype::U16,
+        (WIDTH, HEIGHT),
+        Z.0..Z.1,
+    );
+    let processors = (
+        json!({"class": "ingestclient.plugins.stack.ZindexStackPathProcessor",
+               "params": {"root_dir": stack.dir, "extension": "png", "base_filename": "s<>"}}),
+        json!({"class": "ingestclient.plugins.stack.ZindexStackTileProcessor",
+               "params": {"filesystem": "local", "extension": "png"}}),
+    );
+    let config = tile_config(&sim, "src", processors, (WIDTH.into(), HEIGHT.into(), Z));
+    let out = run(ingest(&sim, &write_config(dir, &config))).await;
+    assert_eq!(out.code, Some(0), "{}", out.both());
+    let want = stack.expected_box((0, WIDTH.into()), (0, HEIGHT.into()), Z);
+    let got = cutout(&sim, "src", (0, WIDTH.into()), (0, HEIGHT.into()), Z).await;
+    assert!(got == want, "the source channel differs from its stack");
+    sim
+}
+
+/// The intern params reading `col/exp/src` from `sim`.
+fn source_params(sim: &SimHandle) -> Value {
+    json!({"uri": "bossdb://col/exp/src", "host": sim.host(), "protocol": "http",
+           "token": sim.token})
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_channel_is_copied_tile_by_tile_exactly() {
+    let dir = temp_dir();
+    let sim = sim_with_source(dir.path()).await;
+    let processors = (
+        json!({"class": "ingestclient.plugins.intern.InternPathProcessor",
+               "params": source_params(&sim)}),
+        json!({"class": "ingestclient.plugins.intern.InternTileProcessor",
+               "params": source_params(&sim)}),
+    );
+    let config = tile_config(&sim, "copy", processors, (WIDTH.into(), HEIGHT.into(), Z));
+    let out = run(ingest(&sim, &write_config(dir.path(), &config))).await;
+    assert_eq!(out.code, Some(0), "{}", out.both());
+    assert!(out.stdout.contains("Uploaded 20 tiles"), "{}", out.both());
+    let stats = sim.stats(job_id(&out)).await;
+    assert_eq!(stats["state"], "COMPLETE", "{stats}");
+    assert_eq!(stats["tile_errors"], 0, "{stats}");
+    let source = cutout(&sim, "src", (0, WIDTH.into()), (0, HEIGHT.into()), Z).await;
+    let copy = cutout(&sim, "copy", (0, WIDTH.into()), (0, HEIGHT.into()), Z).await;
+    assert_eq!(copy.len(), source.len());
+    assert!(copy == source, "the copy differs from the source channel");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_channel_is_copied_chunk_by_chunk_exactly() {
+    let dir = temp_dir();
+    let sim = sim_with_source(dir.path()).await;
+    // 512 × 512 × 16 chunks over 700 × 600 × 5: four chunks, three of them partial in x or y,
+    // all partial in z.
+    let config = crate::support::volumetric::config(
+        &sim,
+        "vcopy",
+        [WIDTH.into(), HEIGHT.into(), Z.1],
+        [512, 512, 16],
+        json!({"class": "ingestclient.plugins.intern.InternPathProcessor",
+               "params": source_params(&sim)}),
+        json!({"class": "ingestclient.plugins.intern.InternChunkProcessor",
+               "params": source_params(&sim)}),
+    );
+    let out = run(ingest(&sim, &write_config(dir.path(), &config))).await;
+    assert_eq!(out.code, Some(0), "{}", out.both());
+    let stats = sim.stats(job_id(&out)).await;
+    assert_eq!(stats["state"], "COMPLETE", "{stats}");
+    let source = cutout(&sim, "src", (0, WIDTH.into()), (0, HEIGHT.into()), Z).await;
+    let copy = cutout(&sim, "vcopy", (0, WIDTH.into()), (0, HEIGHT.into()), Z).await;
+    assert_eq!(copy.len(), source.len());
+    assert!(
+        copy == source,
+        "the volumetric copy differs from the source channel"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_token_fails_the_tiles_with_the_sources_answer() {
+    let dir = temp_dir();
+    let resources = dir.path().join("resources.json");
+    std::fs::write(&resources, resources_json().to_string()).unwrap();
+    let sim = SimHandle::start(SimOptions {
+        resources: Some(resources),
+        ..SimOptions::default()
+    });
+    let mut params = source_params(&sim);
+    params["token"] = json!("not-a-token");
+    let processors = (
+        json!({"class": "InternPathProcessor", "params": params.clone()}),
+        json!({"class": "InternTileProcessor", "params": params}),
+    );
+    let config = tile_config(&sim, "copy", processors, (512, 512, (0, 1)));
+    let out = run(crate::support::cmd::Cmd::boss_ingest()
+        .env("INTERN_TOKEN", &sim.token)
+        .arg("check")
+        .arg(write_config(dir.path(), &config)))
+    .await;
+    assert_ne!(out.code, Some(0), "{}", out.both());
+    let url = format!("{}/v1/cutout/col/exp/src/0/0:512/0:512/0:1/", sim.api);
+    assert!(
+        out.both().contains(&format!(
+            "{url}: HTTP 401 Unauthorized; the server refuses to send it"
+        )),
+        "{}",
+        out.both()
+    );
+}
