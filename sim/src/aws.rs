@@ -1,6 +1,6 @@
-//! The simulator's own SQS/S3 calls, made straight to moto (never through the front door, which
-//! is only for clients): creating and deleting a job's queues, filling them, reading the service
-//! queues, fetching and deleting tiles.
+//! The simulator's own SQS/S3 calls, made straight to the backend (moto or the embedded one;
+//! never through the front door, which is only for clients): creating and deleting a job's queues,
+//! filling them, reading the service queues, fetching and deleting tiles.
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sqs::types::{
@@ -42,7 +42,11 @@ pub struct Received {
     pub body: String,
 }
 
-/// Clients for moto with the simulator's own (unchecked) keys.
+/// The simulator's own key pair for its backend. moto checks no keys; the embedded S3 does.
+pub const ADMIN_ACCESS_KEY: &str = "boss-sim";
+pub const ADMIN_SECRET: &str = "boss-sim";
+
+/// Clients for the backend (moto or embedded) with the simulator's own keys.
 #[derive(Clone)]
 pub struct Admin {
     pub sqs: aws_sdk_sqs::Client,
@@ -51,8 +55,13 @@ pub struct Admin {
 
 impl Admin {
     pub fn new(moto_url: &str) -> Admin {
-        let creds =
-            aws_sdk_sqs::config::Credentials::new("boss-sim", "boss-sim", None, None, "boss-sim");
+        let creds = aws_sdk_sqs::config::Credentials::new(
+            ADMIN_ACCESS_KEY,
+            ADMIN_SECRET,
+            None,
+            None,
+            "boss-sim",
+        );
         let region = aws_sdk_sqs::config::Region::new("us-east-1");
         let sqs = aws_sdk_sqs::Config::builder()
             .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())

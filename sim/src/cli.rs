@@ -9,7 +9,7 @@ use clap::{ArgGroup, Parser};
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// A local Boss ingest service on real SQS/S3 (moto), for tests, demos and benchmarks.
+/// A local Boss ingest service on real SQS/S3 (embedded or moto), for tests, demos and benchmarks.
 ///
 /// Prints one JSON line to stdout when ready — {"api": URL, "aws": URL, "token": TOKEN} — then
 /// logs to stderr (RUST_LOG=debug for more). Runs until SIGINT/SIGTERM.
@@ -21,7 +21,7 @@ use std::time::Duration;
 /// "collection_id": 7, "experiment": "exp", "experiment_id": 12, "channel": "ch",
 /// "channel_id": 33, "datatype": "uint8", "base_resolution": 0}]}
 #[derive(Debug, Parser)]
-#[command(name = "boss-sim", version, group(ArgGroup::new("backend").required(true).args(["aws_backend", "moto_command"])))]
+#[command(name = "boss-sim", version, group(ArgGroup::new("backend").required(true).args(["aws_backend", "moto_command", "embedded_aws"])))]
 pub struct Args {
     /// Port of the REST API on 127.0.0.1 (0 = a free port).
     #[arg(long, default_value_t = 0)]
@@ -35,6 +35,10 @@ pub struct Args {
     /// Start moto_server from this path on a free port (`scripts/install-tools moto` prints it).
     #[arg(long, value_name = "PATH")]
     pub moto_command: Option<String>,
+    /// Serve S3 and SQS in this process (S3 objects under --data-dir, queues in memory): no
+    /// Python needed, and fast with deep queues. moto stays for fidelity tests.
+    #[arg(long)]
+    pub embedded_aws: bool,
     /// Users and channels (JSON); see above for the format and the built-in default.
     #[arg(long, value_name = "FILE")]
     pub resources: Option<PathBuf>,
@@ -56,7 +60,8 @@ pub struct Args {
     /// Seed of the fault generator (same seed + same request order = same faults).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Directory for stored cuboids (default: a temporary directory removed at exit).
+    /// Directory for stored cuboids and (--embedded-aws) S3 objects under `s3/` (default: a
+    /// temporary directory removed at exit).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Shut down when stdin reaches end of file (lets a parent that dies take the simulator and
@@ -88,8 +93,8 @@ impl Args {
         let aws = match (&self.aws_backend, &self.moto_command) {
             (Some(url), _) => AwsSource::Backend(url.clone()),
             (None, Some(cmd)) => AwsSource::MotoCommand(cmd.clone()),
-            // clap's required group guarantees one of them.
-            (None, None) => unreachable!("clap requires --aws-backend or --moto-command"),
+            // clap's required group guarantees one of the three.
+            (None, None) => AwsSource::Embedded,
         };
         Ok(Settings {
             port: self.port,

@@ -13,6 +13,7 @@
 
 use crate::sigv4;
 use crate::state::{bump, Grant, Sim};
+use crate::wire::{aws_error, credential, form_pairs, queue_name, Service};
 use axum::body::{to_bytes, Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -22,6 +23,7 @@ use boss_protocol::cuboid;
 use boss_protocol::status::IngestType;
 use std::sync::Arc;
 use std::time::Instant;
+use tower::ServiceExt;
 
 /// Largest request body forwarded (a tile or a cuboid is far smaller).
 const MAX_BODY: usize = 256 << 20;
@@ -31,27 +33,25 @@ const MAX_IN_FLIGHT: usize = 64;
 #[derive(Clone)]
 struct Door {
     sim: Arc<Sim>,
+    /// The embedded backend, called in-process; `None` = forward over HTTP to moto.
+    embedded: Option<Router>,
     http: reqwest::Client,
     slots: Arc<tokio::sync::Semaphore>,
 }
 
-pub fn router(sim: Arc<Sim>) -> Router {
+pub fn router(sim: Arc<Sim>, embedded: Option<Router>) -> Router {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         // Building a plain client only fails if the TLS backend cannot initialise.
         .expect("HTTP client for moto");
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
-    Router::new()
-        .fallback(handle)
-        .with_state(Door { sim, http, slots })
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Service {
-    S3,
-    SqsQuery,
-    SqsJson,
+    Router::new().fallback(handle).with_state(Door {
+        sim,
+        embedded,
+        http,
+        slots,
+    })
 }
 
 /// What a request is: service, operation name, and the bucket/key or queue it acts on.
@@ -120,44 +120,6 @@ fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-fn form_pairs(text: &str) -> Vec<(String, String)> {
-    reqwest::Url::parse(&format!("http://x/?{text}"))
-        .map(|u| {
-            u.query_pairs()
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The access key of a SigV4 request (header or presigned query), and the service it signed for.
-fn credential(headers: &HeaderMap, query: &str) -> Option<(String, String)> {
-    let scope = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|auth| auth.split("Credential=").nth(1))
-        .map(|rest| rest.split([',', ' ']).next().unwrap_or("").to_string())
-        .or_else(|| {
-            form_pairs(query)
-                .into_iter()
-                .find(|(k, _)| k == "X-Amz-Credential")
-                .map(|(_, v)| v)
-        })?;
-    let mut parts = scope.split('/');
-    let key = parts.next()?.to_string();
-    let service = parts.nth(2).unwrap_or("").to_string();
-    Some((key, service))
-}
-
-fn queue_name(url_or_path: &str) -> String {
-    url_or_path
-        .trim_end_matches('/')
-        .rsplit('/')
-        .next()
-        .unwrap_or("")
-        .to_string()
 }
 
 fn classify(
@@ -230,45 +192,6 @@ fn classify(
     }
     .to_string();
     call
-}
-
-/// An AWS error in the wire format of the called service.
-fn aws_error(service: Service, status: StatusCode, code: &str, message: &str) -> Response {
-    let request_id = format!("boss-sim-{:016x}", rand::random::<u64>());
-    let sender = if status.is_server_error() {
-        "Receiver"
-    } else {
-        "Sender"
-    };
-    match service {
-        Service::S3 => (
-            status,
-            [("content-type", "application/xml")],
-            format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>{request_id}</RequestId><HostId>boss-sim</HostId></Error>"
-            ),
-        )
-            .into_response(),
-        Service::SqsQuery => (
-            status,
-            [("content-type", "text/xml")],
-            format!(
-                "<?xml version=\"1.0\"?><ErrorResponse xmlns=\"http://queue.amazonaws.com/doc/2012-11-05/\"><Error><Type>{sender}</Type><Code>{code}</Code><Message>{message}</Message><Detail/></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
-            ),
-        )
-            .into_response(),
-        Service::SqsJson => (
-            status,
-            [
-                ("content-type", "application/x-amz-json-1.0".to_string()),
-                ("x-amzn-query-error", format!("{code};{sender}")),
-                ("x-amzn-requestid", request_id),
-            ],
-            serde_json::json!({"__type": format!("com.amazonaws.sqs#{code}"), "message": message})
-                .to_string(),
-        )
-            .into_response(),
-    }
 }
 
 enum Verdict {
@@ -478,12 +401,12 @@ async fn handle(State(door): State<Door>, request: Request) -> Response {
     let response = match forward(&door, &parts, body).await {
         Ok(r) => r,
         Err(e) => {
-            log::error!("forwarding {} to moto: {e}", call.counter());
+            log::error!("forwarding {} to the AWS backend: {e}", call.counter());
             return aws_error(
                 call.service,
                 StatusCode::SERVICE_UNAVAILABLE,
                 "ServiceUnavailable",
-                "moto did not answer",
+                "the simulator's AWS backend did not answer",
             );
         }
     };
@@ -498,6 +421,14 @@ async fn forward(
     parts: &axum::http::request::Parts,
     body: Bytes,
 ) -> Result<Response, reqwest::Error> {
+    if let Some(backend) = &door.embedded {
+        let request = Request::from_parts(parts.clone(), Body::from(body));
+        // A router's error type is Infallible.
+        return Ok(match backend.clone().oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        });
+    }
     let url = format!(
         "{}{}",
         door.sim.moto_url,

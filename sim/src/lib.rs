@@ -2,14 +2,17 @@
 //!
 //! A local stand-in for the Boss ingest service, faithful to the protocol the real service speaks
 //! (REST API, upload queues, keys, complete/scan state machine, cuboid storage), on real SQS and
-//! S3 provided by moto. Every end-to-end test, the demo and the benchmark run against it.
+//! S3 provided by the embedded backend (`--embedded-aws`) or by moto. Every end-to-end test, the
+//! demo and the benchmark run against it.
 //!
 //! # Layout
 //! - [`cli`]: the command line → checked [`server::Settings`].
-//! - [`server`]: binds the listeners, starts moto, serves until shutdown.
+//! - [`server`]: binds the listeners, starts the AWS backend, serves until shutdown.
+//! - [`embedded`]: the in-process S3 (s3s) and SQS backend of `--embedded-aws`.
 //! - [`rest`]: the Boss REST API and the `/sim/...` inspection endpoints.
 //! - [`front_door`]: the AWS endpoint clients use: key checks, job policy, faults, accounting.
 //! - [`sigv4`]: signature checking for the front door.
+//! - [`wire`]: AWS wire formats shared by the front door and the embedded backend.
 //! - [`service`]: per-job worker: queue filling, tile indexing, chunk assembly, completion scan.
 //! - [`plan`]: the service's upload-message generators.
 //! - [`state`]: jobs, minted keys and counters.
@@ -18,6 +21,7 @@
 
 pub mod aws;
 pub mod cli;
+pub mod embedded;
 pub mod faults;
 pub mod front_door;
 pub mod job_config;
@@ -30,3 +34,4 @@ pub mod service;
 pub mod sigv4;
 pub mod state;
 pub mod store;
+pub mod wire;

@@ -6,7 +6,11 @@ use clap::Parser;
 use std::io::Write;
 
 fn main() -> std::process::ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    // s3s (the embedded S3) logs every request at info, with headers; keep its warnings only.
+    env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or("info,s3s=warn,s3s_fs=warn,tracing=warn"),
+    )
+    .init();
     let args = Args::parse();
     match run(args) {
         Ok(()) => std::process::ExitCode::SUCCESS,

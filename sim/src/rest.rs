@@ -686,10 +686,12 @@ async fn global_stats(State(sim): Shared) -> Response {
     Json(&sim.lock().global).into_response()
 }
 
-/// `GET /sim/info`: where the simulator keeps things, for tests that inspect moto directly.
+/// `GET /sim/info`: where the simulator keeps things, for tests that inspect the backend directly
+/// ("moto" is the backend's URL in either mode; the name is kept for existing callers).
 async fn info(State(sim): Shared) -> Response {
     Json(json!({
         "moto": sim.moto_url,
+        "backend": sim.backend,
         "aws": sim.public_aws_url,
         "tile_bucket": sim.tile_bucket,
         "ingest_bucket": sim.ingest_bucket,

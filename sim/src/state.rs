@@ -144,7 +144,10 @@ pub struct Sim {
     pub resources: Resources,
     pub timing: Timing,
     pub admin: Admin,
+    /// The S3/SQS backend's own URL (moto's, or the embedded backend's).
     pub moto_url: String,
+    /// "embedded" or "moto" (`GET /sim/info`).
+    pub backend: &'static str,
     /// The front door's base URL; queue URLs handed to clients start with it.
     pub public_aws_url: String,
     pub tile_bucket: String,
@@ -162,7 +165,7 @@ impl Sim {
         resources: Resources,
         timing: Timing,
         admin: Admin,
-        moto_url: String,
+        (moto_url, backend): (String, &'static str),
         public_aws_url: String,
         store: Arc<Store>,
         faults: Faults,
@@ -175,6 +178,7 @@ impl Sim {
             timing,
             admin,
             moto_url,
+            backend,
             public_aws_url,
             tile_bucket: "tiles.boss-sim.local".into(),
             ingest_bucket: "ingest.boss-sim.local".into(),

@@ -3,7 +3,30 @@
 //! and policy checks, chunk assembly read back through cutouts, faults, bad input — and, as proof
 //! of fidelity, the Python reference client completing a job against it.
 
+/// Defines each named `async fn(Backend)` test twice, as `<name>::embedded` and `<name>::moto`:
+/// the simulator's own tests are the proof that the embedded backend behaves like moto.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                use crate::support::sim::Backend;
+
+                #[tokio::test(flavor = "multi_thread")]
+                async fn embedded() {
+                    super::$name(Backend::Embedded).await
+                }
+
+                #[tokio::test(flavor = "multi_thread")]
+                async fn moto() {
+                    super::$name(Backend::Moto).await
+                }
+            }
+        )*
+    };
+}
+
 mod assembly;
+mod backend;
 mod fidelity;
 mod front_door;
 mod queues;

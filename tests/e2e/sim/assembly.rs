@@ -5,7 +5,7 @@
 
 use super::{moto_sqs, tile_config, volumetric_config, Api};
 use crate::support::data::{voxel, Dtype};
-use crate::support::sim::{SimHandle, SimOptions};
+use crate::support::sim::{Backend, SimHandle, SimOptions};
 use aws_sdk_s3::primitives::ByteStream;
 use boss_protocol::api::{Credentials, JoinResponse};
 use boss_protocol::cuboid;
@@ -149,11 +149,10 @@ pub async fn finish(api: &Api<'_>, id: u64) -> String {
     panic!("job {id} never finished: {}", api.sim.stats(id).await);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn tiles_assemble_into_cuboids_that_read_back_exactly() {
+async fn tiles_assemble_into_cuboids_that_read_back_exactly(backend: Backend) {
     let sim = SimHandle::start(SimOptions {
         wait_on_queues_secs: 0.0,
-        ..SimOptions::default()
+        ..SimOptions::on(backend)
     });
     let api = Api::new(&sim);
     // 2 x-tiles of 512, 20 slices: chunks of 16 + 4 slices, uint16 channel.
@@ -258,11 +257,10 @@ async fn tiles_assemble_into_cuboids_that_read_back_exactly() {
     assert!(cuboid::decompress(&blosc).unwrap() == stack.expected_box(x, y, z));
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn an_undecodable_tile_is_stored_black_and_reported() {
+async fn an_undecodable_tile_is_stored_black_and_reported(backend: Backend) {
     let sim = SimHandle::start(SimOptions {
         wait_on_queues_secs: 0.0,
-        ..SimOptions::default()
+        ..SimOptions::on(backend)
     });
     let api = Api::new(&sim);
     let id = api
@@ -324,9 +322,8 @@ async fn an_undecodable_tile_is_stored_black_and_reported() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn volumetric_cuboids_are_checked_and_stored() {
-    let sim = SimHandle::start(SimOptions::default());
+async fn volumetric_cuboids_are_checked_and_stored(backend: Backend) {
+    let sim = SimHandle::start(SimOptions::on(backend));
     let api = Api::new(&sim);
     let id = api
         .create_ok(&volumetric_config(
@@ -380,3 +377,9 @@ async fn volumetric_cuboids_are_checked_and_stored() {
     let back = api.cutout_raw("ch", (0, 512), (0, 512), (0, 16)).await;
     assert!(back == voxels, "cutout returns the uploaded cuboid");
 }
+
+on_both_backends!(
+    tiles_assemble_into_cuboids_that_read_back_exactly,
+    an_undecodable_tile_is_stored_black_and_reported,
+    volumetric_cuboids_are_checked_and_stored,
+);

@@ -1,11 +1,12 @@
 //! Proof of fidelity: the Python reference client (`boss-ingest` 0.12.0), unchanged, completes a
 //! job against boss-sim and the cutout equals the source stack voxel for voxel. If it cannot,
-//! the simulator is wrong. The client sleeps 10 s whenever the queue looks empty, so the stack is
-//! small.
+//! the simulator is wrong. It runs on moto (the reference S3/SQS) and on the embedded backend
+//! (boto3 1.34 speaks the SQS query protocol, which the embedded SQS must serve as moto does).
+//! The client sleeps 10 s whenever the queue looks empty, so the stack is small.
 
 use super::Api;
 use crate::support::data::{Dtype, Format, Stack};
-use crate::support::sim::{SimHandle, SimOptions};
+use crate::support::sim::{Backend, SimHandle, SimOptions};
 use serde_json::json;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -33,11 +34,20 @@ fn python_client() -> String {
 }
 
 #[test]
-fn the_python_reference_client_completes_a_job_against_the_sim() {
+fn the_python_reference_client_completes_a_job_on_moto() {
+    python_client_completes_a_job(Backend::Moto);
+}
+
+#[test]
+fn the_python_reference_client_completes_a_job_on_the_embedded_backend() {
+    python_client_completes_a_job(Backend::Embedded);
+}
+
+fn python_client_completes_a_job(backend: Backend) {
     let client = python_client();
     let sim = SimHandle::start(SimOptions {
         wait_on_queues_secs: 1.0,
-        ..SimOptions::default()
+        ..SimOptions::on(backend)
     });
     let dir = tempfile::tempdir().unwrap();
     // 18 slices: one full chunk of 16 and a partial one of 2.

@@ -3,14 +3,13 @@
 //! injected at the configured rate, deterministically under a seed.
 
 use super::{tile_config, Api};
-use crate::support::sim::{SimHandle, SimOptions};
+use crate::support::sim::{Backend, SimHandle, SimOptions};
 use aws_sdk_s3::primitives::ByteStream;
 use serde_json::json;
 use std::time::Duration;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn unknown_keys_are_refused_as_aws_does() {
-    let sim = SimHandle::start(SimOptions::default());
+async fn unknown_keys_are_refused_as_aws_does(backend: Backend) {
+    let sim = SimHandle::start(SimOptions::on(backend));
     let api = Api::new(&sim);
     let id = api
         .create_ok(&tile_config(&sim, "ch", [0, 512], [0, 512], [0, 1], 512))
@@ -72,9 +71,8 @@ async fn unknown_keys_are_refused_as_aws_does() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn job_keys_allow_only_the_job_policy() {
-    let sim = SimHandle::start(SimOptions::default());
+async fn job_keys_allow_only_the_job_policy(backend: Backend) {
+    let sim = SimHandle::start(SimOptions::on(backend));
     let api = Api::new(&sim);
     let id = api
         .create_ok(&tile_config(&sim, "ch", [0, 512], [0, 512], [0, 2], 512))
@@ -155,9 +153,8 @@ async fn job_keys_allow_only_the_job_policy() {
     assert_eq!(stats["aws_requests"]["sqs.SendMessage"], json!(2));
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_wrong_secret_does_not_match_the_signature() {
-    let sim = SimHandle::start(SimOptions::default());
+async fn a_wrong_secret_does_not_match_the_signature(backend: Backend) {
+    let sim = SimHandle::start(SimOptions::on(backend));
     let api = Api::new(&sim);
     let id = api
         .create_ok(&tile_config(&sim, "ch", [0, 512], [0, 512], [0, 1], 512))
@@ -196,11 +193,10 @@ async fn a_wrong_secret_does_not_match_the_signature() {
         .expect("correctly signed PutObject");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn keys_expire_after_the_ttl() {
+async fn keys_expire_after_the_ttl(backend: Backend) {
     let sim = SimHandle::start(SimOptions {
         credential_ttl_secs: Some(1.0),
-        ..SimOptions::default()
+        ..SimOptions::on(backend)
     });
     let api = Api::new(&sim);
     let id = api
@@ -262,13 +258,12 @@ async fn failed_status_calls(sim: &SimHandle, id: u64, n: usize) -> Vec<usize> {
     failed
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn faults_hit_at_the_configured_rate_and_repeat_under_a_seed() {
+async fn faults_hit_at_the_configured_rate_and_repeat_under_a_seed(backend: Backend) {
     let mut runs = Vec::new();
     for _ in 0..2 {
         let sim = SimHandle::start(SimOptions {
             seed: 42,
-            ..SimOptions::default()
+            ..SimOptions::on(backend)
         });
         let api = Api::new(&sim);
         let id = api
@@ -339,3 +334,11 @@ async fn faults_hit_at_the_configured_rate_and_repeat_under_a_seed() {
     }
     assert_eq!(runs[0], runs[1], "the same seed injects the same faults");
 }
+
+on_both_backends!(
+    unknown_keys_are_refused_as_aws_does,
+    job_keys_allow_only_the_job_policy,
+    a_wrong_secret_does_not_match_the_signature,
+    keys_expire_after_the_ttl,
+    faults_hit_at_the_configured_rate_and_repeat_under_a_seed,
+);

@@ -1,7 +1,7 @@
 //! Upload queues hold exactly the service's messages (spec §3): bodies, key strings and counts.
 
 use super::{drain, tile_config, volumetric_config, Api};
-use crate::support::sim::{SimHandle, SimOptions};
+use crate::support::sim::{Backend, SimHandle, SimOptions};
 use boss_protocol::keys::{CuboidKey, LookupIds, TileChunkKey, TileKey, VolumetricChunkKey};
 
 const IDS: LookupIds = LookupIds {
@@ -10,9 +10,8 @@ const IDS: LookupIds = LookupIds {
     channel: 33,
 };
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_tile_job_queue_holds_one_message_per_tile() {
-    let sim = SimHandle::start(SimOptions::default());
+async fn a_tile_job_queue_holds_one_message_per_tile(backend: Backend) {
+    let sim = SimHandle::start(SimOptions::on(backend));
     let api = Api::new(&sim);
     // 2 × 1 tiles of 1024, z = [0, 40): chunks of 16, 16 and 8 slices.
     let config = tile_config(&sim, "ch", [0, 2048], [0, 1024], [0, 40], 1024);
@@ -83,9 +82,8 @@ async fn a_tile_job_queue_holds_one_message_per_tile() {
     assert_eq!(bodies.iter().filter(|b| b.contains(&last_chunk)).count(), 8);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_volumetric_job_queue_holds_one_message_per_chunk() {
-    let sim = SimHandle::start(SimOptions::default());
+async fn a_volumetric_job_queue_holds_one_message_per_chunk(backend: Backend) {
+    let sim = SimHandle::start(SimOptions::on(backend));
     let api = Api::new(&sim);
     // Chunks of 1024 × 1024 × 64 over x = [0, 1500): two chunks, the second partial.
     let config = volumetric_config(&sim, "ch", [0, 1500], [0, 1024], [0, 64], [1024, 1024, 64]);
@@ -141,3 +139,8 @@ async fn a_volumetric_job_queue_holds_one_message_per_chunk() {
             .contains("\"chunk_key\": \"82b790a738e8771cded25e06d53c16a9&1&7&12&33&0&1&0&0&0\"")));
     assert!(bodies.iter().any(|b| b.contains("{\"x\": 0, \"y\": 0, \"z\": 16, \"key\": \"4799502c516102c9ff62aa7e7a637b63&7&12&33&0&0&12\"}")));
 }
+
+on_both_backends!(
+    a_tile_job_queue_holds_one_message_per_tile,
+    a_volumetric_job_queue_holds_one_message_per_chunk,
+);

@@ -4,7 +4,7 @@
 use super::assembly::Upload;
 use super::{drain, moto_sqs, tile_config, Api};
 use crate::support::data::Dtype;
-use crate::support::sim::{SimHandle, SimOptions, OTHER_TOKEN};
+use crate::support::sim::{Backend, SimHandle, SimOptions, OTHER_TOKEN};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -13,9 +13,8 @@ fn boss_error(status: u16, code: u32, message: &str) -> Value {
     json!({"status": status, "code": code, "message": message})
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn auth_and_lookup_errors_have_the_service_bodies() {
-    let sim = SimHandle::start(SimOptions::default());
+async fn auth_and_lookup_errors_have_the_service_bodies(backend: Backend) {
+    let sim = SimHandle::start(SimOptions::on(backend));
     let api = Api::new(&sim);
     let config = tile_config(&sim, "ch", [0, 512], [0, 512], [0, 16], 512);
 
@@ -98,9 +97,8 @@ async fn auth_and_lookup_errors_have_the_service_bodies() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn create_refuses_bad_configs_with_the_reason() {
-    let sim = SimHandle::start(SimOptions::default());
+async fn create_refuses_bad_configs_with_the_reason(backend: Backend) {
+    let sim = SimHandle::start(SimOptions::on(backend));
     let api = Api::new(&sim);
 
     let malformed = api
@@ -149,9 +147,8 @@ async fn create_refuses_bad_configs_with_the_reason() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn create_and_join_bodies() {
-    let sim = SimHandle::start(SimOptions::default());
+async fn create_and_join_bodies(backend: Backend) {
+    let sim = SimHandle::start(SimOptions::on(backend));
     let api = Api::new(&sim);
     let config = tile_config(&sim, "ch16", [0, 1024], [0, 512], [0, 20], 512);
     let (status, created) = api.create(&config).await;
@@ -196,11 +193,10 @@ async fn create_and_join_bodies() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn preparing_jobs_cannot_complete_and_join_without_credentials() {
+async fn preparing_jobs_cannot_complete_and_join_without_credentials(backend: Backend) {
     let sim = SimHandle::start(SimOptions {
         prepare_secs: 600.0,
-        ..SimOptions::default()
+        ..SimOptions::on(backend)
     });
     let api = Api::new(&sim);
     let id = api
@@ -228,11 +224,10 @@ async fn preparing_jobs_cannot_complete_and_join_without_credentials() {
 }
 
 /// Walks a tile job through every row of the complete table (spec §2.4).
-#[tokio::test(flavor = "multi_thread")]
-async fn every_row_of_the_complete_table() {
+async fn every_row_of_the_complete_table(backend: Backend) {
     let sim = SimHandle::start(SimOptions {
         wait_on_queues_secs: 3.0,
-        ..SimOptions::default()
+        ..SimOptions::on(backend)
     });
     let api = Api::new(&sim);
     let id = api
@@ -332,11 +327,10 @@ async fn every_row_of_the_complete_table() {
     assert_eq!(api.status(id).await.1["current_message_count"], json!(2));
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn complete_then_join_and_cancel() {
+async fn complete_then_join_and_cancel(backend: Backend) {
     let sim = SimHandle::start(SimOptions {
         wait_on_queues_secs: 0.0,
-        ..SimOptions::default()
+        ..SimOptions::on(backend)
     });
     let api = Api::new(&sim);
     let id = api
@@ -437,3 +431,12 @@ async fn complete_then_join_and_cancel() {
         "{queues:?}"
     );
 }
+
+on_both_backends!(
+    auth_and_lookup_errors_have_the_service_bodies,
+    create_refuses_bad_configs_with_the_reason,
+    create_and_join_bodies,
+    preparing_jobs_cannot_complete_and_join_without_credentials,
+    every_row_of_the_complete_table,
+    complete_then_join_and_cancel,
+);

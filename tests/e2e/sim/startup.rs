@@ -1,11 +1,11 @@
 //! Starting and stopping boss-sim, and the command-line mistakes it must explain.
 
-use crate::support::sim::{SimHandle, SimOptions, TOKEN};
+use crate::support::sim::{Backend, SimHandle, SimOptions, TOKEN};
 use std::net::TcpListener;
 
 #[test]
 fn announces_endpoints_and_stops_its_moto_on_shutdown() {
-    let sim = SimHandle::start(SimOptions::default());
+    let sim = SimHandle::start(SimOptions::on(Backend::Moto));
     assert!(sim.api.starts_with("http://127.0.0.1:"), "{}", sim.api);
     assert!(sim.aws.starts_with("http://127.0.0.1:"), "{}", sim.aws);
     assert_ne!(sim.api, sim.aws);
@@ -22,7 +22,7 @@ fn announces_endpoints_and_stops_its_moto_on_shutdown() {
 
 #[test]
 fn a_killed_simulator_takes_its_moto_with_it() {
-    let sim = SimHandle::start(SimOptions::default());
+    let sim = SimHandle::start(SimOptions::on(Backend::Moto));
     let moto_port = sim.moto_port();
     sim.kill_hard();
     // The kernel delivers the parent-death signal asynchronously; wait for the port to close.
@@ -180,4 +180,49 @@ fn a_bad_fault_spec_is_a_clear_error() {
         ),
         "{log}"
     );
+}
+
+/// The temporary directory the embedded backend keeps its S3 objects in, from the log.
+fn embedded_s3_dir(sim: &SimHandle) -> std::path::PathBuf {
+    let log = sim.log();
+    let dir = log
+        .split("embedded AWS backend (S3 objects in ")
+        .nth(1)
+        .and_then(|rest| rest.split(") listening on").next())
+        .unwrap_or_else(|| panic!("the log names the S3 directory:\n{log}"));
+    std::path::PathBuf::from(dir)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_embedded_backend_keeps_objects_in_a_temporary_directory_removed_at_exit() {
+    let sim = SimHandle::start(SimOptions::on(Backend::Embedded));
+    let s3_dir = embedded_s3_dir(&sim);
+    // The simulator's two buckets are directories of the S3 store.
+    for bucket in ["tiles.boss-sim.local", "ingest.boss-sim.local"] {
+        assert!(s3_dir.join(bucket).is_dir(), "{}", s3_dir.display());
+    }
+    let backend = super::Api::new(&sim).moto_url().await;
+    assert_ne!(
+        backend, sim.aws,
+        "the backend listens apart from the front door"
+    );
+    assert!(sim.stop().success());
+    assert!(
+        !s3_dir.exists(),
+        "{} must be removed when the simulator stops",
+        s3_dir.display()
+    );
+}
+
+#[test]
+fn the_embedded_backend_keeps_objects_under_the_data_dir() {
+    let data = tempfile::tempdir().unwrap();
+    let sim = SimHandle::start(SimOptions {
+        data_dir: Some(data.path().to_path_buf()),
+        ..SimOptions::on(Backend::Embedded)
+    });
+    assert_eq!(embedded_s3_dir(&sim), data.path().join("s3"));
+    assert!(sim.stop().success());
+    // A directory the caller chose is the caller's: it stays, with the buckets.
+    assert!(data.path().join("s3/tiles.boss-sim.local").is_dir());
 }

@@ -1,5 +1,5 @@
-//! A running `boss-sim` for a test: the real binary in moto mode on free ports, stopped (with its
-//! moto) when the handle is dropped.
+//! A running `boss-sim` for a test: the real binary on free ports, with its embedded AWS backend
+//! or with moto ([`Backend`]), stopped (with its moto) when the handle is dropped.
 //!
 //! The binary is found next to the test executable (`target/<profile>/boss-sim`); `cargo test`
 //! does not build other packages' binaries, so `scripts/test` runs `cargo build --workspace
@@ -13,10 +13,21 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// Command-line settings of a test simulator. Defaults suit tests: no PREPARING delay and a
-/// one-second WAIT_ON_QUEUES.
+/// Which S3/SQS the simulator runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `--embedded-aws`: in-process S3 (s3s) and SQS; fast, no Python.
+    Embedded,
+    /// moto_server, started by the simulator (or `aws_backend`): the fidelity reference.
+    Moto,
+}
+
+/// Command-line settings of a test simulator. Defaults suit tests: no PREPARING delay, a
+/// one-second WAIT_ON_QUEUES, and the backend named by `BOSS_SIM_BACKEND` ([`default_backend`]).
 #[derive(Debug, Clone)]
 pub struct SimOptions {
+    /// Ignored when `moto_command` or `aws_backend` is set (those are moto).
+    pub backend: Backend,
     pub prepare_secs: f64,
     pub wait_on_queues_secs: f64,
     pub credential_ttl_secs: Option<f64>,
@@ -37,6 +48,7 @@ pub struct SimOptions {
 impl Default for SimOptions {
     fn default() -> Self {
         SimOptions {
+            backend: default_backend(),
             prepare_secs: 0.0,
             wait_on_queues_secs: 1.0,
             credential_ttl_secs: None,
@@ -50,6 +62,24 @@ impl Default for SimOptions {
             moto_command: None,
             aws_backend: None,
         }
+    }
+}
+
+impl SimOptions {
+    /// The defaults on the given backend.
+    pub fn on(backend: Backend) -> SimOptions {
+        SimOptions {
+            backend,
+            ..SimOptions::default()
+        }
+    }
+}
+
+/// The backend tests use unless they choose: `BOSS_SIM_BACKEND=embedded|moto` (default moto).
+pub fn default_backend() -> Backend {
+    match std::env::var("BOSS_SIM_BACKEND").as_deref() {
+        Ok("embedded") => Backend::Embedded,
+        _ => Backend::Moto,
     }
 }
 
@@ -136,10 +166,11 @@ impl SimHandle {
         let log = dir.path().join("boss-sim.log");
         let log_file = std::fs::File::create(&log).expect("create boss-sim log");
         let mut cmd = Command::new(sim_binary());
-        match (&options.aws_backend, &options.moto_command) {
-            (Some(url), _) => cmd.args(["--aws-backend", url]),
-            (None, Some(path)) => cmd.args(["--moto-command", path]),
-            (None, None) => cmd.args(["--moto-command", moto_command()]),
+        match (&options.aws_backend, &options.moto_command, options.backend) {
+            (Some(url), _, _) => cmd.args(["--aws-backend", url]),
+            (None, Some(path), _) => cmd.args(["--moto-command", path]),
+            (None, None, Backend::Moto) => cmd.args(["--moto-command", moto_command()]),
+            (None, None, Backend::Embedded) => cmd.arg("--embedded-aws"),
         };
         cmd.args(["--port", &options.port.to_string()])
             .args(["--aws-port", &options.aws_port.to_string()])
