@@ -469,10 +469,10 @@ fn check_chunk(
     let read = chunks.read(c.x, c.y, c.z).map_err(|f| {
         let kind = match &f.kind {
             FailureKind::Plugin(kind) => ProblemKind::of_plugin_error(*kind),
-            FailureKind::Array(ChunkError::WrongDtype { .. } | ChunkError::NotStorable(_)) => {
-                ProblemKind::Dtype
-            }
-            FailureKind::Array(_) => ProblemKind::WrongSize,
+            FailureKind::Array(e) => match **e {
+                ChunkError::WrongDtype { .. } | ChunkError::NotStorable(_) => ProblemKind::Dtype,
+                _ => ProblemKind::WrongSize,
+            },
         };
         problem(kind, f.file, f.message)
     })?;

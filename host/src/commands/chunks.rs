@@ -28,8 +28,8 @@ pub struct ChunkFailure {
 pub enum FailureKind {
     /// The path or chunk processor failed (its own error kind).
     Plugin(ErrorKind),
-    /// The array came back but cannot be uploaded.
-    Array(ChunkError),
+    /// The array came back but cannot be uploaded (boxed: errors stay small to move).
+    Array(Box<ChunkError>),
 }
 
 /// A chunk read and checked.
@@ -120,7 +120,7 @@ impl PluginChunks {
                 "{from}: the array {} returned cannot be uploaded: {e}",
                 self.chunk.name()
             ),
-            kind: FailureKind::Array(e),
+            kind: FailureKind::Array(Box::new(e)),
         })?;
         Ok(ReadChunk {
             file,
