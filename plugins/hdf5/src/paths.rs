@@ -12,34 +12,21 @@
 //! - `Hdf5SingleFilePathProcessor`: always `filename`.
 
 use boss_ingest_plugin_stack::params::{Params, ParamsError};
-use boss_ingest_plugin_stack::template::{join, Template};
+use boss_ingest_plugin_stack::template::{join, FileNames};
 use serde_json::Value;
 
 /// One file per z slice.
 #[derive(Debug, Clone)]
 pub struct SlicePaths {
-    root_dir: String,
-    extension: String,
-    template: Template,
+    names: FileNames,
     z_stop: u64,
 }
 
 impl SlicePaths {
     pub fn from_params(params: &Value) -> Result<SlicePaths, ParamsError> {
         let p = Params::new(params)?;
-        let base = p.string(
-            "base_filename",
-            "the file name without extension, with <> where z goes",
-        )?;
         Ok(SlicePaths {
-            root_dir: p
-                .string("root_dir", "the directory or key prefix holding the files")?
-                .to_string(),
-            extension: p
-                .string("extension", "the files' extension, e.g. h5")?
-                .to_string(),
-            template: Template::parse(base)
-                .map_err(|e| ParamsError(format!("param \"base_filename\": {e}")))?,
+            names: FileNames::from_params(&p, "z")?,
             z_stop: p.extent("z")?.1,
         })
     }
@@ -48,11 +35,7 @@ impl SlicePaths {
         if z >= self.z_stop {
             return Err("Z-index out of range".to_string());
         }
-        let name = self
-            .template
-            .render(z, x, y, z)
-            .map_err(|e| e.to_string())?;
-        Ok(join(&self.root_dir, &format!("{name}.{}", self.extension)))
+        self.names.path(z, x, y, z).map_err(|e| e.to_string())
     }
 }
 

@@ -11,15 +11,13 @@
 //!   one z slice or channel.
 
 use boss_ingest_plugin_stack::params::{Params, ParamsError};
-use boss_ingest_plugin_stack::template::{join, Template, TemplateError};
+use boss_ingest_plugin_stack::template::{FileNames, TemplateError};
 use serde_json::Value;
 
 /// A configured hyperstack path processor.
 #[derive(Debug, Clone)]
 pub struct HyperStackPaths {
-    root_dir: String,
-    extension: String,
-    template: Template,
+    names: FileNames,
     time_chunk_size: u64,
 }
 
@@ -35,27 +33,14 @@ fn time_chunk_size(p: &Params<'_>) -> Result<u64, ParamsError> {
 impl HyperStackPaths {
     pub fn from_params(params: &Value) -> Result<HyperStackPaths, ParamsError> {
         let p = Params::new(params)?;
-        let base = p.string(
-            "base_filename",
-            "the file name without extension, with <> where the file number goes",
-        )?;
         Ok(HyperStackPaths {
-            root_dir: p
-                .string("root_dir", "the directory or key prefix holding the files")?
-                .to_string(),
-            extension: p
-                .string("extension", "the files' extension, e.g. tif")?
-                .to_string(),
-            template: Template::parse(base)
-                .map_err(|e| ParamsError(format!("param \"base_filename\": {e}")))?,
+            names: FileNames::from_params(&p, "the file number")?,
             time_chunk_size: time_chunk_size(&p)?,
         })
     }
 
     pub fn path(&self, x: u64, y: u64, z: u64, t: u64) -> Result<String, TemplateError> {
-        let file_number = t / self.time_chunk_size;
-        let name = self.template.render(file_number, x, y, z)?;
-        Ok(join(&self.root_dir, &format!("{name}.{}", self.extension)))
+        self.names.path(t / self.time_chunk_size, x, y, z)
     }
 }
 

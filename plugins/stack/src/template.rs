@@ -164,6 +164,46 @@ fn field<'a>(s: &'a str, pos: &mut usize, tag: &str) -> Option<&'a str> {
     Some(&s[start..start + digits])
 }
 
+/// `root_dir/<base_filename>.<extension>`: the file-naming params several path processors
+/// share (`root_dir`, `extension`, `base_filename` with the placeholders above).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileNames {
+    root_dir: String,
+    extension: String,
+    template: Template,
+}
+
+impl FileNames {
+    /// Reads the three params; `index` says what `<>` stands for, for messages ("z", "the file
+    /// number").
+    pub fn from_params(
+        p: &crate::params::Params<'_>,
+        index: &str,
+    ) -> Result<FileNames, crate::params::ParamsError> {
+        use crate::params::ParamsError;
+        let base = p.string(
+            "base_filename",
+            &format!("the file name without extension, with <> where {index} goes"),
+        )?;
+        Ok(FileNames {
+            root_dir: p
+                .string("root_dir", "the directory or key prefix holding the files")?
+                .to_string(),
+            extension: p
+                .string("extension", "the files' extension, e.g. tif or h5")?
+                .to_string(),
+            template: Template::parse(base)
+                .map_err(|e| ParamsError(format!("param \"base_filename\": {e}")))?,
+        })
+    }
+
+    /// The file for `index` (and raw tile indices for `<x>`, `<y>`, `<z>`).
+    pub fn path(&self, index: u64, x: u64, y: u64, z: u64) -> Result<String, TemplateError> {
+        let name = self.template.render(index, x, y, z)?;
+        Ok(join(&self.root_dir, &format!("{name}.{}", self.extension)))
+    }
+}
+
 /// Joins a directory and a file name the way Python's `os.path.join` does, which is what the
 /// original used: an empty directory gives the bare name, an absolute name replaces the
 /// directory, and no separator is doubled.
