@@ -8,31 +8,22 @@ use serde_json::{json, Value};
 use crate::support::boss::tile_config;
 use crate::support::cmd::temp_dir;
 use crate::support::data::{Dtype, Format, Stack};
-use crate::support::sim::{SimHandle, SimOptions, TOKEN};
-use crate::support::volumetric::{cutout, ingest, job_id, run, write_config};
+use crate::support::sim::SimHandle;
+use crate::support::volumetric::{cutout, ingest, job_id, run, sim_with_channels, write_config};
 
 const WIDTH: u32 = 700;
 const HEIGHT: u32 = 600;
 const Z: (u64, u64) = (0, 5);
 
-/// The built-in token and uint16 channels: the source and the copies.
-fn resources_json() -> Value {
-    let channel = |name: &str, id: u64| {
-        json!({"collection": "col", "collection_id": 7, "experiment": "exp", "experiment_id": 12,
-               "channel": name, "channel_id": id, "datatype": "uint16", "base_resolution": 0})
-    };
-    json!({"tokens": {TOKEN: "alice"},
-           "channels": [channel("src", 40), channel("copy", 41), channel("vcopy", 42)]})
+/// A simulator with the uint16 channels `src` and its copies `copy` (tile job) and `vcopy`
+/// (volumetric job); the dir holds its resources file.
+fn sim() -> (SimHandle, tempfile::TempDir) {
+    sim_with_channels(&[("src", "uint16"), ("copy", "uint16"), ("vcopy", "uint16")])
 }
 
 /// A simulator holding channel `src`, filled from a generated uint16 stack by a stack job.
-async fn sim_with_source(dir: &std::path::Path) -> SimHandle {
-    let resources = dir.join("resources.json");
-    std::fs::write(&resources, resources_json().to_string()).unwrap();
-    let sim = SimHandle::start(SimOptions {
-        resources: Some(resources),
-        ..SimOptions::default()
-    });
+async fn sim_with_source(dir: &std::path::Path) -> (SimHandle, tempfile::TempDir) {
+    let (sim, resources) = sim();
     let stack = Stack::write(
         &dir.join("stack"),
         "s",
@@ -53,7 +44,7 @@ async fn sim_with_source(dir: &std::path::Path) -> SimHandle {
     let want = stack.expected_box((0, WIDTH.into()), (0, HEIGHT.into()), Z);
     let got = cutout(&sim, "src", (0, WIDTH.into()), (0, HEIGHT.into()), Z).await;
     assert!(got == want, "the source channel differs from its stack");
-    sim
+    (sim, resources)
 }
 
 /// The intern params reading `col/exp/src` from `sim`.
@@ -65,7 +56,7 @@ fn source_params(sim: &SimHandle) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_channel_is_copied_tile_by_tile_exactly() {
     let dir = temp_dir();
-    let sim = sim_with_source(dir.path()).await;
+    let (sim, _resources) = sim_with_source(dir.path()).await;
     let processors = (
         json!({"class": "ingestclient.plugins.intern.InternPathProcessor",
                "params": source_params(&sim)}),
@@ -88,7 +79,7 @@ async fn a_channel_is_copied_tile_by_tile_exactly() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_channel_is_copied_chunk_by_chunk_exactly() {
     let dir = temp_dir();
-    let sim = sim_with_source(dir.path()).await;
+    let (sim, _resources) = sim_with_source(dir.path()).await;
     // 512 × 512 × 16 chunks over 700 × 600 × 5: four chunks, three of them partial in x or y,
     // all partial in z.
     let config = crate::support::volumetric::config(
@@ -117,12 +108,7 @@ async fn a_channel_is_copied_chunk_by_chunk_exactly() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_token_fails_the_tiles_with_the_sources_answer() {
     let dir = temp_dir();
-    let resources = dir.path().join("resources.json");
-    std::fs::write(&resources, resources_json().to_string()).unwrap();
-    let sim = SimHandle::start(SimOptions {
-        resources: Some(resources),
-        ..SimOptions::default()
-    });
+    let (sim, _resources) = sim();
     let mut params = source_params(&sim);
     params["token"] = json!("not-a-token");
     let processors = (

@@ -549,7 +549,7 @@ fn a_class_not_in_the_library_lists_the_classes_it_has() {
             "plugin library \"testing\" ({lib}) has no tile processor class \"Nope\"; its classes \
              are: TestPathProcessor (path), TestPassThroughPathProcessor (path), \
              TestTileProcessor (tile), TestRandomTileProcessor (tile), PanickingTileProcessor \
-             (tile)."
+             (tile), TestPatternPathProcessor (path), TestPatternChunkProcessor (chunk)."
         )
     );
 }
