@@ -252,6 +252,8 @@ impl Session {
         policy: RefreshPolicy,
         rejoin: Rejoin,
     ) -> Session {
+        // A session means tiles are about to flow through this process.
+        crate::malloc::keep_tile_buffers();
         let initial = Arc::new(Clients::build(&first, &endpoints, 1));
         let (tx, rx) = watch::channel(Ok(initial));
         // Requests carry the generation that failed; a few slots suffice because requests for an

@@ -13,6 +13,7 @@
 //! - [`backend`]: the Boss REST client (token lookup, create/join/status/complete/cancel/cutout).
 //! - [`aws`]: the shared, swappable SQS/S3 clients built from a job's credentials.
 //! - [`engine`]: the bounded upload pipeline.
+//! - [`malloc`]: allocator settings that keep tile-sized buffers in the heap.
 //! - [`sources`]: reading plugins' `s3://` and `http(s)://` locations (host services).
 //! - [`progress`]: progress bar, periodic log lines, JSON progress.
 //! - [`commands`]: what each verb does, composed from the above.
@@ -26,6 +27,7 @@ pub mod commands;
 pub mod config;
 pub mod engine;
 pub mod exit;
+pub mod malloc;
 pub mod plugins;
 pub mod progress;
 pub mod sources;

@@ -196,8 +196,9 @@ async fn put_object(
     data: Vec<u8>,
     metadata: &[(&'static str, String)],
 ) -> Result<(), CallError> {
+    // Shared, not copied: a retry with new keys sends the same buffer again.
+    let data = bytes::Bytes::from(data);
     with_session(&ctx.session, |clients| {
-        // A copy per call: calls repeat only when keys were refused, which is rare.
         let (bucket, key, data) = (bucket.to_string(), key.to_string(), data.clone());
         let mut put = clients
             .s3
