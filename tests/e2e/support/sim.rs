@@ -75,11 +75,12 @@ impl SimOptions {
     }
 }
 
-/// The backend tests use unless they choose: `BOSS_SIM_BACKEND=embedded|moto` (default moto).
+/// The backend tests use unless they choose: the embedded one (fast, no Python), or moto with
+/// `BOSS_SIM_BACKEND=moto`. The simulator's parity tests and the fidelity test choose explicitly.
 pub fn default_backend() -> Backend {
     match std::env::var("BOSS_SIM_BACKEND").as_deref() {
-        Ok("embedded") => Backend::Embedded,
-        _ => Backend::Moto,
+        Ok("moto") => Backend::Moto,
+        _ => Backend::Embedded,
     }
 }
 
