@@ -120,13 +120,20 @@ async fn fill_missing_reads_a_missing_chunk_file_as_zeros_and_reports_it() {
     let out = run(ingest(&sim, &config)).await;
     assert_eq!(out.code, Some(0), "{}", out.both());
     let note = format!(
-        "precomputed chunk (x 0, y 0, z 0) of {url}: chunk file {} does not exist; read as \
-         zeros (fill_missing)",
+        "chunk x0 y0 z0 (voxels x [0, 530), y [0, 512), z [0, 16)) from : precomputed volume \
+         {url}: chunk file {} does not exist; read as zeros (fill_missing)",
         missing.display()
     );
     assert!(
         out.both().contains(&note),
         "{note:?} not in\n{}",
+        out.both()
+    );
+    // The run summary counts the chunk among the zero-filled ones.
+    assert!(
+        out.stdout
+            .contains(", 1 chunks zero-filled past their source,"),
+        "{}",
         out.both()
     );
     assert_cutout_matches(&sim, "ch", EXTENT, 1, |x, y, z| {
@@ -170,12 +177,16 @@ async fn a_precomputed_volume_that_does_not_exist_quarantines_every_chunk_naming
     assert_eq!(indices, vec![(0, 0, 0), (0, 1, 0), (0, 0, 1), (0, 1, 1)]);
     for (e, (x, y, z)) in entries.iter().zip(indices) {
         assert_eq!(e["attempts"], 2, "{e}");
+        // The host names the chunk and its voxels; the plugin names the volume.
+        let (y1, z1) = ((512 * (y + 1)).min(520), (16 * (z + 1)).min(18));
         let message = format!(
-            "precomputed chunk (x {x}, y {y}, z {z}) of {url} (mip 0): no Neuroglancer \
-             precomputed volume at {url}: {}/nothing/info does not exist; check cloudpath",
+            "chunk x{x} y{y} z{z} (voxels x [0, 530), y [{}, {y1}), z [{}, {z1})): no \
+             Neuroglancer precomputed volume at {url}: {}/nothing/info does not exist; check \
+             cloudpath",
+            512 * y,
+            16 * z,
             dir.path().display()
         );
-        let error = e["error"].as_str().unwrap_or_default();
-        assert!(error.contains(&message), "{error:?} lacks {message:?}");
+        assert_eq!(e["error"], message.as_str(), "{e}");
     }
 }

@@ -172,14 +172,16 @@ impl CloudVolumeChunks {
     }
 
     fn read(&self, x: u64, y: u64, z: u64) -> Result<ChunkArray, PluginError> {
+        // The host names the chunk; errors that do not name the volume yet get its location.
         let context = |e: CloudVolumeError| {
-            PluginError::new(
-                e.kind(),
-                format!(
-                    "precomputed chunk (x {x}, y {y}, z {z}) of {} (mip {}): {e}",
+            let message = match e {
+                CloudVolumeError::NoVolume { .. } => e.to_string(),
+                _ => format!(
+                    "precomputed volume {} (mip {}): {e}",
                     self.cloudpath, self.mip
                 ),
-            )
+            };
+            PluginError::new(e.kind(), message)
         };
         let scale = self.scale().map_err(context)?;
         let index = [x, y, z];
@@ -192,7 +194,7 @@ impl CloudVolumeChunks {
         });
         if (0..3).any(|d| start[d] >= stop[d]) {
             return Err(PluginError::out_of_range(format!(
-                "precomputed chunk (x {x}, y {y}, z {z}) of {} (mip {}): it starts at voxel \
+                "precomputed volume {} (mip {}): chunk (x {x}, y {y}, z {z}) starts at voxel \
                  ({}, {}, {}), outside the volume (bounds {:?} to {end:?}) or the job's extent",
                 self.cloudpath, self.mip, start[0], start[1], start[2], scale.voxel_offset
             )));
@@ -220,15 +222,15 @@ impl CloudVolumeChunks {
         );
         if (0..3).any(|d| start[d] < scale.voxel_offset[d]) {
             chunk = chunk.with_note(Note::other(format!(
-                "precomputed chunk (x {x}, y {y}, z {z}) of {}: voxels below the volume's \
-                 voxel_offset {:?} read as zero",
+                "precomputed volume {}: voxels below the volume's voxel_offset {:?} read as \
+                 zero",
                 self.cloudpath, scale.voxel_offset
             )));
         }
         for file in &read.filled {
             chunk = chunk.with_note(Note::black_tile(format!(
-                "precomputed chunk (x {x}, y {y}, z {z}) of {}: chunk file {file} does not \
-                 exist; read as zeros (fill_missing)",
+                "precomputed volume {}: chunk file {file} does not exist; read as zeros \
+                 (fill_missing)",
                 self.cloudpath
             )));
         }

@@ -121,8 +121,8 @@ fn mip_picks_the_scale_and_voxels_below_the_offset_are_zero() {
         expected(1, [0, 0, 0], [32, 20, 16], Dtype::U16, |x, _, z| x < 5
             || z < 3)
         .with_note(Note::other(format!(
-            "precomputed chunk (x 0, y 0, z 0) of {path}: voxels below the volume's \
-             voxel_offset [5, 0, 3] read as zero"
+            "precomputed volume {path}: voxels below the volume's voxel_offset [5, 0, 3] read \
+             as zero"
         )))
     );
     assert_eq!(
@@ -145,9 +145,9 @@ fn a_missing_chunk_file_is_an_error_unless_fill_missing() {
     assert_eq!(
         err.message,
         format!(
-            "precomputed chunk (x 0, y 0, z 0) of {url} (mip 0): chunk file \
-             {}/1_1_1/16-32_0-16_0-8 does not exist; set \"fill_missing\": true in the chunk \
-             processor's params to read missing chunks as zeros",
+            "precomputed volume {url} (mip 0): chunk file {}/1_1_1/16-32_0-16_0-8 does not \
+             exist; set \"fill_missing\": true in the chunk processor's params to read missing \
+             chunks as zeros",
             dir.path().display()
         )
     );
@@ -161,8 +161,8 @@ fn a_missing_chunk_file_is_an_error_unless_fill_missing() {
             && y < 16
             && z < 8)
         .with_note(Note::black_tile(format!(
-            "precomputed chunk (x 0, y 0, z 0) of {url}: chunk file \
-             {}/1_1_1/16-32_0-16_0-8 does not exist; read as zeros (fill_missing)",
+            "precomputed volume {url}: chunk file {}/1_1_1/16-32_0-16_0-8 does not exist; read \
+             as zeros (fill_missing)",
             dir.path().display()
         )))
     );
@@ -179,8 +179,8 @@ fn a_volume_that_does_not_exist_names_the_chunk_and_the_info_file() {
     assert_eq!(
         err.message,
         format!(
-            "precomputed chunk (x 1, y 0, z 0) of {url} (mip 0): no Neuroglancer precomputed \
-             volume at {url}: {}/nothing/info does not exist; check cloudpath",
+            "no Neuroglancer precomputed volume at {url}: {}/nothing/info does not exist; \
+             check cloudpath",
             dir.path().display()
         )
     );

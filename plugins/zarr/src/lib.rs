@@ -147,11 +147,13 @@ impl ZarrChunks {
     }
 
     fn read(&self, x: u64, y: u64, z: u64) -> Result<ChunkArray, PluginError> {
+        // The host names the chunk; errors that do not name the array yet get its location.
         let context = |e: ZarrError| {
-            PluginError::new(
-                e.kind(),
-                format!("Zarr chunk (x {x}, y {y}, z {z}) of {}: {e}", self.location),
-            )
+            let message = match e {
+                ZarrError::NoArray { .. } | ZarrError::Group { .. } => e.to_string(),
+                _ => format!("Zarr array {}: {e}", self.location),
+            };
+            PluginError::new(e.kind(), message)
         };
         let array = self.array().map_err(context)?;
         let shape = &array.meta.shape;
@@ -171,7 +173,7 @@ impl ZarrChunks {
         }
         if (0..3).any(|d| start[d] >= stop[d]) {
             return Err(PluginError::out_of_range(format!(
-                "Zarr chunk (x {x}, y {y}, z {z}) of {}: it starts at voxel (x {}, y {}, z {}), \
+                "Zarr array {}: chunk (x {x}, y {y}, z {z}) starts at voxel (x {}, y {}, z {}), \
                  outside the array (shape z, y, x = {shape:?}) or the job's extent",
                 self.location, start[2], start[1], start[0]
             )));
@@ -185,8 +187,8 @@ impl ZarrChunks {
         );
         if read.absent > 0 {
             chunk = chunk.with_note(Note::other(format!(
-                "Zarr chunk (x {x}, y {y}, z {z}) of {}: {} of the {} stored chunks it covers do \
-                 not exist and read as the fill value {}",
+                "Zarr array {}: {} of the {} stored chunks this chunk covers do not exist and \
+                 read as the fill value {}",
                 self.location, read.absent, read.objects, array.meta.fill_value
             )));
         }

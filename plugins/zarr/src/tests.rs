@@ -131,8 +131,8 @@ fn absent_chunk_objects_read_as_the_fill_value() {
         .unwrap();
     let at = format!("{}/raw", dir.path().display());
     let mut want = expected([0, 0, 0], [32, 32, 16], Dtype::U16).with_note(Note::other(format!(
-        "Zarr chunk (x 0, y 0, z 0) of {at}: 1 of the 8 stored chunks it covers do not exist \
-         and read as the fill value 9"
+        "Zarr array {at}: 1 of the 8 stored chunks this chunk covers do not exist and read as \
+         the fill value 9"
     )));
     // Object (z 0, y 0, x 1) covers x 16..32, y 0..16, z 0..8 of this chunk.
     for z in 0..8 {
@@ -156,8 +156,8 @@ fn a_missing_array_names_the_chunk_and_the_location() {
     assert_eq!(
         err.message,
         format!(
-            "Zarr chunk (x 1, y 0, z 2) of {at}: no Zarr array at {at} (neither \
-             {at}/.zarray nor {at}/zarr.json exists); check cloud_path and volume_name"
+            "no Zarr array at {at} (neither {at}/.zarray nor {at}/zarr.json exists); check \
+             cloud_path and volume_name"
         )
     );
 }
@@ -172,10 +172,7 @@ fn a_group_is_not_an_array() {
     let at = dir.path().display();
     assert_eq!(
         err.message,
-        format!(
-            "Zarr chunk (x 0, y 0, z 0) of {at}: {at} is a Zarr group, not an array; set \
-             volume_name to the array inside it"
-        )
+        format!("{at} is a Zarr group, not an array; set volume_name to the array inside it")
     );
 }
 
