@@ -2,8 +2,8 @@
 //! tile-index queue, assemble complete chunks from the ingest queue into cuboids, and run the
 //! complete/scan state machine.
 //!
-//! Each job has one worker task, so at most one chunk per job is being assembled at a time and
-//! memory stays bounded by a chunk's tiles, whatever the job's size.
+//! Each job has one worker task, which indexes tiles and assembles at most `ASSEMBLERS` chunks at
+//! a time, so memory stays bounded by a few chunks' tiles, whatever the job's size.
 
 use crate::aws::AwsError;
 use crate::rest::CompleteAnswer;
@@ -94,6 +94,10 @@ async fn fill(sim: &Sim, id: u64) -> Result<(), AwsError> {
 const ASSEMBLERS: i32 = 2;
 
 /// Consumes the tile-index and ingest queues of a tile job until it is complete or deleted.
+///
+/// Indexing and assembly run as two loops side by side, as they are separate services in the
+/// Boss: indexing a tile is cheap bookkeeping, assembling a chunk decodes and compresses, and
+/// pacing the first by the second capped a whole job at a few dozen tiles per second.
 async fn consume(sim: &Arc<Sim>, id: u64) -> Result<(), AwsError> {
     let Some(queues) = sim.lock().jobs.get(&id).map(|j| j.queues.clone()) else {
         return Ok(());
@@ -101,61 +105,83 @@ async fn consume(sim: &Arc<Sim>, id: u64) -> Result<(), AwsError> {
     let (Some(index), Some(ingest)) = (queues.tile_index, queues.ingest) else {
         return Ok(()); // volumetric: uploads are handled as they arrive at the front door
     };
+    let (indexed, assembled) = tokio::join!(
+        index_loop(sim, id, &index.moto_url, &ingest.moto_url),
+        assemble_loop(sim, id, &ingest.moto_url),
+    );
+    indexed.and(assembled)
+}
+
+/// Runs one round of a consuming loop until the job closes; a round returns whether it found
+/// work, and an idle round is followed by a short pause.
+async fn until_closed<F, Fut>(sim: &Sim, id: u64, mut round: F) -> Result<(), AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bool, AwsError>>,
+{
     while is_open(sim, id) {
         if is_paused(sim, id) {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         }
-        let mut busy = false;
-        match sim.admin.receive(&index.moto_url, 10).await {
-            Ok(messages) => {
-                busy |= !messages.is_empty();
-                for m in &messages {
-                    index_tile(sim, id, &m.body, &ingest.moto_url).await;
-                }
-                let handles: Vec<String> = messages.into_iter().map(|m| m.receipt_handle).collect();
-                sim.admin.delete_batch(&index.moto_url, &handles).await?;
-            }
-            // The queue is deleted when the job completes or is cancelled under us.
+        match round().await {
+            Ok(true) => {}
+            Ok(false) => tokio::time::sleep(Duration::from_millis(100)).await,
+            // The queues are deleted when the job completes or is cancelled under us.
             Err(_) if !is_open(sim, id) => break,
             Err(e) => return Err(e),
-        }
-        match sim.admin.receive(&ingest.moto_url, ASSEMBLERS).await {
-            Ok(messages) => {
-                busy |= !messages.is_empty();
-                let mut work = tokio::task::JoinSet::new();
-                for m in messages {
-                    let sim = sim.clone();
-                    work.spawn(async move {
-                        let chunk_key = serde_json::from_str::<Value>(&m.body)
-                            .ok()
-                            .and_then(|v| v["chunk_key"].as_str().map(str::to_string));
-                        if let Some(chunk_key) = chunk_key {
-                            if let Err(e) = assemble(&sim, id, &chunk_key).await {
-                                // Keep the message: it comes back after the visibility timeout.
-                                log::error!("job {id}: assembling chunk {chunk_key}: {e}");
-                                return None;
-                            }
-                        }
-                        Some(m.receipt_handle)
-                    });
-                }
-                let mut done = Vec::new();
-                while let Some(result) = work.join_next().await {
-                    if let Ok(Some(handle)) = result {
-                        done.push(handle);
-                    }
-                }
-                sim.admin.delete_batch(&ingest.moto_url, &done).await?;
-            }
-            Err(_) if !is_open(sim, id) => break,
-            Err(e) => return Err(e),
-        }
-        if !busy {
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
     Ok(())
+}
+
+/// Tile-index messages → chunk sets; a complete chunk goes to the ingest queue.
+async fn index_loop(sim: &Sim, id: u64, index_url: &str, ingest_url: &str) -> Result<(), AwsError> {
+    until_closed(sim, id, || async {
+        let messages = sim.admin.receive(index_url, 10).await?;
+        let busy = !messages.is_empty();
+        for m in &messages {
+            index_tile(sim, id, &m.body, ingest_url).await;
+        }
+        let handles: Vec<String> = messages.into_iter().map(|m| m.receipt_handle).collect();
+        sim.admin.delete_batch(index_url, &handles).await?;
+        Ok(busy)
+    })
+    .await
+}
+
+/// Ingest-queue messages → assembled cuboids, [`ASSEMBLERS`] chunks at a time.
+async fn assemble_loop(sim: &Arc<Sim>, id: u64, ingest_url: &str) -> Result<(), AwsError> {
+    until_closed(sim, id, || async {
+        let messages = sim.admin.receive(ingest_url, ASSEMBLERS).await?;
+        let busy = !messages.is_empty();
+        let mut work = tokio::task::JoinSet::new();
+        for m in messages {
+            let sim = sim.clone();
+            work.spawn(async move {
+                let chunk_key = serde_json::from_str::<Value>(&m.body)
+                    .ok()
+                    .and_then(|v| v["chunk_key"].as_str().map(str::to_string));
+                if let Some(chunk_key) = chunk_key {
+                    if let Err(e) = assemble(&sim, id, &chunk_key).await {
+                        // Keep the message: it comes back after the visibility timeout.
+                        log::error!("job {id}: assembling chunk {chunk_key}: {e}");
+                        return None;
+                    }
+                }
+                Some(m.receipt_handle)
+            });
+        }
+        let mut done = Vec::new();
+        while let Some(result) = work.join_next().await {
+            if let Ok(Some(handle)) = result {
+                done.push(handle);
+            }
+        }
+        sim.admin.delete_batch(ingest_url, &done).await?;
+        Ok(busy)
+    })
+    .await
 }
 
 /// One tile-index message: add the tile to its chunk; a complete chunk goes to the ingest queue.
