@@ -12,7 +12,7 @@ use crate::support::data::{voxel, Dtype};
 use crate::support::sim::{SimHandle, SimOptions};
 use crate::support::volumes::{failure_report, write_precomputed, Storage};
 use crate::support::volumetric::{
-    assert_cutout_matches, config, ingest, job_id, run, write_config,
+    assert_all_chunks_uploaded, assert_cutout_matches, config, ingest, run, write_config,
 };
 
 /// x, y not multiples of 512 and z not a multiple of 16.
@@ -49,13 +49,6 @@ fn cloudvolume_config(sim: &SimHandle, channel: &str, cloudpath: &str, extra: Va
     )
 }
 
-fn itemsize(dtype: Dtype) -> usize {
-    match dtype {
-        Dtype::U8 => 1,
-        Dtype::U16 => 2,
-    }
-}
-
 /// Writes the volume, ingests it into `channel` and compares every voxel.
 async fn ingest_and_compare(storage: Storage, dtype: Dtype, channel: &str) {
     let dir = temp_dir();
@@ -72,23 +65,8 @@ async fn ingest_and_compare(storage: Storage, dtype: Dtype, channel: &str) {
         &cloudvolume_config(&sim, channel, &url, json!({})),
     );
     let out = run(ingest(&sim, &config)).await;
-    assert_eq!(out.code, Some(0), "{}", out.both());
-    let job = job_id(&out);
-    assert!(
-        out.stdout.contains(&format!("Job {job} is COMPLETE.")),
-        "{}",
-        out.both()
-    );
-    assert!(
-        out.stdout
-            .contains(&format!("Uploaded {CHUNKS} chunks as {CUBOIDS} cuboids")),
-        "{}",
-        out.both()
-    );
-    let stats = sim.stats(job).await;
-    assert_eq!(stats["cuboids_stored"], CUBOIDS, "{stats}");
-    assert_eq!(stats["cuboid_errors"], 0, "{stats}");
-    assert_cutout_matches(&sim, channel, EXTENT, itemsize(dtype), |x, y, z| {
+    assert_all_chunks_uploaded(&sim, &out, CHUNKS, CUBOIDS).await;
+    assert_cutout_matches(&sim, channel, EXTENT, dtype.itemsize(), |x, y, z| {
         voxel(dtype, x, y, z)
     })
     .await;

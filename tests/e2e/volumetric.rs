@@ -12,8 +12,8 @@ use serde_json::{json, Value};
 use crate::support::cmd::{temp_dir, Cmd};
 use crate::support::sim::{SimHandle, SimOptions};
 use crate::support::volumetric::{
-    assert_cutout_matches, ingest, job_id, pattern_config, pattern_config_for_host, run,
-    sim_with_channels, write_config,
+    assert_all_chunks_uploaded, assert_cutout_matches, ingest, job_id, pattern_config,
+    pattern_config_for_host, run, sim_with_channels, write_config,
 };
 
 /// x and y not multiples of 512, z not a multiple of 16.
@@ -38,23 +38,7 @@ async fn ingest_and_compare(sim: &SimHandle, channel: &str, dtype: Dtype, params
         &pattern_config(sim, channel, EXTENT, CHUNK, params),
     );
     let out = run(ingest(sim, &config)).await;
-    assert_eq!(out.code, Some(0), "{}", out.both());
-    let job = job_id(&out);
-    assert!(
-        out.stdout.contains(&format!("Job {job} is COMPLETE.")),
-        "{}",
-        out.both()
-    );
-    assert!(
-        out.stdout
-            .contains(&format!("Uploaded {CHUNKS} chunks as {CUBOIDS} cuboids")),
-        "{}",
-        out.both()
-    );
-    let stats = sim.stats(job).await;
-    assert_eq!(stats["state"], "COMPLETE", "{stats}");
-    assert_eq!(stats["cuboids_stored"], CUBOIDS, "{stats}");
-    assert_eq!(stats["cuboid_errors"], 0, "{stats}");
+    let job = assert_all_chunks_uploaded(sim, &out, CHUNKS, CUBOIDS).await;
     assert_cutout_matches(sim, channel, EXTENT, dtype.size(), |x, y, z| {
         value(dtype, x, y, z)
     })

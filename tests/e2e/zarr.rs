@@ -13,7 +13,7 @@ use crate::support::data::{voxel, Dtype};
 use crate::support::sim::{SimHandle, SimOptions};
 use crate::support::volumes::{failure_report, write_zarr, Compression, Format};
 use crate::support::volumetric::{
-    assert_cutout_matches, config, ingest, job_id, run, write_config,
+    assert_all_chunks_uploaded, assert_cutout_matches, config, ingest, run, write_config,
 };
 
 /// x, y not multiples of 512 and z not a multiple of 16.
@@ -60,27 +60,8 @@ async fn ingest_and_compare(format: Format, compression: Compression, dtype: Dty
     let sim = sim(SimOptions::default());
     let config = write_config(dir.path(), &zarr_config(&sim, channel, &group, "raw"));
     let out = run(ingest(&sim, &config)).await;
-    assert_eq!(out.code, Some(0), "{}", out.both());
-    let job = job_id(&out);
-    assert!(
-        out.stdout.contains(&format!("Job {job} is COMPLETE.")),
-        "{}",
-        out.both()
-    );
-    assert!(
-        out.stdout
-            .contains(&format!("Uploaded {CHUNKS} chunks as {CUBOIDS} cuboids")),
-        "{}",
-        out.both()
-    );
-    let stats = sim.stats(job).await;
-    assert_eq!(stats["cuboids_stored"], CUBOIDS, "{stats}");
-    assert_eq!(stats["cuboid_errors"], 0, "{stats}");
-    let itemsize = match dtype {
-        Dtype::U8 => 1,
-        Dtype::U16 => 2,
-    };
-    assert_cutout_matches(&sim, channel, EXTENT, itemsize, |x, y, z| {
+    assert_all_chunks_uploaded(&sim, &out, CHUNKS, CUBOIDS).await;
+    assert_cutout_matches(&sim, channel, EXTENT, dtype.itemsize(), |x, y, z| {
         voxel(dtype, x, y, z)
     })
     .await;

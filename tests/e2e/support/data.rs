@@ -27,6 +27,16 @@ pub enum Dtype {
     U16,
 }
 
+impl Dtype {
+    /// Bytes per voxel.
+    pub fn itemsize(self) -> usize {
+        match self {
+            Dtype::U8 => 1,
+            Dtype::U16 => 2,
+        }
+    }
+}
+
 /// The value of voxel (x, y, z): varies along every axis, differs between neighbouring slices and
 /// tiles, and (for uint16) uses the high byte, so a swapped axis, an off-by-one slice or a
 /// truncated cast shows up as a mismatch.

@@ -159,6 +159,35 @@ pub fn job_id(out: &Output) -> u64 {
         .unwrap_or_else(|| panic!("cannot read the job id from {line:?}"))
 }
 
+/// Asserts that a volumetric ingest exited 0 with its job COMPLETE, that the summary and the
+/// sim's counters show `chunks` chunks stored as `cuboids` cuboids without a cuboid error, and
+/// returns the job id.
+pub async fn assert_all_chunks_uploaded(
+    sim: &SimHandle,
+    out: &Output,
+    chunks: u64,
+    cuboids: u64,
+) -> u64 {
+    assert_eq!(out.code, Some(0), "{}", out.both());
+    let job = job_id(out);
+    assert!(
+        out.stdout.contains(&format!("Job {job} is COMPLETE.")),
+        "{}",
+        out.both()
+    );
+    assert!(
+        out.stdout
+            .contains(&format!("Uploaded {chunks} chunks as {cuboids} cuboids")),
+        "{}",
+        out.both()
+    );
+    let stats = sim.stats(job).await;
+    assert_eq!(stats["state"], "COMPLETE", "{stats}");
+    assert_eq!(stats["cuboids_stored"], cuboids, "{stats}");
+    assert_eq!(stats["cuboid_errors"], 0, "{stats}");
+    job
+}
+
 /// The raw voxels of box `[x0,x1) × [y0,y1) × [z0,z1)` through the cutout API (z, y, x C
 /// order, little-endian).
 pub async fn cutout(
