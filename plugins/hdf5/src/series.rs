@@ -97,11 +97,7 @@ impl SeriesTiles {
                 }
                 None => ((xs, ys).into(), None),
             };
-            let placement = Placement {
-                shape: (ox.len, oy.len),
-                at: (oy.target, ox.target),
-                transposed: true,
-            };
+            let placement = Placement::of_overlap(oy, ox, true);
             copy_window(&opened, &data, selection, placement, scale, &mut canvas)?;
         }
         let source = format!("{} \"{}\"", opened.location, data.name);

@@ -95,11 +95,7 @@ impl SliceTiles {
         ) {
             (Some(ox), Some(oy)) => {
                 let selection = (oy.source..oy.source + oy.len, ox.source..ox.source + ox.len);
-                let placement = Placement {
-                    shape: (oy.len, ox.len),
-                    at: (oy.target, ox.target),
-                    transposed: false,
-                };
+                let placement = Placement::of_overlap(oy, ox, false);
                 copy_window(
                     &opened,
                     &data,

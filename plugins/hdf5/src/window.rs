@@ -5,7 +5,7 @@ use boss_ingest_plugin_stack::params::{Params, ParamsError};
 use boss_ingest_plugin_stack::stack_tile::location;
 use plugin_abi::{HostServices, PluginError};
 
-use crate::canvas::{Canvas, UploadFormat};
+use crate::canvas::{Canvas, Overlap, UploadFormat};
 use crate::source::{open, Data, Opened, SourceError};
 
 /// The settings every HDF5 tile processor reads from its params.
@@ -73,6 +73,22 @@ pub struct Placement {
     pub at: (usize, usize),
     /// The dataset's first axis is x (so its rows become tile columns).
     pub transposed: bool,
+}
+
+impl Placement {
+    /// The placement of the window where the tile's rows `y` and columns `x` overlap the
+    /// dataset; a transposed dataset is read x-major, so its window's rows are the x overlap.
+    pub fn of_overlap(y: Overlap, x: Overlap, transposed: bool) -> Placement {
+        Placement {
+            shape: if transposed {
+                (x.len, y.len)
+            } else {
+                (y.len, x.len)
+            },
+            at: (y.target, x.target),
+            transposed,
+        }
+    }
 }
 
 /// Reads the 2-D `selection` of `data` and places it in `canvas`; samples are multiplied by
