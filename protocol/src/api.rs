@@ -72,78 +72,111 @@ pub struct CreateResponse {
     pub ingest_type: IngestType,
 }
 
-/// The `ingest_job` part of a join answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The `ingest_job` part of a join answer: the fields the client acts on.
+///
+/// The real view (`bossingest/views.py` `IngestJobView.get`, serializer
+/// `IngestJobListSerializer`) sends `id, collection, experiment, channel, status, ingest_queue,
+/// upload_queue, tile_count, ingest_type, tile_index_queue`. Only `id` and `status` must be
+/// there; every other field is read leniently (absent, `null` or of an unexpected type reads as
+/// `None`), so a field the client can do without never fails a join.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct IngestJobInfo {
     pub id: u64,
-    pub collection: String,
-    pub experiment: String,
-    pub channel: String,
     pub status: JobStatus,
-    /// Null for volumetric jobs.
+    /// Null for volumetric jobs and once the job is finished.
+    #[serde(default, deserialize_with = "lenient")]
     pub ingest_queue: Option<String>,
+    /// Null once the job is finished.
+    #[serde(default, deserialize_with = "lenient")]
     pub upload_queue: Option<String>,
-    pub tile_count: u64,
-    pub ingest_type: IngestType,
-    /// Null for volumetric jobs.
+    /// Null for volumetric jobs; looked up live by the real view on every join of a tile job.
+    #[serde(default, deserialize_with = "lenient")]
     pub tile_index_queue: Option<String>,
+    /// Upload messages the service generated (tiles, or chunks of a volumetric job).
+    #[serde(default, deserialize_with = "lenient")]
+    pub tile_count: Option<u64>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub ingest_type: Option<IngestType>,
+    /// Names of the target channel, to check a job id against a config.
+    #[serde(default, deserialize_with = "lenient")]
+    pub collection: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub experiment: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub channel: Option<String>,
 }
 
-/// AWS keys minted for one join. There is never a session token.
+/// AWS keys minted for one join (an IAM user of its own on the real service). There is never a
+/// session token; `security_token` is `null`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credentials {
     pub access_key: String,
     pub secret_key: String,
+    #[serde(default, deserialize_with = "lenient")]
     pub security_token: Option<String>,
 }
 
-/// The channel part of `resource`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChannelInfo {
-    pub name: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// `uint8`, `uint16` or `uint64`.
-    pub datatype: String,
-    pub base_resolution: u64,
-}
-
-/// The `resource` of a join answer: names and numeric ids of the target channel.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The parts of a join's `resource` the client reads: the channel's datatype. The whole
+/// `resource` goes back to the service unchanged in every tile's metadata (the tile-ingest
+/// lambda reads all of it), so the client keeps it as raw JSON, never re-serialised from here.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 pub struct Resource {
-    /// `col&exp&ch` by name.
-    pub boss_key: String,
-    /// `7&12&33`: the numeric ids every key starts with.
-    pub lookup_key: String,
-    pub channel: ChannelInfo,
-    #[serde(default)]
-    pub experiment: Value,
-    #[serde(default)]
-    pub coord_frame: Value,
+    #[serde(default, deserialize_with = "lenient")]
+    pub channel: Option<ChannelInfo>,
 }
 
-/// 200 answer to `GET /latest/ingest/{id}`. Only `ingest_job` is present while the job is
-/// PREPARING or COMPLETE; the rest comes with credentials (states 1, 5, 6).
-#[allow(non_snake_case)] // Field names are the wire's.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `resource.channel`: `{type, datatype, base_resolution}` on the real service (boss
+/// `IngestManager._get_resource_data`; no `name`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+pub struct ChannelInfo {
+    /// `uint8`, `uint16` or `uint64` (`uint32` exists, but storage does not support it).
+    #[serde(default, deserialize_with = "lenient")]
+    pub datatype: Option<String>,
+}
+
+/// What the client reads from a 200 answer to `GET /latest/ingest/{id}` (protocol §2.2).
+///
+/// The real answer (boss `IngestJobView.get`) carries every top-level key in every live state:
+/// `ingest_job, credentials, tile_bucket_name, ingest_bucket_name, KVIO_SETTINGS,
+/// STATEIO_CONFIG, OBJECTIO_CONFIG, resource, ingest_lambda`, with `credentials: null` while
+/// PREPARING; a COMPLETE volumetric job answers `{ingest_job}` alone. Only what the client uses
+/// is modelled; the settings blocks and `resource` are taken from the raw answer when a tile's
+/// metadata is built, so whatever the service adds travels back to it unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct JoinResponse {
     pub ingest_job: IngestJobInfo,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Present (non-null) only in states 1, 5 and 6.
+    #[serde(default)]
     pub credentials: Option<Credentials>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "lenient")]
     pub tile_bucket_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "lenient")]
     pub ingest_bucket_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub KVIO_SETTINGS: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub STATEIO_CONFIG: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub OBJECTIO_CONFIG: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "lenient")]
     pub resource: Option<Resource>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ingest_lambda: Option<String>,
+}
+
+impl JoinResponse {
+    /// The channel's datatype name, when the answer has one.
+    pub fn datatype(&self) -> Option<&str> {
+        self.resource
+            .as_ref()?
+            .channel
+            .as_ref()?
+            .datatype
+            .as_deref()
+    }
+}
+
+/// Reads an optional field that the client can do without: a value of an unexpected shape
+/// reads as `None` instead of failing the whole answer.
+fn lenient<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let value = Value::deserialize(d)?;
+    Ok(serde_json::from_value(value).ok())
 }
 
 /// 200 answer to `GET /latest/ingest/{id}/status`.
@@ -212,37 +245,6 @@ mod tests {
                 .unwrap();
         assert_eq!(parsed.wait_secs, Some(180.0));
         assert_eq!(parsed.job_status, None);
-    }
-
-    #[test]
-    fn join_without_credentials_has_only_the_job() {
-        let join = JoinResponse {
-            ingest_job: IngestJobInfo {
-                id: 1,
-                collection: "c".into(),
-                experiment: "e".into(),
-                channel: "h".into(),
-                status: JobStatus::Complete,
-                ingest_queue: None,
-                upload_queue: None,
-                tile_count: 0,
-                ingest_type: IngestType::Tile,
-                tile_index_queue: None,
-            },
-            credentials: None,
-            tile_bucket_name: None,
-            ingest_bucket_name: None,
-            KVIO_SETTINGS: None,
-            STATEIO_CONFIG: None,
-            OBJECTIO_CONFIG: None,
-            resource: None,
-            ingest_lambda: None,
-        };
-        let value = serde_json::to_value(&join).unwrap();
-        assert_eq!(value.as_object().unwrap().len(), 1);
-        assert_eq!(value["ingest_job"]["status"], json!(2));
-        let back: JoinResponse = serde_json::from_value(value).unwrap();
-        assert_eq!(back, join);
     }
 
     #[test]

@@ -12,10 +12,12 @@
 //! - [`status`]: job states and ingest types as the wire spells them.
 //! - [`api`]: REST request and response bodies.
 //! - [`cuboid`]: cuboid geometry and python-blosc compatible compression.
+//! - [`cutout`]: reading voxels back through the cutout API (path, Accept, decoding).
 
 pub mod api;
 pub mod config;
 pub mod cuboid;
+pub mod cutout;
 pub mod keys;
 pub mod messages;
 pub mod status;

@@ -22,7 +22,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use boss_protocol::api::{self, codes, BossError, CompleteBody, CreateResponse, IngestJobInfo};
+use boss_protocol::api::{self, codes, BossError, CompleteBody, CreateResponse};
 use boss_protocol::cuboid;
 use boss_protocol::status::{IngestType, JobStatus};
 use serde_json::{json, Value};
@@ -339,21 +339,21 @@ async fn create_queues(
     })
 }
 
-fn job_info(job: &Job) -> IngestJobInfo {
+fn job_info(job: &Job) -> Value {
     let open = !matches!(job.status, JobStatus::Complete | JobStatus::Deleted);
     let url = |q: &Option<Queue>| q.as_ref().filter(|_| open).map(|q| q.public_url.clone());
-    IngestJobInfo {
-        id: job.id,
-        collection: job.channel.collection.clone(),
-        experiment: job.channel.experiment.clone(),
-        channel: job.channel.channel.clone(),
-        status: job.status,
-        ingest_queue: url(&job.queues.ingest),
-        upload_queue: open.then(|| job.queues.upload.public_url.clone()),
-        tile_count: job.tile_count(),
-        ingest_type: job.ingest_type(),
-        tile_index_queue: url(&job.queues.tile_index),
-    }
+    json!({
+        "id": job.id,
+        "collection": job.channel.collection,
+        "experiment": job.channel.experiment,
+        "channel": job.channel.channel,
+        "status": job.status,
+        "ingest_queue": url(&job.queues.ingest),
+        "upload_queue": open.then(|| job.queues.upload.public_url.clone()),
+        "tile_count": job.tile_count(),
+        "ingest_type": job.ingest_type(),
+        "tile_index_queue": url(&job.queues.tile_index),
+    })
 }
 
 async fn join(State(sim): Shared, headers: HeaderMap, Path(raw): Path<String>) -> Response {
@@ -391,42 +391,25 @@ async fn join(State(sim): Shared, headers: HeaderMap, Path(raw): Path<String>) -
     let Some(job) = inner.jobs.get(&id) else {
         return deleted(id);
     };
-    let mut body = api::JoinResponse {
-        ingest_job: job_info(job),
-        credentials: None,
-        tile_bucket_name: None,
-        ingest_bucket_name: None,
-        KVIO_SETTINGS: None,
-        STATEIO_CONFIG: None,
-        OBJECTIO_CONFIG: None,
-        resource: None,
-        ingest_lambda: None,
-    };
-    if credentials.is_some() {
+    let mut body = json!({ "ingest_job": job_info(job) });
+    if let Some(credentials) = credentials {
         let c = &job.channel;
-        body.credentials = credentials;
-        body.tile_bucket_name = Some(sim.tile_bucket.clone());
-        body.ingest_bucket_name = Some(sim.ingest_bucket.clone());
+        body["credentials"] = json!(credentials);
+        body["tile_bucket_name"] = json!(sim.tile_bucket);
+        body["ingest_bucket_name"] = json!(sim.ingest_bucket);
         // Kept small: the client copies these into every tile's 2 KiB of S3 metadata.
-        body.KVIO_SETTINGS = Some(json!({"cache_host": "cache.boss-sim.local", "cache_db": "0"}));
-        body.STATEIO_CONFIG =
-            Some(json!({"cache_state_host": "cache-state.boss-sim.local", "cache_state_db": "0"}));
-        body.OBJECTIO_CONFIG = Some(
-            json!({"s3_flush_queue": "", "cuboid_bucket": "cuboids.boss-sim.local", "page_in_lambda_function": "", "page_out_lambda_function": "", "s3_index_table": "", "id_index_table": "", "id_count_table": ""}),
-        );
-        body.resource = Some(api::Resource {
-            boss_key: format!("{}&{}&{}", c.collection, c.experiment, c.channel),
-            lookup_key: c.ids().to_string(),
-            channel: api::ChannelInfo {
-                name: c.channel.clone(),
-                kind: "image".into(),
-                datatype: c.datatype.name().into(),
-                base_resolution: c.base_resolution,
-            },
-            experiment: json!({"name": c.experiment, "num_hierarchy_levels": 1, "hierarchy_method": "anisotropic", "num_time_samples": 1, "time_step": 0}),
-            coord_frame: json!({"name": "boss-sim-frame", "x_start": 0, "x_stop": job.plan.x.stop, "y_start": 0, "y_stop": job.plan.y.stop, "z_start": 0, "z_stop": job.plan.z.stop, "x_voxel_size": 1.0, "y_voxel_size": 1.0, "z_voxel_size": 1.0, "voxel_unit": "nanometers"}),
+        body["KVIO_SETTINGS"] = json!({"cache_host": "cache.boss-sim.local", "cache_db": "0"});
+        body["STATEIO_CONFIG"] =
+            json!({"cache_state_host": "cache-state.boss-sim.local", "cache_state_db": "0"});
+        body["OBJECTIO_CONFIG"] = json!({"s3_flush_queue": "", "cuboid_bucket": "cuboids.boss-sim.local", "page_in_lambda_function": "", "page_out_lambda_function": "", "s3_index_table": "", "id_index_table": "", "id_count_table": ""});
+        body["resource"] = json!({
+            "boss_key": format!("{}&{}&{}", c.collection, c.experiment, c.channel),
+            "lookup_key": c.ids().to_string(),
+            "channel": {"type": "image", "datatype": c.datatype.name(), "base_resolution": c.base_resolution},
+            "experiment": {"num_hierarchy_levels": 1, "hierarchy_method": "anisotropic"},
+            "coord_frame": {"x_voxel_size": 1.0, "y_voxel_size": 1.0, "z_voxel_size": 1.0},
         });
-        body.ingest_lambda = Some("deprecated".into());
+        body["ingest_lambda"] = json!("deprecated");
     }
     Json(body).into_response()
 }

@@ -35,6 +35,19 @@ mod startup;
 
 use crate::support::sim::SimHandle;
 use boss_protocol::api::{Credentials, JoinResponse};
+
+/// A join answer as the client reads it, and as sent (for the blocks it passes on unchanged).
+pub struct SimJoin {
+    pub raw: serde_json::Value,
+    pub parsed: JoinResponse,
+}
+
+impl std::ops::Deref for SimJoin {
+    type Target = JoinResponse;
+    fn deref(&self) -> &JoinResponse {
+        &self.parsed
+    }
+}
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -165,15 +178,16 @@ impl<'a> Api<'a> {
         .await
     }
 
-    /// Joins until the job leaves PREPARING and returns the parsed answer with credentials.
-    pub async fn join_uploading(&self, id: u64) -> (JoinResponse, Credentials) {
+    /// Joins until the job leaves PREPARING and returns the answer with credentials.
+    pub async fn join_uploading(&self, id: u64) -> (SimJoin, Credentials) {
         let start = Instant::now();
         loop {
             let (status, body) = self.join(id).await;
             assert_eq!(status, 200, "{body}");
-            let join: JoinResponse = serde_json::from_value(body).expect("join body parses");
-            if let Some(creds) = join.credentials.clone() {
-                return (join, creds);
+            let parsed: JoinResponse =
+                serde_json::from_value(body.clone()).expect("join body parses");
+            if let Some(creds) = parsed.credentials.clone() {
+                return (SimJoin { raw: body, parsed }, creds);
             }
             assert!(
                 start.elapsed() < Duration::from_secs(60),

@@ -13,6 +13,7 @@ use std::time::Duration;
 use boss_protocol::api::{
     codes, CompleteBody, CreateResponse, ErrorBody, JoinResponse, StatusResponse,
 };
+use boss_protocol::cutout::{self, Region, Voxels};
 use boss_protocol::status::JobStatus;
 use reqwest::{Method, StatusCode};
 
@@ -52,6 +53,13 @@ pub enum BackendError {
         base: String,
         tries: u32,
         last: String,
+    },
+    #[error("the Boss refused the cutout {url} asked for as {accept} (HTTP {status}): {message}")]
+    Cutout {
+        url: String,
+        accept: &'static str,
+        status: u16,
+        message: String,
     },
     #[error("unexpected answer to {action} (HTTP {status}): {detail}")]
     Protocol {
@@ -149,7 +157,7 @@ impl Backend {
                 "/latest/ingest/",
                 Some(config),
                 None,
-                false,
+                Retry::ServerErrors,
             )
             .await?;
         match reply.status.as_u16() {
@@ -159,31 +167,42 @@ impl Backend {
     }
 
     /// One join: the job's queues and fresh keys, or "still preparing".
+    ///
+    /// A finished tile job cannot be joined on the real service: its view looks up the
+    /// tile-index queue before it looks at the status, and cleanup deleted that queue, so the
+    /// answer is 400 code 9001 naming `NonExistentQueue` (protocol errata 3). That answer is not
+    /// retried; the job's status says what happened to it.
     pub async fn join(&self, job: u64) -> Result<Joined, BackendError> {
         let action = format!("joining job {job}");
         let path = format!("/latest/ingest/{job}");
         // The real service answers 400 when its own AWS lookups fail transiently.
         let reply = self
-            .call(&action, Method::GET, &path, None, None, true)
+            .call(
+                &action,
+                Method::GET,
+                &path,
+                None,
+                None,
+                Retry::AlsoBadRequest,
+            )
             .await?;
+        if is_queue_gone(&reply) {
+            return Err(self.finished(job, &action, &reply).await);
+        }
         if reply.status != StatusCode::OK {
             return Err(self.error(&action, Some(job), &reply));
         }
-        let join: JoinResponse = parse(&action, &reply)?;
-        match join.ingest_job.status {
-            JobStatus::Preparing => Ok(Joined::Preparing),
-            JobStatus::Complete => Err(BackendError::AlreadyComplete { job }),
-            JobStatus::Deleted => Err(BackendError::JobDeleted { job }),
-            JobStatus::Failed => Err(BackendError::JobFailed { job }),
-            status if join.credentials.is_none() => Err(BackendError::Protocol {
-                action,
-                status: 200,
-                detail: format!("job is {status} but the answer holds no credentials"),
-            }),
-            _ => Ok(Joined::Ready(Box::new(Join {
-                response: join,
-                raw: parse(&action, &reply)?,
-            }))),
+        interpret_join(&action, job, &reply.body)
+    }
+
+    /// Why a job whose queues are gone cannot be joined or cancelled: complete, cancelled, or —
+    /// if its status says it is still live — the service's own answer.
+    async fn finished(&self, job: u64, action: &str, gone: &Reply) -> BackendError {
+        match self.status(job).await {
+            Ok(st) if st.status == JobStatus::Complete => BackendError::AlreadyComplete { job },
+            Ok(st) if st.status == JobStatus::Deleted => BackendError::JobDeleted { job },
+            Ok(_) => self.error(action, Some(job), gone),
+            Err(e) => e,
         }
     }
 
@@ -213,7 +232,7 @@ impl Backend {
         let action = format!("reading the status of job {job}");
         let path = format!("/latest/ingest/{job}/status");
         let reply = self
-            .call(&action, Method::GET, &path, None, None, false)
+            .call(&action, Method::GET, &path, None, None, Retry::ServerErrors)
             .await?;
         if reply.status != StatusCode::OK {
             return Err(self.error(&action, Some(job), &reply));
@@ -226,7 +245,14 @@ impl Backend {
         let action = format!("completing job {job}");
         let path = format!("/latest/ingest/{job}/complete");
         let reply = self
-            .call(&action, Method::POST, &path, None, None, false)
+            .call(
+                &action,
+                Method::POST,
+                &path,
+                None,
+                None,
+                Retry::ServerErrors,
+            )
             .await?;
         interpret_complete(&action, job, &reply).map_err(|e| match e {
             Interpreted::Error(e) => e,
@@ -235,64 +261,72 @@ impl Backend {
     }
 
     /// DELETE the job: queues removed, keys revoked, state DELETED.
+    ///
+    /// The real view has no state check: a job whose queues are already gone (COMPLETE, or
+    /// cancelled before) answers 400 code 9001 "Unable to complete cleanup … NonExistentQueue";
+    /// the job's status then tells which it was.
     pub async fn cancel(&self, job: u64) -> Result<(), BackendError> {
         let action = format!("cancelling job {job}");
         let path = format!("/latest/ingest/{job}");
         let reply = self
-            .call(&action, Method::DELETE, &path, None, None, false)
+            .call(
+                &action,
+                Method::DELETE,
+                &path,
+                None,
+                None,
+                Retry::ServerErrors,
+            )
             .await?;
         match reply.status.as_u16() {
             200 | 202 | 204 => Ok(()),
-            _ => {
-                let body = error_body(&reply);
-                // Repeating a cancel answers 400 code 9001: the job is already gone.
-                if reply.status == StatusCode::BAD_REQUEST
-                    && body.as_ref().and_then(|b| b.code) == Some(codes::SYSTEM_ERROR)
-                {
-                    return Err(BackendError::JobDeleted { job });
-                }
-                Err(self.error(&action, Some(job), &reply))
-            }
+            _ if is_queue_gone(&reply) => Err(self.finished(job, &action, &reply).await),
+            _ => Err(self.error(&action, Some(job), &reply)),
         }
     }
 
-    /// The raw voxels (C order z, y, x, little-endian) of a box at `res`; ranges are `[start, stop)`.
-    #[allow(clippy::too_many_arguments)] // One argument per axis reads like the URL it builds.
+    /// The voxels (C order z, y, x, little-endian) of `region` at `res`, asked for as
+    /// `application/blosc`, the only raw-voxel form the real cutout view renders.
     pub async fn cutout(
         &self,
         collection: &str,
         experiment: &str,
         channel: &str,
         res: u64,
-        x: (u64, u64),
-        y: (u64, u64),
-        z: (u64, u64),
-    ) -> Result<Vec<u8>, BackendError> {
+        region: Region,
+    ) -> Result<Voxels, BackendError> {
+        let Region { x, y, z } = region;
         let action = format!(
             "reading cutout {collection}/{experiment}/{channel} x {}:{} y {}:{} z {}:{}",
             x.0, x.1, y.0, y.1, z.0, z.1
         );
-        let path = format!(
-            "/v1/cutout/{collection}/{experiment}/{channel}/{res}/{}:{}/{}:{}/{}:{}/",
-            x.0, x.1, y.0, y.1, z.0, z.1
-        );
+        let path = cutout::path(collection, experiment, channel, res, region);
         let reply = self
             .call(
                 &action,
                 Method::GET,
                 &path,
                 None,
-                Some("application/octet-stream"),
-                false,
+                Some(cutout::ACCEPT),
+                Retry::ServerErrors,
             )
             .await?;
         if reply.status != StatusCode::OK {
-            return Err(self.error(&action, None, &reply));
+            return Err(BackendError::Cutout {
+                url: format!("{}{path}", self.base),
+                accept: cutout::ACCEPT,
+                status: reply.status.as_u16(),
+                message: answer_text(&reply),
+            });
         }
-        Ok(reply.body)
+        cutout::decode(&reply.body, region.voxels()).map_err(|e| BackendError::Protocol {
+            action,
+            status: 200,
+            detail: e.to_string(),
+        })
     }
 
-    /// One REST exchange with retries on connection errors and 5xx (and 400 when `retry_400`).
+    /// One REST exchange with retries on connection errors and the answers `retry` names.
     async fn call(
         &self,
         action: &str,
@@ -300,7 +334,7 @@ impl Backend {
         path: &str,
         body: Option<&serde_json::Value>,
         accept: Option<&str>,
-        retry_400: bool,
+        retry: Retry,
     ) -> Result<Reply, BackendError> {
         let url = format!("{}{path}", self.base);
         let mut backoff = Backoff::api();
@@ -329,15 +363,8 @@ impl Backend {
                 Err(e) => Err(chain(&e)),
             };
             let last = match outcome {
-                Ok(reply) if !is_transient(reply.status, retry_400) => return Ok(reply),
-                Ok(reply) => format!(
-                    "HTTP {}: {}",
-                    reply.status.as_u16(),
-                    error_body(&reply)
-                        .as_ref()
-                        .and_then(|b| b.text().map(str::to_string))
-                        .unwrap_or_else(|| body_snippet(&reply.body))
-                ),
+                Ok(reply) if !retry.covers(&reply) => return Ok(reply),
+                Ok(reply) => format!("HTTP {}: {}", reply.status.as_u16(), answer_text(&reply)),
                 Err(e) => e,
             };
             if tries >= MAX_TRIES {
@@ -363,8 +390,42 @@ impl Backend {
     }
 }
 
-fn is_transient(status: StatusCode, retry_400: bool) -> bool {
-    matches!(status.as_u16(), 500 | 502 | 503 | 504) || (retry_400 && status.as_u16() == 400)
+/// Which answers of one call are worth asking again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Retry {
+    /// 500, 502, 503, 504.
+    ServerErrors,
+    /// Those and 400, which the real join answers when its own AWS lookups fail transiently —
+    /// except a 400 saying the job's queues no longer exist, which no retry changes.
+    AlsoBadRequest,
+}
+
+impl Retry {
+    fn covers(self, reply: &Reply) -> bool {
+        match reply.status.as_u16() {
+            500 | 502 | 503 | 504 => true,
+            400 => self == Retry::AlsoBadRequest && !is_queue_gone(reply),
+            _ => false,
+        }
+    }
+}
+
+/// A 400 code 9001 whose message names SQS's `NonExistentQueue`: the job's queues were deleted,
+/// because it was completed or cancelled (protocol errata 3 and 9).
+fn is_queue_gone(reply: &Reply) -> bool {
+    reply.status == StatusCode::BAD_REQUEST
+        && error_body(reply).is_some_and(|b| {
+            b.code == Some(codes::SYSTEM_ERROR)
+                && b.text().is_some_and(|t| t.contains("NonExistentQueue"))
+        })
+}
+
+/// The service's own words for a refusal: `detail`, else `message`, else the start of the body.
+fn answer_text(reply: &Reply) -> String {
+    error_body(reply)
+        .as_ref()
+        .and_then(|b| b.text().map(str::to_string))
+        .unwrap_or_else(|| body_snippet(&reply.body))
 }
 
 /// An error's message with its sources, so "connection refused" is not hidden behind
@@ -402,6 +463,33 @@ fn parse<T: serde::de::DeserializeOwned>(action: &str, reply: &Reply) -> Result<
         status: reply.status.as_u16(),
         detail: format!("{e}; body: {}", body_snippet(&reply.body)),
     })
+}
+
+/// Reads a 200 answer to a join (protocol §2.2, errata 1): only what the client acts on is
+/// parsed, and the answer is kept whole for the tile metadata.
+fn interpret_join(action: &str, job: u64, body: &[u8]) -> Result<Joined, BackendError> {
+    let protocol = |detail: String| BackendError::Protocol {
+        action: action.to_string(),
+        status: 200,
+        detail,
+    };
+    let raw: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| protocol(format!("{e}; body: {}", body_snippet(body))))?;
+    let join: JoinResponse = serde_json::from_value(raw.clone())
+        .map_err(|e| protocol(format!("{e}; body: {}", body_snippet(body))))?;
+    match join.ingest_job.status {
+        JobStatus::Preparing => Ok(Joined::Preparing),
+        JobStatus::Complete => Err(BackendError::AlreadyComplete { job }),
+        JobStatus::Deleted => Err(BackendError::JobDeleted { job }),
+        JobStatus::Failed => Err(BackendError::JobFailed { job }),
+        status if join.credentials.is_none() => Err(protocol(format!(
+            "job is {status} but the answer holds no credentials"
+        ))),
+        _ => Ok(Joined::Ready(Box::new(Join {
+            response: join,
+            raw,
+        }))),
+    }
 }
 
 /// Turns an error answer into the error a user can act on.
@@ -484,153 +572,6 @@ fn interpret_complete(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn reply(status: u16, body: &str) -> Reply {
-        Reply {
-            status: StatusCode::from_u16(status).unwrap(),
-            body: body.as_bytes().to_vec(),
-        }
-    }
-
-    fn complete(status: u16, body: &str) -> Result<CompleteAnswer, String> {
-        interpret_complete("completing job 5", 5, &reply(status, body)).map_err(|e| match e {
-            Interpreted::Error(e) => e.to_string(),
-            Interpreted::Unhandled => "unhandled".into(),
-        })
-    }
-
-    #[test]
-    fn complete_answers_follow_the_spec_table() {
-        assert_eq!(complete(204, ""), Ok(CompleteAnswer::Complete));
-        assert_eq!(
-            complete(
-                400,
-                r#"{"status": 400, "code": 1006, "message": "Upload queue is not empty"}"#
-            ),
-            Ok(CompleteAnswer::UploadQueueNotEmpty)
-        );
-        assert_eq!(
-            complete(
-                400,
-                r#"{"wait_secs": 180, "info": "Internal queues not empty yet"}"#
-            ),
-            Ok(CompleteAnswer::Wait { secs: 180.0 })
-        );
-        assert_eq!(
-            complete(202, r#"{"job_status": 6, "wait_secs": 180}"#),
-            Ok(CompleteAnswer::Wait { secs: 180.0 })
-        );
-        assert_eq!(
-            complete(400, r#"{"job_status": 6, "wait_secs": 12.5}"#),
-            Ok(CompleteAnswer::Wait { secs: 12.5 })
-        );
-        assert_eq!(
-            complete(202, r#"{"job_status": 5, "wait_secs": 0}"#),
-            Ok(CompleteAnswer::Completing)
-        );
-        assert_eq!(
-            complete(202, r#"{"job_status": 5}"#),
-            Ok(CompleteAnswer::Completing)
-        );
-        assert_eq!(
-            complete(
-                400,
-                r#"{"status": 400, "code": 1006, "message": "You cannot complete a job that is still preparing. You must cancel instead."}"#
-            ),
-            Err("completing job 5 was refused by the Boss (HTTP 400, code 1006): You cannot complete a job that is still preparing. You must cancel instead.".into())
-        );
-    }
-
-    #[test]
-    fn errors_name_the_job_and_what_to_do() {
-        let base = "http://127.0.0.1:9";
-        let e = map_error(
-            base,
-            "joining job 7",
-            Some(7),
-            404,
-            br#"{"status": 404, "code": 2004, "message": "deleted"}"#,
-        );
-        assert_eq!(
-            e.to_string(),
-            "job 7 was cancelled (it is DELETED); create a new job to ingest this data"
-        );
-        let e = map_error(
-            base,
-            "joining job 7",
-            Some(7),
-            404,
-            br#"{"status": 404, "code": 4004, "message": "nope"}"#,
-        );
-        assert_eq!(
-            e.to_string(),
-            "job 7 does not exist on the Boss at http://127.0.0.1:9; check the job id given with -j"
-        );
-        let e = map_error(
-            base,
-            "joining job 7",
-            Some(7),
-            403,
-            br#"{"status": 403, "code": 3003, "message": "Only the creator can join"}"#,
-        );
-        assert_eq!(
-            e.to_string(),
-            "job 7 was created by another user and only its creator may use it: Only the creator can join"
-        );
-        let e = map_error(
-            base,
-            "creating the ingest job",
-            None,
-            401,
-            br#"{"detail": "Invalid token."}"#,
-        );
-        assert_eq!(
-            e.to_string(),
-            "the Boss at http://127.0.0.1:9 refused the API token (Invalid token.); pass a valid one \
-             with -a, INTERN_TOKEN or ~/.intern/intern.cfg"
-        );
-        let e = map_error(
-            base,
-            "creating the ingest job",
-            None,
-            400,
-            br#"{"status": 400, "code": 1004, "message": "Could not validate the schema: 'x' is required"}"#,
-        );
-        assert_eq!(
-            e.to_string(),
-            "creating the ingest job was refused by the Boss (HTTP 400, code 1004): Could not \
-             validate the schema: 'x' is required"
-        );
-        let e = map_error(
-            base,
-            "reading cutout",
-            None,
-            502,
-            b"<html>bad gateway</html>",
-        );
-        assert_eq!(
-            e.to_string(),
-            "reading cutout was refused by the Boss (HTTP 502): <html>bad gateway</html>"
-        );
-    }
-
-    #[test]
-    fn already_complete_reads_as_the_spec_says() {
-        assert_eq!(
-            BackendError::AlreadyComplete { job: 12 }.to_string(),
-            "job 12 is already complete"
-        );
-    }
-
-    #[test]
-    fn transient_statuses() {
-        for s in [500, 502, 503, 504] {
-            assert!(is_transient(StatusCode::from_u16(s).unwrap(), false));
-        }
-        assert!(!is_transient(StatusCode::BAD_REQUEST, false));
-        assert!(is_transient(StatusCode::BAD_REQUEST, true));
-        assert!(!is_transient(StatusCode::NOT_FOUND, true));
-    }
-}
+mod fixtures;
+#[cfg(test)]
+mod tests;

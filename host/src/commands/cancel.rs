@@ -2,9 +2,9 @@
 //! revoked; data already ingested stays. Without a config it cancels on the production Boss, as
 //! the original client does. Cancelling cannot be undone, so it asks first (unless `-f`).
 
-use anyhow::Context;
+use anyhow::{anyhow, Context};
 
-use crate::backend::{token, Backend};
+use crate::backend::{token, Backend, BackendError};
 use crate::cli::{CancelSettings, PRODUCTION_HOST, PRODUCTION_PROTOCOL};
 use crate::commands::ingest::confirm;
 use crate::exit::{Code, ResultExt};
@@ -35,9 +35,16 @@ pub fn run(s: &CancelSettings) -> anyhow::Result<Code> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime
-        .block_on(backend.cancel(s.job_id))
-        .context(format!("cannot cancel job {}", s.job_id))?;
-    println!("Job {} is cancelled (DELETED).", s.job_id);
+    match runtime.block_on(backend.cancel(s.job_id)) {
+        Ok(()) => println!("Job {} is cancelled (DELETED).", s.job_id),
+        // Cancelling is idempotent: the job is in the state asked for.
+        Err(BackendError::JobDeleted { job }) => println!("Job {job} was already cancelled."),
+        Err(BackendError::AlreadyComplete { job }) => {
+            return Err(anyhow!(
+                "job {job} is already complete and cannot be cancelled; its data stays in the Boss"
+            ))
+        }
+        Err(e) => return Err(e).context(format!("cannot cancel job {}", s.job_id)),
+    }
     Ok(Code::Ok)
 }

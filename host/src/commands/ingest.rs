@@ -115,11 +115,7 @@ async fn lifecycle(
         }
         Err(e) => return Err(e).context(format!("cannot join job {job_id}")),
     };
-    let channel_dtype = join
-        .response
-        .resource
-        .as_ref()
-        .and_then(|r| dtype_of(&r.channel.datatype));
+    let channel_dtype = join.response.datatype().and_then(dtype_of);
     let ij = &job_cfg.config.ingest_job;
     let mut chunks_in_flight = 0;
     let (job, source, unit) = match processors {

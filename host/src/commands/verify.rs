@@ -13,6 +13,7 @@
 use anyhow::{anyhow, Context};
 
 use boss_protocol::config::IngestType;
+use boss_protocol::cutout::Region;
 
 use crate::backend::{token, Backend, Joined};
 use crate::chunk::{Chunk, Xyz};
@@ -77,9 +78,8 @@ pub fn run(s: &VerifySettings) -> anyhow::Result<Code> {
             Some(id) => match backend.join(id).await {
                 Ok(Joined::Ready(join)) => join
                     .response
-                    .resource
-                    .as_ref()
-                    .and_then(|r| crate::commands::ingest::dtype_of(&r.channel.datatype)),
+                    .datatype()
+                    .and_then(crate::commands::ingest::dtype_of),
                 Ok(Joined::Preparing) => None,
                 // A COMPLETE job joins without keys; its data is what we came to read.
                 Err(crate::backend::BackendError::AlreadyComplete { .. }) => None,
@@ -122,9 +122,11 @@ async fn compare(
                 &db.experiment,
                 &db.channel,
                 res,
-                (x0, x1),
-                (y0, y1),
-                (idx.z, idx.z + 1),
+                Region {
+                    x: (x0, x1),
+                    y: (y0, y1),
+                    z: (idx.z, idx.z + 1),
+                },
             )
             .await
             .context(format!(
@@ -142,7 +144,7 @@ async fn compare(
             }
         };
         let file = produced.file.clone().unwrap_or_default();
-        match differing_voxels(&produced.bytes, &stored, (x1 - x0, y1 - y0)) {
+        match differing_voxels(&produced.bytes, &stored.bytes, (x1 - x0, y1 - y0)) {
             Ok(0) => {}
             Ok(n) => {
                 bad += 1;
@@ -203,9 +205,11 @@ async fn compare_chunks(
                 &db.experiment,
                 &db.channel,
                 res,
-                (g.origin.x, g.origin.x + g.max.x),
-                (g.origin.y, g.origin.y + g.max.y),
-                (g.origin.z, g.origin.z + g.max.z),
+                Region {
+                    x: (g.origin.x, g.origin.x + g.max.x),
+                    y: (g.origin.y, g.origin.y + g.max.y),
+                    z: (g.origin.z, g.origin.z + g.max.z),
+                },
             )
             .await
             .context(format!("reading chunk x{} y{} z{} back", c.x, c.y, c.z))?;
@@ -215,7 +219,7 @@ async fn compare_chunks(
         } else {
             format!("{name} from {}", read.file)
         };
-        match differing_chunk_voxels(&read.chunk, &stored, g.max) {
+        match differing_chunk_voxels(&read.chunk, &stored.bytes, g.max) {
             Ok(0) => {}
             Ok(n) => {
                 bad += 1;

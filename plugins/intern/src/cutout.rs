@@ -1,38 +1,18 @@
 //! A Boss channel as a source: the params that name it, and reading a box of it through the
 //! cutout API (`GET /v1/cutout/{col}/{exp}/{ch}/{res}/{x0}:{x1}/{y0}:{y1}/{z0}:{z1}/`).
 //!
-//! The box is asked for as raw bytes (`Accept: application/octet-stream`: C order, shape
-//! (z, y, x), little-endian samples of the channel's dtype), so no codec is needed; a server that
-//! answers with blosc anyway is decoded with the protocol crate's codec. The sample size follows
-//! from the byte count, so the source channel's dtype needs no separate request; `datatype` in
-//! params, when given, is checked against it.
+//! The box is asked for and decoded as `boss_protocol::cutout` says (`application/blosc`, the
+//! only raw-voxel form the real cutout view renders). The sample size follows from the decoded
+//! length, so the source channel's dtype needs no separate request; `datatype` in params, when
+//! given, is checked against it.
 
 use boss_ingest_plugin_stack::params::{Params, ParamsError};
-use boss_protocol::cuboid;
+use boss_protocol::cutout::{self, Region};
 use plugin_abi::{Dtype, HostServices, PluginError};
 use serde_json::Value;
 
 /// The environment variable the Boss tools read a token from, used when params have none.
 pub const TOKEN_VAR: &str = "INTERN_TOKEN";
-
-/// A box `[start, stop)` per axis, in voxels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Box3 {
-    pub x: (u64, u64),
-    pub y: (u64, u64),
-    pub z: (u64, u64),
-}
-
-impl Box3 {
-    pub fn voxels(&self) -> u64 {
-        let len = |(a, b): (u64, u64)| b.saturating_sub(a);
-        len(self.x) * len(self.y) * len(self.z)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.voxels() == 0
-    }
-}
 
 /// Where the source channel is and how to ask for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,49 +105,43 @@ impl Channel {
     }
 
     /// The cutout URL of `b`.
-    pub fn cutout_url(&self, b: &Box3) -> String {
-        format!(
-            "{}/v1/cutout/{}/{}/{}/{}/{}:{}/{}:{}/{}:{}/",
-            self.base,
-            self.collection,
-            self.experiment,
-            self.channel,
+    pub fn cutout_url(&self, b: &Region) -> String {
+        let path = cutout::path(
+            &self.collection,
+            &self.experiment,
+            &self.channel,
             self.resolution,
-            b.x.0,
-            b.x.1,
-            b.y.0,
-            b.y.1,
-            b.z.0,
-            b.z.1
-        )
+            *b,
+        );
+        format!("{}{path}", self.base)
     }
 
-    /// The voxels of `b`: C order (z, y, x), little-endian samples, and their dtype.
-    pub fn read(&self, host: &HostServices, b: &Box3) -> Result<(Dtype, Vec<u8>), PluginError> {
+    /// The voxels of `b`: C order (z, y, x), little-endian samples, and their dtype (told by the
+    /// answer's length, so the source channel's dtype needs no request of its own).
+    pub fn read(&self, host: &HostServices, b: &Region) -> Result<(Dtype, Vec<u8>), PluginError> {
         let url = self.cutout_url(b);
         let auth = format!("Token {}", self.token);
-        let bytes = host.http_get(
-            &url,
-            &[
-                ("Authorization", auth.as_str()),
-                ("Accept", "application/octet-stream"),
-            ],
-        )?;
-        let voxels = b.voxels();
-        let dtype = match sample_dtype(bytes.len() as u64, voxels) {
-            Some(dtype) => return self.checked(&url, dtype, bytes),
-            None => cuboid::decompress(&bytes)
-                .ok()
-                .and_then(|raw| sample_dtype(raw.len() as u64, voxels).map(|dtype| (dtype, raw))),
+        let asked = |e: PluginError| {
+            PluginError::new(
+                e.kind,
+                format!("{} (asked for as {})", e.message, cutout::ACCEPT),
+            )
         };
-        match dtype {
-            Some((dtype, raw)) => self.checked(&url, dtype, raw),
-            None => Err(PluginError::invalid_image(format!(
-                "{url}: the cutout of {voxels} voxels came back as {} bytes, which is neither \
-                 raw uint8/16/32/64 voxels nor blosc",
-                bytes.len()
-            ))),
-        }
+        let bytes = host
+            .http_get(
+                &url,
+                &[("Authorization", auth.as_str()), ("Accept", cutout::ACCEPT)],
+            )
+            .map_err(asked)?;
+        let voxels = cutout::decode(&bytes, b.voxels())
+            .map_err(|e| PluginError::invalid_image(format!("{url}: {e}")))?;
+        let dtype = Dtype::from_name(voxels.dtype.name()).ok_or_else(|| {
+            PluginError::dtype(format!(
+                "{url}: {} voxels are not a plugin dtype",
+                voxels.dtype
+            ))
+        })?;
+        self.checked(&url, dtype, voxels.bytes)
     }
 
     fn checked(
@@ -185,16 +159,6 @@ impl Channel {
             _ => Ok((dtype, data)),
         }
     }
-}
-
-/// The dtype whose samples make `bytes` hold exactly `voxels` voxels.
-fn sample_dtype(bytes: u64, voxels: u64) -> Option<Dtype> {
-    if voxels == 0 {
-        return None;
-    }
-    Dtype::ALL
-        .into_iter()
-        .find(|d| bytes == voxels * d.size() as u64)
 }
 
 #[cfg(test)]
@@ -215,7 +179,7 @@ mod tests {
     fn params_name_the_channel_and_the_cutout_url() {
         let c = Channel::from_params(&params(json!({}))).unwrap();
         assert_eq!(c.uri(), "bossdb://col/exp/ch");
-        let b = Box3 {
+        let b = Region {
             x: (0, 512),
             y: (512, 1024),
             z: (16, 32),
@@ -254,14 +218,5 @@ mod tests {
             err(json!({"datatype": "float32"})),
             "param \"datatype\" is \"float32\"; use uint8, uint16 or uint64"
         );
-    }
-
-    #[test]
-    fn the_sample_size_follows_from_the_byte_count() {
-        assert_eq!(sample_dtype(24, 24), Some(Dtype::U8));
-        assert_eq!(sample_dtype(48, 24), Some(Dtype::U16));
-        assert_eq!(sample_dtype(192, 24), Some(Dtype::U64));
-        assert_eq!(sample_dtype(50, 24), None);
-        assert_eq!(sample_dtype(0, 0), None);
     }
 }

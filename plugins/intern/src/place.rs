@@ -8,7 +8,8 @@
 
 use plugin_abi::{Dtype, HostServices, PluginError};
 
-use crate::cutout::{Box3, Channel};
+use crate::cutout::Channel;
+use boss_protocol::cutout::Region;
 
 /// The job's extent, `[start, stop)` per axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +38,7 @@ pub struct Placement {
     pub origin: [u64; 3],
     pub shape: [u64; 3],
     /// The box inside the extent, in absolute coordinates.
-    pub inner: Box3,
+    pub inner: Region,
 }
 
 impl Placement {
@@ -98,7 +99,7 @@ impl Placement {
         Ok(Placement {
             origin,
             shape,
-            inner: Box3 {
+            inner: Region {
                 x: inner[0],
                 y: inner[1],
                 z: inner[2],
@@ -173,7 +174,7 @@ mod tests {
         assert_eq!(a.shape, [512, 512, 8]);
         assert_eq!(
             a.inner,
-            Box3 {
+            Region {
                 x: (512, 1024),
                 y: (0, 512),
                 z: (32, 40)
@@ -182,7 +183,7 @@ mod tests {
         let b = Placement::chunk(size, &EXTENT, [2, 1, 2]).unwrap();
         assert_eq!(
             b.inner,
-            Box3 {
+            Region {
                 x: (1024, 1100),
                 y: (512, 600),
                 z: (32, 40)
@@ -209,7 +210,7 @@ mod tests {
         assert_eq!(p.shape, [512, 512, 16]);
         assert_eq!(
             p.inner,
-            Box3 {
+            Region {
                 x: (100, 512),
                 y: (0, 512),
                 z: (4, 16)
@@ -225,7 +226,7 @@ mod tests {
         assert_eq!(p.shape, [512, 512, 1]);
         assert_eq!(
             p.inner,
-            Box3 {
+            Region {
                 x: (1024, 1100),
                 y: (512, 600),
                 z: (39, 40)
@@ -239,7 +240,7 @@ mod tests {
         let p = Placement {
             origin: [0, 0, 0],
             shape: [4, 3, 2],
-            inner: Box3 {
+            inner: Region {
                 x: (1, 3),
                 y: (1, 3),
                 z: (1, 2),

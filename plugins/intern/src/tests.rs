@@ -17,7 +17,8 @@ fn voxel(x: u64, y: u64, z: u64) -> u16 {
 /// A request as the host saw it: URL and headers.
 type Request = (String, Vec<(String, String)>);
 
-/// Answers `GET .../cutout/col/exp/ch/0/x0:x1/y0:y1/z0:z1/` with raw uint16 voxels.
+/// Answers `GET .../cutout/col/exp/ch/0/x0:x1/y0:y1/z0:z1/` with uint16 voxels as the real
+/// cutout view's default renderer does: `blosc.compress(zyx array, typesize=16)`.
 #[derive(Default)]
 struct Boss {
     requests: Mutex<Vec<Request>>,
@@ -64,7 +65,7 @@ impl HostApi for Boss {
                 }
             }
         }
-        Ok(out)
+        Ok(boss_protocol::cuboid::compress_with_typesize(&out, 16))
     }
 }
 
@@ -140,7 +141,7 @@ fn a_partial_edge_chunk_is_read_exactly_zyx_with_the_token() {
             "http://boss.test/v1/cutout/col/exp/ch/0/1024:1100/512:600/32:40/".to_string(),
             vec![
                 ("Authorization".to_string(), "Token secret".to_string()),
-                ("Accept".to_string(), "application/octet-stream".to_string())
+                ("Accept".to_string(), "application/blosc".to_string())
             ]
         )
     );
@@ -233,7 +234,8 @@ fn a_dtype_that_contradicts_params_and_a_failing_source_are_errors() {
         (err.kind, err.message.as_str()),
         (
             ErrorKind::NotFound,
-            "http://boss.test/v1/cutout/col/exp/nope/0/0:512/0:512/0:1/: HTTP 404 Not Found"
+            "http://boss.test/v1/cutout/col/exp/nope/0/0:512/0:512/0:1/: HTTP 404 Not Found (asked \
+             for as application/blosc)"
         )
     );
 }

@@ -165,16 +165,16 @@ async fn create_and_join_bodies(backend: Backend) {
     let (join, creds) = api.join_uploading(1).await;
     assert_eq!(creds.security_token, None);
     assert_eq!(join.ingest_job.status.code(), 1);
-    assert_eq!(join.ingest_job.tile_count, 40);
+    assert_eq!(join.ingest_job.tile_count, Some(40));
     assert_eq!(
         join.ingest_job.upload_queue.as_deref(),
         Some(upload.as_str())
     );
     assert!(join.ingest_job.tile_index_queue.is_some());
-    let resource = join.resource.expect("resource while uploading");
-    assert_eq!(resource.lookup_key, "7&12&34");
-    assert_eq!(resource.boss_key, "col&exp&ch16");
-    assert_eq!(resource.channel.datatype, "uint16");
+    let resource = &join.raw["resource"];
+    assert_eq!(resource["lookup_key"], "7&12&34");
+    assert_eq!(resource["boss_key"], "col&exp&ch16");
+    assert_eq!(join.datatype(), Some("uint16"));
     assert_eq!(
         join.tile_bucket_name.as_deref(),
         Some("tiles.boss-sim.local")
@@ -408,7 +408,7 @@ async fn complete_then_join_and_cancel(backend: Backend) {
     let err = sim
         .sqs(&creds.access_key, &creds.secret_key)
         .receive_message()
-        .queue_url(join.ingest_job.upload_queue.unwrap())
+        .queue_url(join.ingest_job.upload_queue.clone().unwrap())
         .send()
         .await
         .unwrap_err();
