@@ -14,7 +14,8 @@ pub enum Case {
     Reencode,
     /// 2048² uint16 TIFF slices cut into four 1024² PNG tiles each.
     Crop,
-    /// Many small tiles (256², from the test random tile processor), no source files.
+    /// Many tiles (512², the smallest BossDB places right, from the test random tile processor),
+    /// no source files.
     Scale,
 }
 
@@ -45,8 +46,8 @@ pub fn extent(case: Case, tiles: u64) -> (u64, u64, u64) {
     match case {
         Case::PassThrough | Case::Reencode => (1024, 1024, tiles),
         Case::Crop => (2048, 2048, tiles.div_ceil(4)),
-        // 20 × 20 tiles of 256² per slice.
-        Case::Scale => (5120, 5120, tiles.div_ceil(400)),
+        // 10 × 10 tiles of 512² per slice.
+        Case::Scale => (5120, 5120, tiles.div_ceil(100)),
     }
 }
 
@@ -59,7 +60,7 @@ pub fn tile_count(case: Case, tiles: u64) -> u64 {
 
 fn tile_size(case: Case) -> u64 {
     match case {
-        Case::Scale => 256,
+        Case::Scale => 512,
         _ => 1024,
     }
 }

@@ -57,7 +57,7 @@ struct Args {
     /// Also run pass-through with 10× the tiles (ours only) and compare peak RSS.
     #[arg(long)]
     memory_check: bool,
-    /// Tiles of the scale case (256² random tiles, ours only).
+    /// Tiles of the scale case (512² random tiles, ours only).
     #[arg(long, default_value_t = 100_000)]
     scale_tiles: u64,
     /// `embedded` or `moto`; default: embedded when this boss-sim has it.

@@ -156,6 +156,22 @@ impl<'de> Deserialize<'de> for IngestType {
     }
 }
 
+/// The config-file spelling of [`IngestType`] (`"tile"`/`"volumetric"`), for
+/// `#[serde(with = "ingest_type_name")]` on a config field; on the wire it is the integer.
+pub mod ingest_type_name {
+    use super::IngestType;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &IngestType, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(t.name())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<IngestType, D::Error> {
+        let name = String::deserialize(d)?;
+        IngestType::from_name(&name).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

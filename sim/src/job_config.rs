@@ -1,7 +1,7 @@
 //! What the create endpoint reads from a posted config: the target channel names and the job's
 //! geometry. Validation itself (schemas and the BossValidatorV01/V02 rules) is
-//! `boss_protocol::config`'s, the same code the client's `check` runs; this module only maps the
-//! validated config to what the service acts on.
+//! `boss_protocol::config::service_rules`, the part of the client's validation the real service
+//! runs; this module only maps the validated config to what the service acts on.
 
 use boss_protocol::config;
 use boss_protocol::status::IngestType;
@@ -25,12 +25,11 @@ pub struct JobRequest {
 /// The text after "Could not validate the schema: " in a 1004 error.
 pub type Invalid = String;
 
-/// Validates a config with `boss_protocol::config::validate` — exactly what the client's `check`
-/// runs — then extracts the job. Warnings (alignment and the like) never fail a create, as the
-/// service does not check them.
+/// Validates a config with the Boss's own rules (`boss_protocol::config::service_rules`: schema
+/// and validator, nothing of the client's), then extracts the job. Like the real service, it
+/// accepts jobs that BossDB would store in the wrong place; the client refuses those.
 pub fn validate(config: &Value) -> Result<JobRequest, Invalid> {
-    let validated = config::validate(config).map_err(|invalid| invalid.problems.join(" "))?;
-    let c = validated.config;
+    let c = config::service_rules(config).map_err(|invalid| invalid.problems.join(" "))?;
     let job = &c.ingest_job;
     let span = |s: config::Span| (s.start, s.stop);
     let ingest_type = match job.ingest_type {

@@ -755,11 +755,11 @@ mod tests {
                         },
                     ));
                 }
-                2 => TileOutput::new(raw(8, 4, Dtype::U8)),
-                3 => TileOutput::new(raw(8, 8, Dtype::U16)),
-                4 => TileOutput::new(raw(8, 8, Dtype::U8))
+                2 => TileOutput::new(raw(512, 256, Dtype::U8)),
+                3 => TileOutput::new(raw(512, 512, Dtype::U16)),
+                4 => TileOutput::new(raw(512, 512, Dtype::U8))
                     .with_note(Note::black_tile(format!("{file}: missing, black tile"))),
-                _ => TileOutput::new(raw(8, 8, Dtype::U8)),
+                _ => TileOutput::new(raw(512, 512, Dtype::U8)),
             };
             Ok((file, output))
         }
@@ -775,8 +775,8 @@ mod tests {
           },
           "database": {"collection": "c", "experiment": "e", "channel": "ch"},
           "ingest_job": {"resolution": 0,
-            "extent": {"x": [0, 16], "y": [0, 8], "z": [0, z], "t": [0, 1]},
-            "tile_size": {"x": 8, "y": 8, "z": 1, "t": 1}}
+            "extent": {"x": [0, 1024], "y": [0, 512], "z": [0, z], "t": [0, 1]},
+            "tile_size": {"x": 512, "y": 512, "z": 1, "t": 1}}
         });
         config::parse(Path::new("job.json"), &text.to_string()).unwrap()
     }
@@ -831,7 +831,10 @@ mod tests {
             .collect();
         // Service order: within a chunk of 16 slices, x then z.
         let missing = (ProblemKind::MissingFile, "/data/1.png: file not found");
-        let size = (ProblemKind::WrongSize, "/data/2.png: expected 8×8, got 8×4");
+        let size = (
+            ProblemKind::WrongSize,
+            "/data/2.png: expected 512×512, got 512×256",
+        );
         let dtype = (
             ProblemKind::Dtype,
             "/data/3.png: tile is uint16, but most tiles are uint8",
