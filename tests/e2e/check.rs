@@ -440,12 +440,12 @@ fn an_unwritable_json_report_is_a_usage_error_naming_the_file() {
 #[test]
 fn a_job_without_tiles_is_refused_not_passed() {
     let dir = temp_dir();
-    let config = write_config(dir.path(), &stack_config(shared_stack(), (7, 7), 1024));
+    let config = write_config(dir.path(), &stack_config(shared_stack(), (16, 16), 1024));
     let out = check(&config, &[]);
     assert_eq!(out.code, Some(2), "{}", out.both());
     assert!(
         out.stdout.contains(
-            "  warning: \"ingest_job\": \"extent\": \"z\" is [7, 7]: start must be less than \
+            "  warning: \"ingest_job\": \"extent\": \"z\" is [16, 16]: start must be less than \
              stop, or the job has nothing to upload.\n"
         ),
         "{}",
