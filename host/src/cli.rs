@@ -15,6 +15,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use plugin_abi::Dtype;
 
 /// Where the Python client (and so a config-less cancel) talks to: the production Boss.
 pub const PRODUCTION_PROTOCOL: &str = "https";
@@ -83,7 +84,8 @@ pub struct IngestArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub chunks_in_flight: Option<u32>,
 
-    /// Seconds over which to ramp up the workers (accepted for compatibility).
+    /// Start the plugin workers spread over SECS seconds instead of all at once, easing the load
+    /// on a shared file system when many clients start together.
     #[arg(short = 'r', long = "ramp_seconds", value_name = "SECS")]
     pub ramp_seconds: Option<u64>,
 
@@ -151,8 +153,9 @@ pub struct CheckArgs {
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
 
-    /// The dtype every tile must have (default: the dtype most tiles have).
-    #[arg(long, value_enum)]
+    /// The dtype every tile must have: uint8, uint16, uint32 or uint64 (default: the dtype most
+    /// tiles have).
+    #[arg(long, value_name = "DTYPE", value_parser = parse_dtype)]
     pub dtype: Option<Dtype>,
 
     /// Number of parallel plugin workers (default: the number of cores).
@@ -173,7 +176,8 @@ pub struct VerifyArgs {
     #[arg(value_name = "CONFIG")]
     pub config: PathBuf,
 
-    /// The job whose data to read back (only used to name it in the report).
+    /// The job whose data is read back: each tile must then have its channel's dtype. A
+    /// finished or cancelled job is fine.
     #[arg(short = 'j', long = "job-id", value_name = "ID")]
     pub job_id: Option<u64>,
 
@@ -204,14 +208,9 @@ pub enum ProgressMode {
     Json,
 }
 
-/// Voxel types a tile can have, as the Boss names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Dtype {
-    Uint8,
-    Uint16,
-    Uint32,
-    Uint64,
+/// A voxel type as the Boss names it (`uint16`).
+fn parse_dtype(s: &str) -> Result<Dtype, String> {
+    Dtype::from_name(s).ok_or_else(|| format!("{s:?} is not uint8, uint16, uint32 or uint64"))
 }
 
 /// The Python client's level names (case-insensitive), plus the Rust ones.
@@ -300,6 +299,8 @@ pub struct CheckSettings {
     /// Parallel plugin workers, at least 1.
     pub processes: usize,
     pub max_listed: usize,
+    /// Also log to this file (`-l`); `check` logs to stderr only otherwise.
+    pub log_file: Option<PathBuf>,
     pub log_level: log::LevelFilter,
 }
 
@@ -315,6 +316,8 @@ pub struct VerifySettings {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PluginsSettings {
+    /// Also log to this file (`-l`); stderr only otherwise.
+    pub log_file: Option<PathBuf>,
     pub log_level: log::LevelFilter,
 }
 
@@ -347,6 +350,7 @@ impl Args {
                 dtype: a.dtype,
                 processes: workers(a.processes),
                 max_listed: a.max_listed,
+                log_file: a.log.log_file,
                 log_level: a.log.log_level,
             }),
             Some(Sub::Verify(a)) => Command::Verify(VerifySettings {
@@ -358,6 +362,7 @@ impl Args {
                 log_level: a.log.log_level,
             }),
             Some(Sub::Plugins(a)) => Command::Plugins(PluginsSettings {
+                log_file: a.log.log_file,
                 log_level: a.log.log_level,
             }),
             None => {
@@ -565,6 +570,7 @@ mod tests {
                     dtype: None,
                     processes: 4,
                     max_listed: 100,
+                    log_file: None,
                     log_level: log::LevelFilter::Warn,
                 }
             ),
@@ -580,7 +586,7 @@ mod tests {
                 assert_eq!(c.sample, Some(10));
                 assert_eq!(c.seed, Some(3));
                 assert_eq!(c.json, Some(JsonOut::Stdout));
-                assert_eq!(c.dtype, Some(Dtype::Uint16));
+                assert_eq!(c.dtype, Some(Dtype::U16));
                 assert_eq!(c.processes, 2);
             }
             other => panic!("{other:?}"),
@@ -642,9 +648,22 @@ mod tests {
         assert_eq!(
             parse(&["plugins"]).unwrap(),
             Command::Plugins(PluginsSettings {
+                log_file: None,
                 log_level: log::LevelFilter::Warn
             })
         );
+        // -l is honoured, not dropped.
+        assert_eq!(
+            parse(&["plugins", "-l", "p.log"]).unwrap(),
+            Command::Plugins(PluginsSettings {
+                log_file: Some("p.log".into()),
+                log_level: log::LevelFilter::Warn
+            })
+        );
+        match parse(&["check", "job.json", "-l", "c.log"]).unwrap() {
+            Command::Check(c) => assert_eq!(c.log_file, Some(PathBuf::from("c.log"))),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -6,9 +6,11 @@
 //! | 1 | finished, but some tiles were quarantined (ingest) or are bad (`check`, `verify`) |
 //! | 2 | usage or config error: fix the command line or the config file, then run again |
 //! | 3 | service or job error: the Boss or AWS refused or failed; the job may be resumable |
-//! | 130 | interrupted (Ctrl-C); the job can be resumed with `-j` |
+//! | 130 | interrupted (Ctrl-C, SIGINT); the job can be resumed with `-j` |
+//! | 143 | terminated (SIGTERM, as a scheduler stops a job); the job can be resumed with `-j` |
 //!
-//! A command returns `Ok(Code)` when it ran to its end (0, 1 or 130) and `Err` when it could not.
+//! A command returns `Ok(Code)` when it ran to its end (0, 1, 130 or 143) and `Err` when it could
+//! not.
 //! [`code_for`] picks the code of an error: the outermost [`Coded`] marker in its chain wins
 //! (attach one with [`ResultExt::exit_code`] or [`with_code`]); otherwise errors of known types
 //! map by type (config and command-line errors → 2); anything else is a service or job error (3).
@@ -23,6 +25,7 @@ pub enum Code {
     Usage = 2,
     Service = 3,
     Interrupted = 130,
+    Terminated = 143,
 }
 
 impl Code {
@@ -122,8 +125,9 @@ mod tests {
             Code::Usage,
             Code::Service,
             Code::Interrupted,
+            Code::Terminated,
         ];
-        assert_eq!(codes.map(Code::as_i32), [0, 1, 2, 3, 130]);
+        assert_eq!(codes.map(Code::as_i32), [0, 1, 2, 3, 130, 143]);
     }
 
     #[test]

@@ -9,7 +9,8 @@
 use std::fmt;
 
 /// The sample type of a tile or chunk. Samples are unsigned integers, stored little-endian.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Ordered by width (a plain Rust enum: it crosses the boundary as its code, see `ffi`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Dtype {
     U8,
     U16,

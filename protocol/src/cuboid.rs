@@ -14,6 +14,16 @@ pub const CUBOID_Z: u64 = 16;
 /// Voxels in one cuboid.
 pub const CUBOID_VOXELS: usize = (CUBOID_X * CUBOID_Y * CUBOID_Z) as usize;
 
+/// The cuboids of a volumetric chunk of `size` voxels, as offsets inside the chunk, in the order
+/// the service lists them in its upload message (spec §3.3): x fastest, then y, then z, covering
+/// the whole chunk size (partial cuboids at the high end included).
+pub fn offsets(size: crate::config::ChunkSize) -> impl Iterator<Item = (u64, u64, u64)> {
+    let steps = |len: u64, step: u64| (0..len).step_by(step as usize);
+    steps(size.z, CUBOID_Z).flat_map(move |z| {
+        steps(size.y, CUBOID_Y).flat_map(move |y| steps(size.x, CUBOID_X).map(move |x| (x, y, z)))
+    })
+}
+
 /// Why compressed bytes could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CuboidError {
@@ -186,6 +196,29 @@ pub fn decompress_cuboid(compressed: &[u8], dtype: Dtype) -> Result<Vec<u8>, Cub
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_chunks_cuboids_come_x_first_and_cover_its_size() {
+        let size = crate::config::ChunkSize {
+            x: 1024,
+            y: 600,
+            z: 20,
+        };
+        let all: Vec<_> = offsets(size).collect();
+        assert_eq!(
+            all,
+            [
+                (0, 0, 0),
+                (512, 0, 0),
+                (0, 512, 0),
+                (512, 512, 0),
+                (0, 0, 16),
+                (512, 0, 16),
+                (0, 512, 16),
+                (512, 512, 16)
+            ]
+        );
+    }
 
     #[test]
     fn round_trip_every_dtype() {

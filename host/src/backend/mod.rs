@@ -467,7 +467,7 @@ fn parse<T: serde::de::DeserializeOwned>(action: &str, reply: &Reply) -> Result<
 
 /// Reads a 200 answer to a join (protocol §2.2, errata 1): only what the client acts on is
 /// parsed, and the answer is kept whole for the tile metadata.
-fn interpret_join(action: &str, job: u64, body: &[u8]) -> Result<Joined, BackendError> {
+pub(crate) fn interpret_join(action: &str, job: u64, body: &[u8]) -> Result<Joined, BackendError> {
     let protocol = |detail: String| BackendError::Protocol {
         action: action.to_string(),
         status: 200,
@@ -572,6 +572,6 @@ fn interpret_complete(
 }
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 #[cfg(test)]
 mod tests;

@@ -4,23 +4,20 @@
 
 use anyhow::{anyhow, Context};
 
-use crate::backend::{token, Backend, BackendError};
+use crate::backend::BackendError;
 use crate::cli::{CancelSettings, PRODUCTION_HOST, PRODUCTION_PROTOCOL};
-use crate::commands::ingest::confirm;
-use crate::exit::{Code, ResultExt};
-use crate::{config, progress};
+use crate::commands::confirm::confirm;
+use crate::exit::Code;
+use crate::{config, prepared};
 
 /// Runs the cancel command.
 pub fn run(s: &CancelSettings) -> anyhow::Result<Code> {
-    progress::init_logging(s.log_file.as_deref(), s.log_level)
-        .context("cannot open the log file")
-        .exit_code(Code::Usage)?;
+    prepared::log_to_file(s.log_file.as_deref(), s.log_level)?;
     let base = match &s.config {
         Some(path) => config::load(path)?.api_base_url(),
         None => format!("{PRODUCTION_PROTOCOL}://{PRODUCTION_HOST}"),
     };
-    let token = token::lookup(s.api_token.as_deref()).exit_code(Code::Usage)?;
-    let backend = Backend::new(&base, &token.value).context("cannot set up the HTTP client")?;
+    let backend = prepared::backend(&base, s.api_token.as_deref())?;
     if !confirm(
         &format!(
             "Cancel ingest job {} on {base}? Its upload queue is deleted and it cannot be resumed.",

@@ -8,7 +8,7 @@ use crate::exit::Code;
 
 pub mod cancel;
 pub mod check;
-pub mod chunks;
+pub mod confirm;
 pub mod ingest;
 pub mod plugins;
 pub mod verify;

@@ -11,7 +11,8 @@ use crate::exit::Code;
 use crate::plugins::{LibraryInfo, Listing, Plugins, SearchPath};
 
 /// Prints the listing for this process's search path.
-pub fn run(_settings: &PluginsSettings) -> anyhow::Result<Code> {
+pub fn run(settings: &PluginsSettings) -> anyhow::Result<Code> {
+    crate::prepared::log_to_stderr_or(settings.log_file.as_deref(), settings.log_level)?;
     let plugins = Plugins::new(SearchPath::from_env());
     print!("{}", render(&plugins.list()));
     Ok(Code::Ok)

@@ -11,6 +11,7 @@ use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, SendMessageBatchRequest
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 
+use super::kind::Kind;
 use super::retry::{settle, with_session};
 use super::store::Stored;
 use super::Ctx;
@@ -27,7 +28,7 @@ const LINGER: Duration = Duration::from_millis(250);
 const BATCHES_IN_FLIGHT: usize = 4;
 
 /// Indexes and deletes every stored tile; ends when the input is closed and all batches are done.
-pub(super) async fn run(ctx: Arc<Ctx>, mut stored: mpsc::Receiver<Stored>) {
+pub(super) async fn run<K: Kind>(ctx: Arc<Ctx>, mut stored: mpsc::Receiver<Stored<K::Item>>) {
     let limit = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT));
     let mut batches = JoinSet::new();
     while let Some(first) = stored.recv().await {
@@ -45,55 +46,69 @@ pub(super) async fn run(ctx: Arc<Ctx>, mut stored: mpsc::Receiver<Stored>) {
         };
         let ctx = ctx.clone();
         batches.spawn(async move {
-            finish_batch(&ctx, batch).await;
+            finish_batch::<K>(&ctx, batch).await;
             drop(permit);
         });
     }
     while batches.join_next().await.is_some() {}
 }
 
-async fn finish_batch(ctx: &Ctx, batch: Vec<Stored>) {
-    let (to_index, mut indexed): (Vec<Stored>, Vec<Stored>) =
-        batch.into_iter().partition(|s| s.index_body.is_some());
+async fn finish_batch<K: Kind>(ctx: &Ctx, batch: Vec<Stored<K::Item>>) {
+    let (to_index, mut indexed): (Vec<_>, Vec<_>) =
+        batch.into_iter().partition(|s| s.index.is_some());
     if !to_index.is_empty() {
-        indexed.extend(index(ctx, to_index).await);
+        indexed.extend(index::<K>(ctx, to_index).await);
     }
     if indexed.is_empty() {
         return;
     }
-    delete(ctx, indexed).await;
+    delete::<K>(ctx, indexed).await;
 }
 
-/// Sends the tile-index messages; returns the tiles whose message was accepted.
-async fn index(ctx: &Ctx, batch: Vec<Stored>) -> Vec<Stored> {
-    let super::Target::Tiles {
-        tile_index_queue: queue,
-        ..
-    } = ctx.job.target.clone()
-    else {
-        for s in &batch {
-            ctx.fail(
-                &s.work,
-                None,
-                "internal error: a tile in a volumetric job".into(),
-            );
+/// Stored tiles bound for one tile-index queue.
+type Group<I> = (Arc<str>, Vec<Stored<I>>);
+
+/// Sends the tile-index messages (a job has one tile-index queue; a batch of several queues
+/// would be sent queue by queue); returns the tiles whose message was accepted.
+async fn index<K: Kind>(ctx: &Ctx, batch: Vec<Stored<K::Item>>) -> Vec<Stored<K::Item>> {
+    let mut by_queue: Vec<Group<K::Item>> = Vec::new();
+    for s in batch {
+        let queue = s
+            .index
+            .as_ref()
+            .map(|i| i.queue.clone())
+            .unwrap_or_default();
+        match by_queue.iter_mut().find(|(q, _)| *q == queue) {
+            Some((_, group)) => group.push(s),
+            None => by_queue.push((queue, vec![s])),
         }
-        return Vec::new();
-    };
+    }
+    let mut indexed = Vec::new();
+    for (queue, group) in by_queue {
+        indexed.extend(index_on::<K>(ctx, &queue, group).await);
+    }
+    indexed
+}
+
+async fn index_on<K: Kind>(
+    ctx: &Ctx,
+    queue: &str,
+    batch: Vec<Stored<K::Item>>,
+) -> Vec<Stored<K::Item>> {
     let entries: Vec<SendMessageBatchRequestEntry> = batch
         .iter()
         .enumerate()
         .map(|(i, s)| {
             SendMessageBatchRequestEntry::builder()
                 .id(i.to_string())
-                .message_body(s.index_body.clone().unwrap_or_default())
+                .message_body(s.index.as_ref().map(|i| i.body.clone()).unwrap_or_default())
                 .build()
                 // Both required fields (id, body) are set just above.
                 .expect("id and body are set")
         })
         .collect();
     let result = with_session(&ctx.session, |clients| {
-        let (queue, entries) = (queue.clone(), entries.clone());
+        let (queue, entries) = (queue.to_string(), entries.clone());
         async move {
             clients
                 .sqs
@@ -112,7 +127,7 @@ async fn index(ctx: &Ctx, batch: Vec<Stored>) -> Vec<Stored> {
             let why = settle(ctx, e, "sending tile-index messages");
             for s in &batch {
                 if let Some(why) = &why {
-                    ctx.fail(&s.work, None, why.clone());
+                    ctx.fail::<K>(&s.work, None, why.clone());
                 }
             }
             return Vec::new();
@@ -145,7 +160,7 @@ async fn index(ctx: &Ctx, batch: Vec<Stored>) -> Vec<Stored> {
             indexed.push(s);
         } else {
             let why = why.unwrap_or_else(|| "the tile-index message was not acknowledged".into());
-            ctx.fail(&s.work, None, why);
+            ctx.fail::<K>(&s.work, None, why);
         }
     }
     indexed
@@ -153,15 +168,15 @@ async fn index(ctx: &Ctx, batch: Vec<Stored>) -> Vec<Stored> {
 
 /// Deletes the upload messages of stored and indexed tiles (and of stored chunks), then counts
 /// them as uploaded.
-async fn delete(ctx: &Ctx, indexed: Vec<Stored>) {
-    let queue = ctx.job.upload_queue.clone();
+async fn delete<K: Kind>(ctx: &Ctx, indexed: Vec<Stored<K::Item>>) {
+    let queue = ctx.upload_queue.clone();
     let entries: Vec<DeleteMessageBatchRequestEntry> = indexed
         .iter()
         .enumerate()
         .map(|(i, s)| {
             DeleteMessageBatchRequestEntry::builder()
                 .id(i.to_string())
-                .receipt_handle(s.work.receipt_handle.clone())
+                .receipt_handle(s.work.delivery.receipt_handle.clone())
                 .build()
                 // Both required fields (id, receipt handle) are set just above.
                 .expect("id and receipt handle are set")
@@ -191,7 +206,7 @@ async fn delete(ctx: &Ctx, indexed: Vec<Stored>) {
                         log::warn!(
                             "{} is stored but its upload message could not be deleted ({}: {}); \
                              it will be uploaded once more",
-                            indexed[i].work.describe(),
+                            K::describe(&indexed[i].work.item),
                             f.code(),
                             f.message().unwrap_or_default()
                         );

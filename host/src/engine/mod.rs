@@ -8,41 +8,51 @@
 //!     protocol §4.1, cuboids to the ingest bucket with that of §4.3)
 //!   ▶ tiles only: tile-index SendMessageBatch ▶ upload-queue DeleteMessageBatch
 //! ```
-//! Every message holds one permit of a semaphore from the moment it is received until it is
-//! deleted or abandoned, so memory is bounded by configuration, never by the size of the job: a
-//! tile job has `pipeline_capacity` tiles in flight, a volumetric job `chunks_in_flight` chunks
+//! Each stage is one code path, generic over the job's [`Kind`]: [`Tiles`] or [`Chunks`] decide
+//! how a message reads, what the plugins make of it and which objects it stores; the stages
+//! ([`receive`] → [`produce`] → [`store`] → [`finish`], in that order in this folder) only move
+//! work along. Every message holds one permit of a semaphore from the moment it is received until
+//! it is deleted or abandoned, so memory is bounded by configuration, never by the size of the
+//! job: a tile job has `4 × workers + 20` tiles in flight, a volumetric job `chunks_in_flight` chunks
 //! (each one a whole chunk array, then its compressed cuboids). The order put → index → delete is
 //! the no-loss invariant: a message is deleted only after its tile is stored and indexed, or
 //! after every cuboid of its chunk is stored; any failure leaves it to reappear after the
 //! visibility timeout. Messages that keep failing are quarantined ([`quarantine`]). Shutdown is an
 //! argument: when it resolves, receiving stops and the work in flight finishes; a fatal condition
 //! (queue gone, metadata over S3's limit, keys no longer renewable) ends the run the same way.
+//! `tests` drives whole runs against the simulator's in-process S3 and SQS.
 
-pub mod metadata;
+pub mod chunks;
+pub mod job;
+pub mod kind;
 pub mod quarantine;
 pub mod source;
 pub mod stats;
+pub mod tiles;
 
 mod finish;
 mod produce;
 mod receive;
 mod retry;
 mod store;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use boss_protocol::keys::{TileKey, VolumetricChunkKey};
-use boss_protocol::messages::{TileUploadMessage, VolumetricUploadMessage};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::aws::Session;
-pub use metadata::{Job, Target};
+pub use chunks::Chunks;
+pub use job::Job;
+pub use kind::{Delivery, Kind};
 use quarantine::{FailedTile, Quarantine};
 pub use source::{ChunkSource, Failure, Produced, ProducedChunk, TileFailure, TileSource};
 pub use stats::{Snapshot, Stats};
+pub use tiles::Tiles;
 
 /// How an upload run is shaped.
 #[derive(Clone, Debug)]
@@ -63,13 +73,6 @@ pub struct Options {
 }
 
 impl Options {
-    /// Tiles in the pipeline at once: enough to keep every worker and upload busy while a
-    /// receive of 10 is under way, small enough that all finish well inside the 120 s
-    /// visibility timeout.
-    fn pipeline_capacity(&self) -> usize {
-        self.workers * 4 + 20
-    }
-
     /// PutObject calls in flight.
     fn uploads_in_flight(&self) -> usize {
         self.workers * 2 + 4
@@ -87,13 +90,6 @@ pub fn default_chunks_in_flight(workers: usize, chunk_bytes: u64) -> usize {
     (workers.max(1) * 2)
         .min(usize::try_from(fit).unwrap_or(usize::MAX))
         .max(1)
-}
-
-/// Where the engine gets what it uploads: tiles for a tile job, chunks for a volumetric one.
-#[derive(Clone)]
-pub enum Source {
-    Tiles(Arc<dyn TileSource>),
-    Chunks(Arc<dyn ChunkSource>),
 }
 
 /// Why the run ended.
@@ -118,55 +114,17 @@ pub struct Outcome {
 }
 
 /// A message taken from the upload queue, holding its pipeline slot until dropped.
-struct Work {
-    message_id: String,
-    receipt_handle: String,
-    item: Item,
+struct Work<I> {
+    delivery: Delivery,
+    item: I,
+    /// The message's ApproximateReceiveCount: this is its n-th delivery.
     receives: u32,
     _slot: OwnedSemaphorePermit,
 }
 
-/// What one upload message asks for.
-enum Item {
-    Tile {
-        message: TileUploadMessage,
-        tile: TileKey,
-    },
-    Chunk {
-        message: VolumetricUploadMessage,
-        chunk: VolumetricChunkKey,
-    },
-}
-
-impl Work {
-    /// The key retry and quarantine bookkeeping know the message by: the tile key of a tile,
-    /// the chunk key of a volumetric chunk.
-    fn key(&self) -> &str {
-        match &self.item {
-            Item::Tile { message, .. } => &message.tile_key,
-            Item::Chunk { message, .. } => &message.chunk_key,
-        }
-    }
-
-    fn chunk_key(&self) -> &str {
-        match &self.item {
-            Item::Tile { message, .. } => &message.chunk_key,
-            Item::Chunk { message, .. } => &message.chunk_key,
-        }
-    }
-
-    /// "tile x1 y2 z3 t0" or "chunk x1 y0 z2", for logs.
-    fn describe(&self) -> String {
-        match &self.item {
-            Item::Tile { tile: t, .. } => format!("tile x{} y{} z{} t{}", t.x, t.y, t.z, t.t),
-            Item::Chunk { chunk: c, .. } => format!("chunk x{} y{} z{}", c.x, c.y, c.z),
-        }
-    }
-}
-
 /// State every stage shares.
 struct Ctx {
-    job: Job,
+    upload_queue: String,
     session: Session,
     options: Options,
     stats: Arc<Stats>,
@@ -200,7 +158,7 @@ impl Ctx {
 
     /// A tile or chunk failed this attempt. It is left for redelivery, or quarantined when this
     /// was its last allowed receive.
-    fn fail(&self, work: &Work, file: Option<String>, error: String) {
+    fn fail<K: Kind>(&self, work: &Work<K::Item>, file: Option<String>, error: String) {
         self.stats.failed_attempt();
         if work.receives < self.options.max_attempts {
             let visibility = *self.visibility.lock().unwrap_or_else(|p| p.into_inner());
@@ -208,31 +166,18 @@ impl Ctx {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(
-                    work.key().to_string(),
+                    K::key(&work.item).to_string(),
                     Instant::now() + visibility + Duration::from_secs(30),
                 );
             log::warn!(
                 "{} failed (attempt {} of {}), it will be retried: {error}",
-                work.describe(),
+                K::describe(&work.item),
                 work.receives,
                 self.options.max_attempts
             );
             return;
         }
-        let entry = match &work.item {
-            Item::Tile { message, tile } => FailedTile::tile(
-                &message.tile_key,
-                &message.chunk_key,
-                Some(tile),
-                file,
-                error,
-                work.receives,
-            ),
-            Item::Chunk { message, chunk } => {
-                FailedTile::chunk(&message.chunk_key, Some(chunk), file, error, work.receives)
-            }
-        };
-        self.quarantine(entry);
+        self.quarantine(K::failed(&work.item, file, error, work.receives));
     }
 
     /// A tile or chunk came back (or was taken): no longer waited for.
@@ -273,13 +218,12 @@ impl Ctx {
     }
 }
 
-/// Uploads the tiles or chunks of `job` until the queue is drained, `shutdown` resolves, or the
-/// run cannot go on. `stats` and `quarantine` are shared with the caller, which shows progress
-/// and reports.
-pub async fn run(
-    job: Job,
+/// Uploads the tiles or chunks of `kind`'s job until the queue is drained, `shutdown` resolves,
+/// or the run cannot go on. `stats` and `quarantine` are shared with the caller, which shows
+/// progress and reports.
+pub async fn run<K: Kind>(
+    kind: Arc<K>,
     session: Session,
-    source: Source,
     options: Options,
     stats: Arc<Stats>,
     quarantine: Arc<Quarantine>,
@@ -287,8 +231,9 @@ pub async fn run(
 ) -> Outcome {
     let started = Instant::now();
     let (stop, _) = watch::channel(false);
+    let (capacity, min_batch) = kind.pipeline(&options);
     let ctx = Arc::new(Ctx {
-        job,
+        upload_queue: kind.job().upload_queue.clone(),
         session,
         options,
         stats,
@@ -316,24 +261,15 @@ pub async fn run(
         })
     };
 
-    // A chunk is far larger than a tile: chunks are bounded by their own setting, and a receive
-    // takes whatever room there is (one chunk at a time if need be) instead of waiting for 10.
-    let (capacity, min_batch) = match &source {
-        Source::Tiles(_) => {
-            let c = ctx.options.pipeline_capacity();
-            (c, receive::BATCH.min(c))
-        }
-        Source::Chunks(_) => (ctx.options.chunks_in_flight.max(1), 1),
-    };
     let slots = Arc::new(Semaphore::new(capacity));
-    let (work_tx, work_rx) = tokio::sync::mpsc::channel::<Work>(capacity);
+    let (work_tx, work_rx) = tokio::sync::mpsc::channel::<Work<K::Item>>(capacity);
+    let (ready_tx, ready_rx) = tokio::sync::mpsc::channel(capacity);
     let (stored_tx, stored_rx) = tokio::sync::mpsc::channel(capacity);
-    let (done_tx, done_rx) = tokio::sync::mpsc::channel(capacity);
 
-    let producers = produce::spawn(ctx.clone(), source, work_rx, stored_tx);
-    let storer = tokio::spawn(store::run(ctx.clone(), stored_rx, done_tx));
-    let finisher = tokio::spawn(finish::run(ctx.clone(), done_rx));
-    let drained = receive::run(ctx.clone(), slots, capacity, min_batch, work_tx).await;
+    let producers = produce::spawn(ctx.clone(), kind.clone(), work_rx, ready_tx);
+    let storer = tokio::spawn(store::run::<K>(ctx.clone(), ready_rx, stored_tx));
+    let finisher = tokio::spawn(finish::run::<K>(ctx.clone(), stored_rx));
+    let drained = receive::run(ctx.clone(), kind, slots, capacity, min_batch, work_tx).await;
 
     // The receiver dropped the work sender: each stage ends once its input is empty.
     for p in producers {

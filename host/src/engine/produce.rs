@@ -1,73 +1,50 @@
-//! The plugin stage: `-p N` blocking threads, each taking the next received message and asking
-//! the source for what to upload: a tile's bytes, or a chunk, which is cut here into the cuboids
-//! the message lists and compressed as the service expects (spec §4.3). Plugins do file I/O and
-//! codecs, and blosc is CPU work: none of it may run on the async runtime's threads. A panic
-//! inside a source is caught here and fails only that tile or chunk.
-//!
-//! A chunk's array is dropped as soon as its cuboids are compressed, so what waits for upload is
-//! the compressed cuboids only.
+//! The plugin stage: `-p N` blocking threads, each taking the next received message, asking its
+//! [`Kind`] for the payload (a tile's bytes; a chunk's compressed cuboids) and for the objects that
+//! makes. Plugins do file I/O and codecs, and blosc is CPU work: none of it may run on the async
+//! runtime's threads. A panic inside a source is caught here and fails only that tile or chunk.
 
 use std::sync::{Arc, Mutex};
 
-use boss_protocol::cuboid;
-use boss_protocol::messages::VolumetricUploadMessage;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::{ChunkSource, Ctx, Failure, Item, Produced, Source, Work};
+use super::kind::{Kind, Upload};
+use super::{Ctx, End, Work};
 
 /// A message with what it uploads, on its way to S3.
-pub(super) struct Ready {
-    pub work: Work,
-    pub payload: Payload,
+pub(super) struct Ready<I> {
+    pub work: Work<I>,
+    pub upload: Upload,
 }
 
-/// What one message uploads.
-pub(super) enum Payload {
-    Tile(Produced),
-    /// Every cuboid of a chunk, compressed, in the message's order.
-    Cuboids {
-        cuboids: Vec<Cuboid>,
-        file: Option<String>,
-        /// The chunk was smaller than the extent covers (zero-filled).
-        short: bool,
-    },
-}
-
-/// One compressed cuboid and its object key.
-pub(super) struct Cuboid {
-    pub key: String,
-    pub bytes: Vec<u8>,
-}
-
-/// Starts the workers; each ends when the work channel is closed and empty.
-pub(super) fn spawn(
+/// Starts the workers; each ends when the work channel is closed and empty. `-r` spreads their
+/// start over the ramp, easing the load on a shared file system when many clients start at once.
+pub(super) fn spawn<K: Kind>(
     ctx: Arc<Ctx>,
-    source: Source,
-    work: mpsc::Receiver<Work>,
-    ready: mpsc::Sender<Ready>,
+    kind: Arc<K>,
+    work: mpsc::Receiver<Work<K::Item>>,
+    ready: mpsc::Sender<Ready<K::Item>>,
 ) -> Vec<JoinHandle<()>> {
     // One receiver shared by the workers: whoever is free takes the next message.
     let work = Arc::new(Mutex::new(work));
     let workers = ctx.options.workers.max(1);
     (0..workers)
         .map(|i| {
-            let (ctx, source, work, ready) =
-                (ctx.clone(), source.clone(), work.clone(), ready.clone());
+            let (ctx, kind, work, ready) = (ctx.clone(), kind.clone(), work.clone(), ready.clone());
             let delay = ctx.options.ramp.mul_f64(i as f64 / workers as f64);
             tokio::task::spawn_blocking(move || {
                 std::thread::sleep(delay);
-                worker(&ctx, &source, &work, &ready)
+                worker(&ctx, &*kind, &work, &ready)
             })
         })
         .collect()
 }
 
-fn worker(
+fn worker<K: Kind>(
     ctx: &Ctx,
-    source: &Source,
-    work: &Mutex<mpsc::Receiver<Work>>,
-    ready: &mpsc::Sender<Ready>,
+    kind: &K,
+    work: &Mutex<mpsc::Receiver<Work<K::Item>>>,
+    ready: &mpsc::Sender<Ready<K::Item>>,
 ) {
     loop {
         // Holding the lock while waiting is fine: the other workers would wait anyway.
@@ -77,70 +54,34 @@ fn worker(
             .blocking_recv();
         let Some(w) = next else { return };
         let result =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| produce(source, &w.item)));
-        match result {
-            Ok(Ok(payload)) => {
-                if ready.blocking_send(Ready { work: w, payload }).is_err() {
-                    return;
-                }
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| kind.produce(&w.item)));
+        let payload = match result {
+            Ok(Ok(payload)) => payload,
+            Ok(Err(failure)) => {
+                ctx.fail::<K>(&w, failure.file, failure.error);
+                continue;
             }
-            Ok(Err(failure)) => ctx.fail(&w, failure.file, failure.error),
             Err(panic) => {
                 let what = panic
                     .downcast_ref::<&str>()
                     .map(|s| s.to_string())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "unknown panic".into());
-                let stage = match w.item {
-                    Item::Tile { .. } => "the tile processor",
-                    Item::Chunk { .. } => "the chunk processor",
-                };
-                ctx.fail(&w, None, format!("{stage} panicked: {what}"));
+                ctx.fail::<K>(&w, None, format!("{} panicked: {what}", K::PRODUCER));
+                continue;
+            }
+        };
+        match kind.upload(&w.item, &w.delivery, payload) {
+            Ok(upload) => {
+                if ready.blocking_send(Ready { work: w, upload }).is_err() {
+                    return;
+                }
+            }
+            // Every tile of the job carries the same parameters: none can be stored.
+            Err(too_large) => {
+                ctx.halt(End::Fatal(too_large.to_string()));
+                return;
             }
         }
     }
-}
-
-fn produce(source: &Source, item: &Item) -> Result<Payload, Failure> {
-    match (source, item) {
-        (Source::Tiles(tiles), Item::Tile { tile: t, .. }) => {
-            tiles.tile(t.x, t.y, t.z, t.t).map(Payload::Tile)
-        }
-        (Source::Chunks(chunks), Item::Chunk { message, chunk }) => {
-            cuboids(&**chunks, message, chunk.x, chunk.y, chunk.z)
-        }
-        // The receiver parses messages by the job's kind, and the caller pairs the source with
-        // the same kind; a mismatch is a bug, reported rather than trusted.
-        _ => Err(Failure {
-            file: None,
-            error: "internal error: the upload message does not match the job's kind".into(),
-        }),
-    }
-}
-
-/// Reads the chunk and cuts every cuboid the message lists.
-fn cuboids(
-    source: &dyn ChunkSource,
-    message: &VolumetricUploadMessage,
-    x: u64,
-    y: u64,
-    z: u64,
-) -> Result<Payload, Failure> {
-    let produced = source.chunk(x, y, z)?;
-    let chunk = produced.chunk;
-    // The Boss's quirk: blosc's type size is given in bits (spec §4.3).
-    let typesize = chunk.dtype().size() * 8;
-    let cuboids = message
-        .cuboids
-        .iter()
-        .map(|c| Cuboid {
-            key: c.key.clone(),
-            bytes: cuboid::compress_with_typesize(&chunk.cuboid(c.x, c.y, c.z), typesize),
-        })
-        .collect();
-    Ok(Payload::Cuboids {
-        cuboids,
-        file: produced.file,
-        short: produced.short,
-    })
 }

@@ -8,13 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
-use boss_protocol::keys::{TileKey, VolumetricChunkKey};
-use boss_protocol::messages::{TileUploadMessage, VolumetricUploadMessage};
 use tokio::sync::{mpsc, Semaphore};
 
-use super::quarantine::FailedTile;
+use super::kind::{Delivery, Kind};
 use super::retry::{with_session, CallError};
-use super::{Ctx, End, Item, Target, Work};
+use super::{Ctx, End, Work};
 use crate::aws::{classify, describe};
 use crate::backend::backoff::Backoff;
 
@@ -26,12 +24,13 @@ const MAX_RECEIVE_FAILURES: u32 = 12;
 /// Receives until drained or stopped; returns true when the queue was drained. Each receive
 /// waits for `min_batch` free slots, then asks for as many messages as there are free slots (at
 /// most 10).
-pub(super) async fn run(
+pub(super) async fn run<K: Kind>(
     ctx: Arc<Ctx>,
+    kind: Arc<K>,
     slots: Arc<Semaphore>,
     capacity: usize,
     min_batch: usize,
-    work: mpsc::Sender<Work>,
+    work: mpsc::Sender<Work<K::Item>>,
 ) -> bool {
     let mut stop = ctx.stop.subscribe();
     let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
@@ -59,7 +58,7 @@ pub(super) async fn run(
             }
         }
         let batch = permits.num_permits();
-        let queue = ctx.job.upload_queue.clone();
+        let queue = ctx.upload_queue.clone();
         let received = tokio::select! {
             r = with_session(&ctx.session, |clients| {
                 let queue = queue.clone();
@@ -120,7 +119,7 @@ pub(super) async fn run(
                 // SQS never returns more than asked for; if it did, the extra reappears later.
                 break;
             };
-            if let Some(w) = accept(&ctx, m, slot) {
+            if let Some(w) = accept(&ctx, &*kind, m, slot) {
                 taken += 1;
                 if work.send(w).await.is_err() {
                     return false;
@@ -141,7 +140,7 @@ pub(super) async fn run(
 
 /// Reads the upload queue's visibility timeout: how long a failed tile takes to come back.
 async fn read_visibility_timeout(ctx: &Ctx) {
-    let queue = ctx.job.upload_queue.clone();
+    let queue = ctx.upload_queue.clone();
     let got = with_session(&ctx.session, |clients| {
         let queue = queue.clone();
         async move {
@@ -168,82 +167,35 @@ async fn read_visibility_timeout(ctx: &Ctx) {
 }
 
 /// Turns a message into work, or skips it (quarantined here, or unreadable: quarantined now).
-fn accept(
+fn accept<K: Kind>(
     ctx: &Ctx,
+    kind: &K,
     m: aws_sdk_sqs::types::Message,
     slot: tokio::sync::OwnedSemaphorePermit,
-) -> Option<Work> {
+) -> Option<Work<K::Item>> {
     let receives = m
         .attributes()
         .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
         .and_then(|v| v.parse().ok())
         .unwrap_or(1);
-    let body = m.body().unwrap_or_default();
-    // An unreadable message is known by its message id, in place of the key it lacks.
-    let id = format!("(message {})", m.message_id().unwrap_or("?"));
-    let unreadable = |what: &str, e: serde_json::Error| {
-        format!("the upload message is not a {what} message ({e}): {body}")
-    };
-    let item = match &ctx.job.target {
-        Target::Tiles { .. } => {
-            let message: TileUploadMessage = match serde_json::from_str(body) {
-                Ok(msg) => msg,
-                Err(e) => {
-                    let error = unreadable("tile", e);
-                    ctx.quarantine(FailedTile::tile(&id, "", None, None, error, receives));
-                    return None;
-                }
-            };
-            ctx.redelivered(&message.tile_key);
-            if ctx.quarantine.contains(&message.tile_key) {
-                return None;
-            }
-            match TileKey::parse(&message.tile_key) {
-                Ok(tile) => Item::Tile { message, tile },
-                Err(e) => {
-                    ctx.quarantine(FailedTile::tile(
-                        &message.tile_key,
-                        &message.chunk_key,
-                        None,
-                        None,
-                        format!("the tile key cannot be read: {e}"),
-                        receives,
-                    ));
-                    return None;
-                }
-            }
-        }
-        Target::Cuboids { .. } => {
-            let message: VolumetricUploadMessage = match serde_json::from_str(body) {
-                Ok(msg) => msg,
-                Err(e) => {
-                    let error = unreadable("volumetric chunk", e);
-                    ctx.quarantine(FailedTile::chunk(&id, None, None, error, receives));
-                    return None;
-                }
-            };
-            ctx.redelivered(&message.chunk_key);
-            if ctx.quarantine.contains(&message.chunk_key) {
-                return None;
-            }
-            match VolumetricChunkKey::parse(&message.chunk_key) {
-                Ok(chunk) => Item::Chunk { message, chunk },
-                Err(e) => {
-                    ctx.quarantine(FailedTile::chunk(
-                        &message.chunk_key,
-                        None,
-                        None,
-                        format!("the chunk key cannot be read: {e}"),
-                        receives,
-                    ));
-                    return None;
-                }
-            }
+    let message_id = m.message_id().unwrap_or_default();
+    let item = match kind.parse(m.body().unwrap_or_default(), message_id, receives) {
+        Ok(item) => item,
+        Err(unreadable) => {
+            // Written once; an unreadable message is known by its id.
+            ctx.quarantine(*unreadable);
+            return None;
         }
     };
+    ctx.redelivered(K::key(&item));
+    if ctx.quarantine.contains(K::key(&item)) {
+        return None;
+    }
     Some(Work {
-        message_id: m.message_id().unwrap_or_default().to_string(),
-        receipt_handle: m.receipt_handle().unwrap_or_default().to_string(),
+        delivery: Delivery {
+            message_id: message_id.to_string(),
+            receipt_handle: m.receipt_handle().unwrap_or_default().to_string(),
+        },
         item,
         receives,
         _slot: slot,

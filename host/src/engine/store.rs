@@ -1,162 +1,81 @@
-//! The upload stage: PutObject of each tile to the job's tile bucket with the user metadata the
-//! service requires (spec §4.1), and of each cuboid of a chunk to the ingest bucket with the
-//! metadata of spec §4.3. One semaphore bounds the PutObject calls in flight, tiles and cuboids
-//! alike; a chunk counts as stored only when every one of its cuboids is.
+//! The upload stage: PutObject of every object a message uploads — one tile to the tile bucket,
+//! or each cuboid of a chunk to the ingest bucket — with the user metadata its [`Kind`] chose.
+//! One semaphore bounds the PutObject calls in flight across messages; a message counts as stored
+//! only when every one of its objects is, and fails whole (and comes back) if any fails. Objects
+//! stored before the failure are simply stored again.
 
 use std::sync::Arc;
 
 use aws_sdk_s3::primitives::ByteStream;
-use boss_protocol::messages::{META_MESSAGE_ID, META_METADATA, META_RECEIPT_HANDLE};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 
-use super::metadata::ObjectMetadata;
-use super::produce::{Cuboid, Payload, Ready};
+use super::kind::{Index, Kind, Object, Upload};
+use super::produce::Ready;
 use super::retry::{settle, with_session, CallError};
-use super::{Ctx, End, Produced, Target, Work};
+use super::{Ctx, Work};
 use crate::aws::{classify, describe};
 
-/// A tile or chunk stored in S3, waiting to be indexed (tiles) and deleted from the upload queue.
-pub(super) struct Stored {
-    pub work: Work,
-    /// The tile-index message body (the same JSON as the `metadata` header); `None` for a chunk,
-    /// which has nothing to index.
-    pub index_body: Option<String>,
+/// A message whose objects are all stored, waiting to be indexed (tiles) and deleted.
+pub(super) struct Stored<I> {
+    pub work: Work<I>,
+    pub index: Option<Index>,
     /// Bytes uploaded: the tile, or all cuboids of the chunk.
     pub bytes: u64,
     pub black: bool,
-    /// Cuboids stored (0 for a tile).
     pub cuboids: u64,
 }
 
 /// Uploads everything ready; ends when the input is closed and every upload finished.
-pub(super) async fn run(
+pub(super) async fn run<K: Kind>(
     ctx: Arc<Ctx>,
-    mut ready: mpsc::Receiver<Ready>,
-    stored: mpsc::Sender<Stored>,
+    mut ready: mpsc::Receiver<Ready<K::Item>>,
+    stored: mpsc::Sender<Stored<K::Item>>,
 ) {
     let limit = Arc::new(Semaphore::new(ctx.options.uploads_in_flight()));
     let mut uploads = JoinSet::new();
-    while let Some(r) = ready.recv().await {
-        // Reap finished uploads so the set holds at most one task per message in flight.
+    while let Some(Ready { work, upload }) = ready.recv().await {
+        // Reap finished uploads so the set holds at most one task per message in flight (the
+        // messages themselves are bounded by their pipeline slots).
         while uploads.try_join_next().is_some() {}
-        let (ctx, stored) = (ctx.clone(), stored.clone());
-        match r.payload {
-            Payload::Tile(produced) => {
-                // Waiting here slows the plugin stage when S3 is the bottleneck.
-                let Ok(permit) = limit.clone().acquire_owned().await else {
-                    break;
-                };
-                uploads.spawn(async move {
-                    if let Some(s) = put_tile(&ctx, r.work, produced).await {
-                        // The finisher outlives this stage, so a send fails only if it ended
-                        // abnormally.
-                        let _ = stored.send(s).await;
-                    }
-                    drop(permit);
-                });
+        let (ctx, stored, limit) = (ctx.clone(), stored.clone(), limit.clone());
+        uploads.spawn(async move {
+            if let Some(s) = put_all::<K>(&ctx, work, upload, limit).await {
+                // The finisher outlives this stage, so a send fails only if it ended abnormally.
+                let _ = stored.send(s).await;
             }
-            Payload::Cuboids {
-                cuboids,
-                file,
-                short,
-            } => {
-                // The chunk's own task takes a permit per cuboid; chunks are bounded by their
-                // pipeline slots.
-                let limit = limit.clone();
-                uploads.spawn(async move {
-                    if let Some(s) = put_chunk(&ctx, r.work, cuboids, file, short, limit).await {
-                        let _ = stored.send(s).await;
-                    }
-                });
-            }
-        }
+        });
     }
     while uploads.join_next().await.is_some() {}
 }
 
-async fn put_tile(ctx: &Ctx, work: Work, produced: Produced) -> Option<Stored> {
-    let Target::Tiles { tile_bucket, .. } = &ctx.job.target else {
-        ctx.fail(
-            &work,
-            None,
-            "internal error: a tile in a volumetric job".into(),
-        );
-        return None;
-    };
-    let (chunk_key, tile_key) = (work.chunk_key().to_string(), work.key().to_string());
-    let body = ctx.job.tile_metadata(&chunk_key, &tile_key);
-    let meta = match ObjectMetadata::new(
-        &work.message_id,
-        &work.receipt_handle,
-        body.clone(),
-        &tile_key,
-    ) {
-        Ok(m) => m,
-        Err(e) => {
-            ctx.halt(End::Fatal(e.to_string()));
-            return None;
-        }
-    };
-    let headers = vec![
-        (META_MESSAGE_ID, meta.message_id),
-        (META_RECEIPT_HANDLE, meta.receipt_handle),
-        (META_METADATA, meta.metadata),
-    ];
-    let bytes = produced.bytes.len() as u64;
-    match put_object(ctx, tile_bucket, &tile_key, produced.bytes, &headers).await {
-        Ok(()) => Some(Stored {
-            work,
-            index_body: Some(body),
-            bytes,
-            black: produced.black,
-            cuboids: 0,
-        }),
-        Err(e) => {
-            if let Some(why) = settle(ctx, e, "storing the tile in S3") {
-                ctx.fail(&work, produced.file, why);
-            }
-            None
-        }
-    }
-}
-
-/// Stores every cuboid of a chunk, a bounded number at once; the chunk fails (and comes back
-/// whole) if any cuboid fails. Cuboids stored before the failure are simply stored again.
-async fn put_chunk(
+/// Stores every object of one message, a bounded number at once.
+async fn put_all<K: Kind>(
     ctx: &Arc<Ctx>,
-    work: Work,
-    cuboids: Vec<Cuboid>,
-    file: Option<String>,
-    short: bool,
+    work: Work<K::Item>,
+    upload: Upload,
     limit: Arc<Semaphore>,
-) -> Option<Stored> {
-    let Target::Cuboids { ingest_bucket } = &ctx.job.target else {
-        ctx.fail(&work, file, "internal error: a chunk in a tile job".into());
-        return None;
-    };
-    let first_key = cuboids.first().map_or("", |c| c.key.as_str());
-    let metadata =
-        match ObjectMetadata::cuboid(ctx.job.cuboid_metadata(work.chunk_key()), first_key) {
-            Ok(m) => m,
-            Err(e) => {
-                ctx.halt(End::Fatal(e.to_string()));
-                return None;
-            }
-        };
-    let headers = Arc::new(vec![(META_METADATA, metadata)]);
-    let count = cuboids.len() as u64;
-    let bytes: u64 = cuboids.iter().map(|c| c.bytes.len() as u64).sum();
+) -> Option<Stored<K::Item>> {
+    let Upload {
+        bucket,
+        metadata,
+        objects,
+        index,
+        file,
+        black,
+        cuboids,
+    } = upload;
+    let bytes = objects.iter().map(|o| o.bytes.len() as u64).sum();
     let mut puts = JoinSet::new();
-    for c in cuboids {
+    for Object { key, bytes } in objects {
         let Ok(permit) = limit.clone().acquire_owned().await else {
             break;
         };
-        let (ctx, bucket, headers) = (ctx.clone(), ingest_bucket.clone(), headers.clone());
+        let (ctx, bucket, metadata) = (ctx.clone(), bucket.clone(), metadata.clone());
         puts.spawn(async move {
-            let result = put_object(&ctx, &bucket, &c.key, c.bytes, &headers).await;
+            let result = put_object(&ctx, &bucket, &key, bytes, &metadata).await;
             drop(permit);
-            result.map_err(|e| (c.key, e))
+            result.map_err(|e| (key, e))
         });
     }
     let mut failure = None;
@@ -174,14 +93,14 @@ async fn put_chunk(
     match failure {
         None => Some(Stored {
             work,
-            index_body: None,
+            index,
             bytes,
-            black: short,
-            cuboids: count,
+            black,
+            cuboids,
         }),
         Some((key, e)) => {
-            if let Some(why) = settle(ctx, e, &format!("storing cuboid {key} in S3")) {
-                ctx.fail(&work, file, why);
+            if let Some(why) = settle(ctx, e, &format!("storing {} {key} in S3", K::OBJECT)) {
+                ctx.fail::<K>(&work, file, why);
             }
             None
         }

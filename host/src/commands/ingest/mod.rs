@@ -1,0 +1,57 @@
+//! `boss-ingest <config> [-j ID]`: the whole life of a tile or volumetric job, as the Python client
+//! runs it and spec §2 describes it: validate, show the job, confirm, create (or resume with
+//! `-j`), join (waiting while the service prepares), upload with the engine, then the complete
+//! procedure — going back to uploading whenever the service says work is still, or again, in the
+//! queue.
+//!
+//! Questions are asked only on a terminal: without one and without `-f` the command fails at
+//! once, because a scheduler's job waiting for an answer nobody will type is worse than an error.
+//! The first SIGINT or SIGTERM stops taking tiles and finishes those in flight; a second exits at
+//! once (see [`crate::shutdown`]).
+//!
+//! # Layout
+//! - [`start`]: create the job or resume it, and join it.
+//! - [`session`]: what an upload needs from the join — the engine's job kind, the AWS session
+//!   that keeps its keys fresh, the run options.
+//! - [`rounds`]: upload rounds and the complete procedure between them.
+//! - [`summary`]: the words of the end of a run.
+
+mod rounds;
+mod session;
+mod start;
+mod summary;
+
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::cli::IngestSettings;
+use crate::exit::Code;
+use crate::prepared::{self, Prepared};
+
+/// How often to ask again while the service prepares the job or completes it.
+const PREPARING_POLL: Duration = Duration::from_secs(5);
+const COMPLETING_POLL: Duration = Duration::from_secs(3);
+
+/// Runs the ingest command.
+pub fn run(s: &IngestSettings) -> anyhow::Result<Code> {
+    prepared::log_to_file(s.log_file.as_deref(), s.log_level)?;
+    let prepared = Prepared::load(&s.config)?;
+    let backend = prepared.backend(s.api_token.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        // Plugin calls run on blocking threads: one per worker, plus room for the runtime's own.
+        .max_blocking_threads(s.processes + 4)
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let Some(job_id) = start::create_or_resume(s, &prepared, &backend).await? else {
+            return Ok(Code::Ok);
+        };
+        let Some(join) = start::join(&backend, job_id).await? else {
+            return Ok(Code::Ok);
+        };
+        let upload = session::Upload::new(s, prepared, &backend, job_id, &join)?;
+        upload.run(&backend).await
+    })
+}

@@ -1,0 +1,494 @@
+//! Whole upload runs of the engine against real S3 and SQS: the simulator's in-process backend
+//! (`boss-sim` with `--embedded-aws`, started inside the test), reached through the real AWS SDK
+//! and the simulator's front door, which checks keys and counts every request. The join is the
+//! client's own (`Backend::join`). What each test asserts is the no-loss invariant from the
+//! outside: which requests the simulator saw, and which messages are still on the queue.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use boss_sim::faults::FaultSpec;
+use boss_sim::resources::Resources;
+use boss_sim::server::{AwsSource, Settings};
+use boss_sim::state::Timing;
+use serde_json::{json, Value};
+use tokio::sync::{oneshot, Notify};
+
+use super::quarantine::{FailedTile, Quarantine};
+use super::*;
+use crate::aws::{Endpoints, JobCredentials, RefreshPolicy, Rejoin};
+use crate::backend::{Backend, Join, Joined};
+use plugin_abi::Dtype;
+
+/// Tiles of the test job: 2 × 1 tiles of 512², 2 slices.
+const TILES: u64 = 4;
+/// How fast an unfinished message comes back.
+const VISIBILITY: Duration = Duration::from_secs(2);
+
+/// A simulator running inside this test process.
+struct Sim {
+    api: String,
+    aws: String,
+    token: String,
+    http: reqwest::Client,
+    _stop: oneshot::Sender<()>,
+}
+
+impl Sim {
+    async fn start() -> Sim {
+        let settings = Settings {
+            port: 0,
+            aws_port: 0,
+            aws: AwsSource::Embedded,
+            resources: Resources::builtin(),
+            timing: Timing {
+                prepare: Duration::ZERO,
+                wait_on_queues: Duration::ZERO,
+                credential_ttl: None,
+                visibility_timeout_secs: VISIBILITY.as_secs() as u32,
+            },
+            faults: FaultSpec::default(),
+            seed: 7,
+            data_dir: None,
+        };
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let ready = move |e: &boss_sim::server::Endpoints| {
+                let _ = ready_tx.send(e.clone());
+            };
+            let stop = async move {
+                let _ = stop_rx.await;
+            };
+            if let Err(e) = boss_sim::server::run(settings, ready, stop).await {
+                panic!("the simulator did not start: {e}");
+            }
+        });
+        let endpoints = ready_rx
+            .await
+            .expect("the simulator announces its endpoints");
+        Sim {
+            api: endpoints.api,
+            aws: endpoints.aws,
+            token: endpoints.token,
+            http: reqwest::Client::new(),
+            _stop: stop_tx,
+        }
+    }
+
+    fn backend(&self) -> Backend {
+        Backend::new(&self.api, &self.token).unwrap()
+    }
+
+    async fn faults(&self, spec: &str) {
+        let r = self
+            .http
+            .put(format!("{}/sim/faults", self.api))
+            .body(spec.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    }
+
+    async fn stats(&self, job: u64) -> Value {
+        let r = self.http.get(format!("{}/sim/jobs/{job}", self.api));
+        r.send().await.unwrap().json().await.unwrap()
+    }
+
+    /// Upload-queue messages that are visible (after waiting out the visibility timeout).
+    async fn queued(&self, job: u64) -> u64 {
+        tokio::time::sleep(VISIBILITY + Duration::from_millis(500)).await;
+        let st = self.backend().status(job).await.unwrap();
+        st.current_message_count
+    }
+
+    /// Creates a job from `ingest_job` on channel `ch` and joins it once it is ready.
+    async fn job(&self, ingest_job: Value, client: Value) -> Box<Join> {
+        let config = json!({
+            "schema": {"name": "boss-v0.2-schema", "validator": "BossValidatorV02"},
+            "client": client,
+            "database": {"collection": "col", "experiment": "exp", "channel": "ch"},
+            "ingest_job": ingest_job,
+        });
+        let backend = self.backend();
+        let created = backend.create(&config).await.unwrap();
+        loop {
+            match backend.join(created.id).await.unwrap() {
+                Joined::Ready(join) => return join,
+                Joined::Preparing => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+
+    /// A tile job of 2 × 1 tiles of 512² per slice, `slices` slices.
+    async fn tile_job_of(&self, slices: u64) -> Box<Join> {
+        let processor = json!({"class": "x", "params": {}});
+        self.job(
+            json!({"ingest_type": "tile", "resolution": 0,
+                   "extent": {"x": [0, 1024], "y": [0, 512], "z": [0, slices], "t": [0, 1]},
+                   "tile_size": {"x": 512, "y": 512, "z": 1, "t": 1}}),
+            json!({"backend": {"name": "boss", "class": "B", "host": "h", "protocol": "http"},
+                   "path_processor": processor, "tile_processor": processor}),
+        )
+        .await
+    }
+
+    async fn tile_job(&self) -> Box<Join> {
+        self.tile_job_of(TILES / 2).await
+    }
+
+    /// The job's AWS session through the simulator's front door.
+    fn session(&self, join: &Join) -> Session {
+        let c = join.response.credentials.clone().unwrap();
+        let backend = self.backend();
+        let id = join.response.ingest_job.id;
+        let rejoin: Rejoin = Arc::new(move || {
+            let backend = backend.clone();
+            Box::pin(async move {
+                match backend.join(id).await {
+                    Ok(Joined::Ready(j)) => {
+                        let c = j.response.credentials.unwrap();
+                        Ok(JobCredentials {
+                            access_key: c.access_key,
+                            secret_key: c.secret_key,
+                            session_token: None,
+                        })
+                    }
+                    other => Err(format!("re-join: {other:?}")),
+                }
+            })
+        });
+        let endpoints = Endpoints {
+            s3: Some(self.aws.clone()),
+            sqs: Some(self.aws.clone()),
+        };
+        let creds = JobCredentials {
+            access_key: c.access_key,
+            secret_key: c.secret_key,
+            session_token: None,
+        };
+        Session::start(creds, endpoints, RefreshPolicy::default(), rejoin)
+    }
+}
+
+fn options(max_attempts: u32) -> Options {
+    Options {
+        workers: 2,
+        chunks_in_flight: 2,
+        max_attempts,
+        receive_wait: Duration::ZERO,
+        ramp: Duration::ZERO,
+    }
+}
+
+/// A 512² uint8 PNG whose every voxel is `value`.
+fn png(value: u8) -> Vec<u8> {
+    crate::tile::encode_raw(512, 512, Dtype::U8, vec![value; 512 * 512])
+        .unwrap()
+        .0
+}
+
+/// Tiles that read fine, each named `/src/z{z}x{x}.png`.
+fn good_tiles() -> Arc<dyn TileSource> {
+    Arc::new(|x: u64, _: u64, z: u64, _: u64| {
+        Ok(Produced {
+            bytes: png((10 * z + x) as u8 + 1),
+            file: Some(format!("/src/z{z}x{x}.png")),
+            black: false,
+        })
+    })
+}
+
+async fn upload(
+    sim: &Sim,
+    join: &Join,
+    source: Arc<dyn TileSource>,
+    options: Options,
+    quarantine: Arc<Quarantine>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Outcome {
+    let kind = Arc::new(Tiles::from_join(join, (512, 512), source).unwrap());
+    let stats = Arc::new(Stats::default());
+    run(
+        kind,
+        sim.session(join),
+        options,
+        stats,
+        quarantine,
+        shutdown,
+    )
+    .await
+}
+
+fn report(dir: &tempfile::TempDir) -> Arc<Quarantine> {
+    Arc::new(Quarantine::new(dir.path().join("failed.jsonl")))
+}
+
+fn count(stats: &Value, op: &str) -> u64 {
+    stats["aws_requests"][op].as_u64().unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_tile_is_stored_indexed_and_then_deleted() {
+    let sim = Sim::start().await;
+    let join = sim.tile_job().await;
+    let job = join.response.ingest_job.id;
+    let dir = tempfile::tempdir().unwrap();
+    let out = upload(
+        &sim,
+        &join,
+        good_tiles(),
+        options(3),
+        report(&dir),
+        pending(),
+    )
+    .await;
+    assert_eq!(out.end, End::Drained);
+    assert_eq!(
+        (
+            out.stats.uploaded,
+            out.stats.duplicates,
+            out.stats.failed_attempts
+        ),
+        (TILES, 0, 0)
+    );
+    let stats = sim.stats(job).await;
+    assert_eq!(count(&stats, "s3.PutObject"), TILES, "{stats}");
+    assert_eq!(stats["tiles_stored"], json!(TILES), "{stats}");
+    // Nothing is left for another client: every message was deleted.
+    assert_eq!(sim.queued(job).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tile_whose_index_message_fails_is_not_deleted() {
+    let sim = Sim::start().await;
+    let join = sim.tile_job().await;
+    let job = join.response.ingest_job.id;
+    sim.faults("sqs.send:400:1.0").await;
+    let dir = tempfile::tempdir().unwrap();
+    let quarantine = report(&dir);
+    let out = upload(
+        &sim,
+        &join,
+        good_tiles(),
+        options(1),
+        quarantine.clone(),
+        pending(),
+    )
+    .await;
+    assert_eq!(out.end, End::Drained);
+    assert_eq!((out.stats.uploaded, out.stats.quarantined), (0, TILES));
+    let stats = sim.stats(job).await;
+    // Stored, never indexed, so never deleted: every message is back on the queue.
+    assert_eq!(count(&stats, "s3.PutObject"), TILES, "{stats}");
+    assert_eq!(count(&stats, "sqs.DeleteMessageBatch"), 0, "{stats}");
+    assert_eq!(sim.queued(job).await, TILES);
+    let lines = std::fs::read_to_string(quarantine.path()).unwrap();
+    let first: FailedTile = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        first.error,
+        "sending tile-index messages failed: InjectedFault: Fault injected by boss-sim"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tile_that_cannot_be_stored_is_neither_indexed_nor_deleted() {
+    let sim = Sim::start().await;
+    let join = sim.tile_job().await;
+    let job = join.response.ingest_job.id;
+    sim.faults("s3.put:400:1.0").await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = upload(
+        &sim,
+        &join,
+        good_tiles(),
+        options(1),
+        report(&dir),
+        pending(),
+    )
+    .await;
+    assert_eq!((out.end, out.stats.uploaded), (End::Drained, 0));
+    let stats = sim.stats(job).await;
+    assert_eq!(count(&stats, "s3.PutObject"), TILES, "{stats}");
+    assert_eq!(count(&stats, "sqs.SendMessageBatch"), 0, "{stats}");
+    assert_eq!(count(&stats, "sqs.DeleteMessageBatch"), 0, "{stats}");
+    assert_eq!(sim.queued(job).await, TILES);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tile_that_keeps_failing_is_quarantined_and_stays_on_the_queue() {
+    let sim = Sim::start().await;
+    let join = sim.tile_job().await;
+    let job = join.response.ingest_job.id;
+    // Slice 1 cannot be read; slice 0 can.
+    let source: Arc<dyn TileSource> = Arc::new(|x: u64, _: u64, z: u64, _: u64| {
+        if z == 1 {
+            return Err(Failure {
+                file: Some(format!("/src/z1x{x}.png")),
+                error: format!("/src/z1x{x}.png: file not found"),
+            });
+        }
+        Ok(Produced {
+            bytes: png(1),
+            file: None,
+            black: false,
+        })
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let quarantine = report(&dir);
+    let out = upload(
+        &sim,
+        &join,
+        source,
+        options(2),
+        quarantine.clone(),
+        pending(),
+    )
+    .await;
+    assert_eq!(out.end, End::Drained);
+    assert_eq!(
+        (
+            out.stats.uploaded,
+            out.stats.failed_attempts,
+            out.stats.quarantined
+        ),
+        (2, 4, 2)
+    );
+    let mut lines: Vec<FailedTile> = std::fs::read_to_string(quarantine.path())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    lines.sort_by_key(|l| l.x);
+    let tile_key = |x: u64| boss_protocol::keys::hashed(&[7, 12, 33, 0, x, 0, 1, 0]);
+    let expected: Vec<FailedTile> = (0..2)
+        .map(|x| FailedTile {
+            tile_key: Some(tile_key(x)),
+            chunk_key: boss_protocol::keys::hashed(&[2, 7, 12, 33, 0, x, 0, 0, 0]),
+            x: Some(x),
+            y: Some(0),
+            z: Some(1),
+            t: Some(0),
+            file: Some(format!("/src/z1x{x}.png")),
+            error: format!("/src/z1x{x}.png: file not found"),
+            attempts: 2,
+        })
+        .collect();
+    assert_eq!(lines, expected);
+    // The service still has them: fixing the source and resuming uploads them.
+    assert_eq!(sim.queued(job).await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_finishes_what_is_in_flight_and_leaves_the_rest_queued() {
+    // More tiles than the pipeline holds (4 × workers + 20), so some are never received.
+    const MANY: u64 = 80;
+    let sim = Sim::start().await;
+    let join = sim.tile_job_of(MANY / 2).await;
+    let job = join.response.ingest_job.id;
+    let started = Arc::new(Notify::new());
+    let produced = Arc::new(AtomicU32::new(0));
+    let source: Arc<dyn TileSource> = {
+        let (started, produced) = (started.clone(), produced.clone());
+        Arc::new(move |x: u64, _: u64, z: u64, _: u64| {
+            produced.fetch_add(1, Ordering::SeqCst);
+            started.notify_one();
+            // Slow enough that the stop arrives while tiles are in flight.
+            std::thread::sleep(Duration::from_millis(50));
+            Ok(Produced {
+                bytes: png((z * 2 + x) as u8),
+                file: None,
+                black: false,
+            })
+        })
+    };
+    let stop = {
+        let started = started.clone();
+        async move { started.notified().await }
+    };
+    let mut one_worker = options(3);
+    one_worker.workers = 1;
+    let dir = tempfile::tempdir().unwrap();
+    let out = upload(&sim, &join, source, one_worker, report(&dir), stop).await;
+    assert_eq!(out.end, End::Interrupted);
+    // Whatever was made was finished: stored, indexed and deleted, nothing half-done.
+    let made = u64::from(produced.load(Ordering::SeqCst));
+    assert!((1..MANY).contains(&made), "{made} tiles made");
+    assert_eq!(out.stats.uploaded, made);
+    let stats = sim.stats(job).await;
+    assert_eq!(count(&stats, "s3.PutObject"), made, "{stats}");
+    assert_eq!(sim.queued(job).await, MANY - made);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunk_is_deleted_only_after_every_cuboid_is_stored() {
+    let sim = Sim::start().await;
+    let processor = json!({"class": "x", "params": {}});
+    let join = sim
+        .job(
+            json!({"ingest_type": "volumetric", "resolution": 0,
+                   "extent": {"x": [0, 1024], "y": [0, 512], "z": [0, 16], "t": [0, 1]},
+                   "chunk_size": {"x": 1024, "y": 512, "z": 16}}),
+            json!({"backend": {"name": "boss", "class": "B", "host": "h", "protocol": "http"},
+                   "path_processor": processor, "chunk_processor": processor}),
+        )
+        .await;
+    let job = join.response.ingest_job.id;
+    let source: Arc<dyn ChunkSource> = Arc::new(|x: u64, y: u64, z: u64| {
+        let chunk_size = boss_protocol::config::ChunkSize {
+            x: 1024,
+            y: 512,
+            z: 16,
+        };
+        let extent = boss_protocol::config::Extent {
+            x: boss_protocol::config::Span {
+                start: 0,
+                stop: 1024,
+            },
+            y: boss_protocol::config::Span {
+                start: 0,
+                stop: 512,
+            },
+            z: boss_protocol::config::Span { start: 0, stop: 16 },
+            t: boss_protocol::config::Span { start: 0, stop: 1 },
+        };
+        let g = crate::chunk::Geometry::new(chunk_size, &extent, x, y, z);
+        let array = plugin_abi::ChunkArray {
+            data: vec![3; 1024 * 512 * 16],
+            shape: vec![16, 512, 1024],
+            order: plugin_abi::AxisOrder::Zyx,
+            dtype: Dtype::U8,
+            notes: Vec::new(),
+        };
+        Ok(ProducedChunk {
+            chunk: crate::chunk::Chunk::new(array, &g, Some(Dtype::U8)).unwrap(),
+            file: None,
+            short: false,
+        })
+    });
+    let kind = Arc::new(Chunks::from_join(&join, source).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let stats = Arc::new(Stats::default());
+    let out = run(
+        kind,
+        sim.session(&join),
+        options(3),
+        stats,
+        report(&dir),
+        pending(),
+    )
+    .await;
+    assert_eq!(out.end, End::Drained);
+    assert_eq!((out.stats.uploaded, out.stats.cuboids), (1, 2));
+    let stats = sim.stats(job).await;
+    assert_eq!(count(&stats, "s3.PutObject"), 2, "{stats}");
+    assert_eq!(stats["cuboids_stored"], json!(2), "{stats}");
+    assert_eq!(sim.queued(job).await, 0);
+}
+
+/// A shutdown that never comes.
+fn pending() -> impl Future<Output = ()> + Send + 'static {
+    std::future::pending()
+}
