@@ -27,7 +27,7 @@ pub mod slice;
 pub mod source;
 pub mod window;
 
-use boss_ingest_plugin_stack::params::{Params, ParamsError};
+use boss_ingest_plugin_kit::params::{Params, ParamsError};
 use plugin_abi::{HostServices, PathProcess, Plugin, PluginError, TileOutput, TileProcess};
 
 use crate::chunk::ChunkTiles;

@@ -1,6 +1,8 @@
-//! `ZindexStackTileProcessor`: the tile `(x, y)` of slice z's image file.
+//! Tile `(x, y)` cut out of one image file: what the stack plugin's `ZindexStackTileProcessor`
+//! does with a slice, and what the CATMAID tile processors do with files that each hold one tile.
 //!
-//! The decision per tile, cheapest first:
+//! It lives in the kit because both plugins make tiles this way and neither should depend on the
+//! other. The decision per tile, cheapest first:
 //! 1. read the file through the host (local path or `s3://bucket/key`); large local TIFFs are
 //!    read in byte ranges instead, so a tile costs only its strips;
 //! 2. read its header only;
@@ -26,14 +28,13 @@
 
 use std::io::{Read, Seek, SeekFrom};
 
-use plugin_abi::{
-    Dtype, ErrorKind, HostServices, ImageFormat, Note, PluginError, TileImage, TileOutput,
-};
+use plugin_abi::{ErrorKind, HostServices, ImageFormat, Note, PluginError, TileImage, TileOutput};
 use serde_json::Value;
 
 use crate::cast::{Cast, CAST_VALUES};
 use crate::decode::{decode_tiff_window, decode_window, Conversion, DecodeError, Pixels, Window};
 use crate::header::{format_of, sniff, sniff_tiff, Format, Header, TileDtype};
+use crate::location::location;
 use crate::params::{Params, ParamsError};
 use crate::ranged::RangeReader;
 
@@ -41,9 +42,9 @@ use crate::ranged::RangeReader;
 /// smaller ones are read whole, which is one call instead of several.
 const RANGED_MIN_SIZE: u64 = 4 * crate::ranged::BLOCK;
 
-/// A configured stack tile processor.
+/// A configured image-file tile processor.
 #[derive(Debug, Clone)]
-pub struct StackTiles {
+pub struct ImageTiles {
     bucket: Option<String>,
     tile_size: (u32, u32),
     /// `[0, stop)` of x and y the job covers: the part of a window an image must cover.
@@ -83,8 +84,8 @@ pub enum TileError {
     },
 }
 
-impl StackTiles {
-    pub fn from_params(params: &Value) -> Result<StackTiles, ParamsError> {
+impl ImageTiles {
+    pub fn from_params(params: &Value) -> Result<ImageTiles, ParamsError> {
         let p = Params::new(params)?;
         let bucket = p.source_bucket()?.map(str::to_string);
         let black_dtype = p.tile_dtype("datatype", TileDtype::U8)?;
@@ -95,7 +96,7 @@ impl StackTiles {
             && (extension.eq_ignore_ascii_case("tif") || extension.eq_ignore_ascii_case("tiff"));
         let (_, x_stop) = p.extent("x")?;
         let (_, y_stop) = p.extent("y")?;
-        Ok(StackTiles {
+        Ok(ImageTiles {
             bucket,
             tile_size: p.tile_size()?,
             extent_stop: (x_stop, y_stop),
@@ -148,7 +149,7 @@ impl StackTiles {
             return Ok(TileOutput {
                 image: TileImage::Encoded {
                     bytes,
-                    format: image_format(header.format),
+                    format: header.format.into(),
                 },
                 notes: plan.notes,
             });
@@ -156,7 +157,7 @@ impl StackTiles {
         let pixels = decode_window(&bytes, &header, plan.window, plan.conversion)
             .map_err(|e| decode_error(&location, e))?;
         Ok(TileOutput {
-            image: raw(pixels),
+            image: pixels.into(),
             notes: plan.notes,
         })
     }
@@ -196,7 +197,7 @@ impl StackTiles {
                 None => decode_error(location, e),
             })?;
         Ok(TileOutput {
-            image: raw(pixels),
+            image: pixels.into(),
             notes: plan.notes,
         })
     }
@@ -207,7 +208,7 @@ impl StackTiles {
             ErrorKind::NotFound if self.fail_gracefully => {
                 let (tw, th) = self.tile_size;
                 Ok(TileOutput {
-                    image: raw(Pixels::zeros(tw, th, self.black_dtype)),
+                    image: Pixels::zeros(tw, th, self.black_dtype).into(),
                     notes: vec![Note::black_tile(format!(
                         "black tile: {location} is missing (fail_gracefully)"
                     ))],
@@ -277,15 +278,6 @@ impl StackTiles {
     }
 }
 
-/// Where the host reads `path` from: the path itself, or `s3://bucket/key` when the params name a
-/// bucket (see [`Params::source_bucket`]).
-pub fn location(bucket: Option<&str>, path: &str) -> String {
-    match bucket {
-        None => path.to_string(),
-        Some(bucket) => format!("s3://{bucket}/{}", path.trim_start_matches('/')),
-    }
-}
-
 /// What to do with one tile's source, decided from its header.
 struct Plan {
     window: Window,
@@ -311,32 +303,6 @@ fn decode_error(location: &str, e: DecodeError) -> TileError {
     }
 }
 
-/// Decoded pixels as the ABI's raw tile.
-pub fn raw(p: Pixels) -> TileImage {
-    TileImage::Raw {
-        width: p.width,
-        height: p.height,
-        dtype: dtype(p.dtype),
-        data: p.data,
-    }
-}
-
-pub fn dtype(d: TileDtype) -> Dtype {
-    match d {
-        TileDtype::U8 => Dtype::U8,
-        TileDtype::U16 => Dtype::U16,
-        TileDtype::U64 => Dtype::U64,
-    }
-}
-
-pub fn image_format(f: Format) -> ImageFormat {
-    match f {
-        Format::Png => ImageFormat::Png,
-        Format::Tiff => ImageFormat::Tiff,
-        Format::Jpeg => ImageFormat::Jpeg,
-    }
-}
-
 impl From<TileError> for PluginError {
     fn from(e: TileError) -> PluginError {
         let message = e.to_string();
@@ -354,17 +320,18 @@ impl From<TileError> for PluginError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::header::tests::png;
+    use crate::fixtures::png;
     use image::ExtendedColorType;
+    use plugin_abi::Dtype;
     use serde_json::json;
     use std::io::Cursor;
     use tiff::encoder::{colortype, TiffEncoder};
 
-    fn tiles(extra: Value, tile: u32, extent: u64) -> StackTiles {
+    fn tiles(extra: Value, tile: u32, extent: u64) -> ImageTiles {
         tiles_xy(extra, tile, (extent, extent))
     }
 
-    fn tiles_xy(extra: Value, tile: u32, (ex, ey): (u64, u64)) -> StackTiles {
+    fn tiles_xy(extra: Value, tile: u32, (ex, ey): (u64, u64)) -> ImageTiles {
         let mut params = json!({
             "filesystem": "local", "extension": "png",
             "ingest_job": {"tile_size": {"x": tile, "y": tile, "z": 1, "t": 1},
@@ -373,7 +340,7 @@ mod tests {
         for (k, v) in extra.as_object().unwrap() {
             params[k] = v.clone();
         }
-        StackTiles::from_params(&params).unwrap()
+        ImageTiles::from_params(&params).unwrap()
     }
 
     fn local() -> HostServices {
@@ -637,14 +604,14 @@ mod tests {
         let t = tiles(json!({"filesystem": "s3", "bucket": "lab-data"}), 16, 16);
         assert_eq!(t.location("/stack/001.png"), "s3://lab-data/stack/001.png");
         assert_eq!(t.location("stack/001.png"), "s3://lab-data/stack/001.png");
-        let err = StackTiles::from_params(&json!({"filesystem": "s3",
+        let err = ImageTiles::from_params(&json!({"filesystem": "s3",
             "ingest_job": {"tile_size": {"x": 1, "y": 1}, "extent": {"x": [0, 1], "y": [0, 1]}}}))
         .unwrap_err();
         assert_eq!(
             err.0,
             "missing param \"bucket\" (the S3 bucket holding the source files)"
         );
-        let err = StackTiles::from_params(&json!({"cast": "float",
+        let err = ImageTiles::from_params(&json!({"cast": "float",
             "ingest_job": {"tile_size": {"x": 1, "y": 1}, "extent": {"x": [0, 1], "y": [0, 1]}}}))
         .unwrap_err();
         assert_eq!(
@@ -657,7 +624,7 @@ mod tests {
 #[cfg(test)]
 mod ranged_tests {
     use super::*;
-    use plugin_abi::{HostApi, LocalFiles, LogLevel};
+    use plugin_abi::{Dtype, HostApi, LocalFiles, LogLevel};
     use serde_json::json;
     use std::io::Cursor;
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -709,7 +676,7 @@ mod ranged_tests {
 
         let params = json!({"extension": "tif", "ingest_job": {
             "tile_size": {"x": tile, "y": tile}, "extent": {"x": [0, w], "y": [0, h]}}});
-        let tiles = StackTiles::from_params(&params).unwrap();
+        let tiles = ImageTiles::from_params(&params).unwrap();
         let counting = Arc::new(Counting::default());
         let host = HostServices::new(counting.clone());
         let out = tiles.tile(&host, path.to_str().unwrap(), 1, 1).unwrap();

@@ -11,6 +11,8 @@
 
 use std::io::{Cursor, Read, Seek};
 
+use plugin_abi::TileImage;
+
 use crate::cast::Cast;
 use crate::header::{Color, Format, Header, SampleKind, TileDtype};
 
@@ -67,6 +69,18 @@ impl Pixels {
             dtype,
             // `vec![0; n]` asks the allocator for zeroed pages: no pass over the buffer.
             data: vec![0; len],
+        }
+    }
+}
+
+/// Decoded pixels as the ABI's raw tile, which the host encodes.
+impl From<Pixels> for TileImage {
+    fn from(p: Pixels) -> TileImage {
+        TileImage::Raw {
+            width: p.width,
+            height: p.height,
+            dtype: p.dtype.into(),
+            data: p.data,
         }
     }
 }
@@ -533,7 +547,8 @@ fn jpeg_rows(bytes: &[u8], sink: &mut Sink) -> Result<(), DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::header::{sniff, tests::png};
+    use crate::fixtures::png;
+    use crate::header::sniff;
     use image::ExtendedColorType;
     use tiff::encoder::{colortype, TiffEncoder};
 
@@ -825,7 +840,7 @@ mod tests {
         let data: Vec<u8> = (0..h)
             .flat_map(|y| (0..w).map(move |x| block(x, y)))
             .collect();
-        let bytes = crate::header::tests::jpeg_gray(w, h, &data);
+        let bytes = crate::fixtures::jpeg_gray(w, h, &data);
         let header = sniff(&bytes).unwrap();
         let window = win(32, 32, 32, 32);
         let got = decode_window(&bytes, &header, window, Conversion::Exact(TileDtype::U8)).unwrap();
