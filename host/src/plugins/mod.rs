@@ -134,7 +134,7 @@ impl LibraryInfo {
 /// A library file found on the search path.
 #[derive(Debug)]
 pub struct FoundLibrary {
-    /// The name configs use for it (`foo` for `libfoo.so`).
+    /// The name configs use for it (`foo` for `libboss_ingest_plugin_foo.so`).
     pub name: String,
     pub path: PathBuf,
     /// What loading it gave.
