@@ -1,8 +1,9 @@
 //! The optional HDF5 plugin through the real binary: `libboss_ingest_plugin_hdf5.so` (built by
-//! `cargo test` as a dev-dependency) found on BOSS_INGEST_PLUGIN_PATH under the Python class
-//! names; a chunk tile job with one chunk file missing uploads black tiles of the tile size for
-//! it, reports them in the run summary, and stores every other chunk exactly. Without the
-//! library, the legacy names give one error with the install command.
+//! `cargo test` as a dependency of this crate's `hdf5` feature, which gates this module) found on
+//! BOSS_INGEST_PLUGIN_PATH under the Python class names; a chunk tile job with one chunk file
+//! missing uploads black tiles of the tile size for it, reports them in the run summary, and
+//! stores every other chunk exactly. Without the library, the legacy names give one error with
+//! the install command.
 
 use std::env::consts::{DLL_PREFIX, DLL_SUFFIX};
 use std::path::{Path, PathBuf};
@@ -32,8 +33,9 @@ fn with_plugin(cmd: Cmd) -> Cmd {
     let deps = exe.parent().expect("test executable has a directory");
     assert!(
         deps.join(&file).is_file(),
-        "{file} is neither next to boss-ingest nor in {}; it is a dev-dependency of \
-         boss-ingest-tests, so `cargo test -p boss-ingest-tests` builds it",
+        "{file} is neither next to boss-ingest nor in {}; the `hdf5` feature of \
+         boss-ingest-tests depends on it, so `cargo test -p boss-ingest-tests --features hdf5` \
+         builds it",
         deps.display()
     );
     cmd.env("BOSS_INGEST_PLUGIN_PATH", deps)
