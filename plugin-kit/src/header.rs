@@ -415,31 +415,19 @@ mod tests {
 
     #[test]
     fn tiff_types() {
-        use tiff::encoder::{colortype, TiffEncoder};
-        let mut out = Cursor::new(Vec::new());
-        TiffEncoder::new(&mut out)
-            .unwrap()
-            .write_image::<colortype::Gray64>(3, 2, &[1u64; 6])
-            .unwrap();
-        let h = sniff(out.get_ref()).unwrap();
+        use crate::fixtures::{colortype, tiff};
+        let out = tiff::<colortype::Gray64>(3, 2, &[1u64; 6]);
+        let h = sniff(&out).unwrap();
         assert_eq!((h.format, h.width, h.height), (Format::Tiff, 3, 2));
         assert_eq!(h.tile_dtype(), Some(TileDtype::U64));
 
-        let mut out = Cursor::new(Vec::new());
-        TiffEncoder::new(&mut out)
-            .unwrap()
-            .write_image::<colortype::GrayI32>(3, 2, &[-1i32; 6])
-            .unwrap();
-        let h = sniff(out.get_ref()).unwrap();
+        let out = tiff::<colortype::GrayI32>(3, 2, &[-1i32; 6]);
+        let h = sniff(&out).unwrap();
         assert_eq!(h.tile_dtype(), None);
         assert_eq!(h.dtype_description(), "int32");
 
-        let mut out = Cursor::new(Vec::new());
-        TiffEncoder::new(&mut out)
-            .unwrap()
-            .write_image::<colortype::Gray32Float>(3, 2, &[0.5f32; 6])
-            .unwrap();
-        assert_eq!(sniff(out.get_ref()).unwrap().dtype_description(), "float32");
+        let out = tiff::<colortype::Gray32Float>(3, 2, &[0.5f32; 6]);
+        assert_eq!(sniff(&out).unwrap().dtype_description(), "float32");
     }
 
     #[test]

@@ -227,9 +227,8 @@ mod tests {
     use super::*;
     use crate::decode::decode_window;
     use crate::decode::tests::{u8_png, win};
+    use crate::fixtures::{colortype, tiff};
     use crate::header::sniff;
-    use std::io::Cursor;
-    use tiff::encoder::{colortype, TiffEncoder};
 
     #[test]
     fn data_that_contradicts_the_header_is_corrupt_not_a_panic() {
@@ -253,12 +252,7 @@ mod tests {
 
     #[test]
     fn cmyk_tiff_is_refused_by_name() {
-        let mut out = Cursor::new(Vec::new());
-        TiffEncoder::new(&mut out)
-            .unwrap()
-            .write_image::<colortype::CMYK8>(1, 1, &[0, 0, 0, 0])
-            .unwrap();
-        let bytes = out.into_inner();
+        let bytes = tiff::<colortype::CMYK8>(1, 1, &[0, 0, 0, 0]);
         let header = sniff(&bytes).unwrap();
         let cast = Conversion::Cast("clip_uint8".parse().unwrap());
         assert_eq!(

@@ -131,20 +131,15 @@ pub(super) fn chunks<R: Read + Seek>(
 mod tests {
     use super::super::tests::{check, value, win};
     use crate::decode::{decode_window, Conversion, DecodeError};
+    use crate::fixtures::{colortype, tiff};
     use crate::header::{sniff, TileDtype};
-    use ::tiff::encoder::{colortype, TiffEncoder};
     use std::io::Cursor;
 
     fn u16_tiff(w: u32, h: u32) -> Vec<u8> {
         let data: Vec<u16> = (0..u64::from(h))
             .flat_map(|y| (0..u64::from(w)).map(move |x| value(x, y) as u16))
             .collect();
-        let mut out = Cursor::new(Vec::new());
-        TiffEncoder::new(&mut out)
-            .unwrap()
-            .write_image::<colortype::Gray16>(w, h, &data)
-            .unwrap();
-        out.into_inner()
+        tiff::<colortype::Gray16>(w, h, &data)
     }
 
     #[test]
@@ -227,8 +222,8 @@ mod tests {
     #[test]
     fn tiled_tiff_crop_and_pad() {
         let bytes = tiled_tiff(40, 24, 16, |x, y| value(u64::from(x), u64::from(y)) as u8);
-        let decoder = tiff::decoder::Decoder::new(Cursor::new(&bytes[..])).unwrap();
-        assert_eq!(decoder.get_chunk_type(), tiff::decoder::ChunkType::Tile);
+        let decoder = ::tiff::decoder::Decoder::new(Cursor::new(&bytes[..])).unwrap();
+        assert_eq!(decoder.get_chunk_type(), ::tiff::decoder::ChunkType::Tile);
         // Windows inside one tile, across tiles, and over the padded right/bottom edge.
         check(&bytes, 40, 24, TileDtype::U8, 0xFF, win(0, 0, 16, 16));
         check(&bytes, 40, 24, TileDtype::U8, 0xFF, win(8, 8, 16, 16));
@@ -241,12 +236,7 @@ mod tests {
         let data: Vec<u64> = (0..20u64)
             .flat_map(|y| (0..30u64).map(move |x| value(x, y) << 40))
             .collect();
-        let mut out = Cursor::new(Vec::new());
-        TiffEncoder::new(&mut out)
-            .unwrap()
-            .write_image::<colortype::Gray64>(30, 20, &data)
-            .unwrap();
-        let bytes = out.into_inner();
+        let bytes = tiff::<colortype::Gray64>(30, 20, &data);
         let header = sniff(&bytes).unwrap();
         let w = win(16, 16, 16, 16);
         let got = decode_window(&bytes, &header, w, Conversion::Exact(TileDtype::U64)).unwrap();
@@ -267,12 +257,7 @@ mod tests {
 
     #[test]
     fn casts_int32_and_float_tiff() {
-        let mut out = Cursor::new(Vec::new());
-        TiffEncoder::new(&mut out)
-            .unwrap()
-            .write_image::<colortype::GrayI32>(4, 1, &[-7, 12, 300, i32::MAX])
-            .unwrap();
-        let bytes = out.into_inner();
+        let bytes = tiff::<colortype::GrayI32>(4, 1, &[-7, 12, 300, i32::MAX]);
         let header = sniff(&bytes).unwrap();
         let clip = Conversion::Cast("clip_uint8".parse().unwrap());
         let got = decode_window(&bytes, &header, win(0, 0, 4, 1), clip).unwrap();
@@ -282,12 +267,7 @@ mod tests {
         let last = u16::from_le_bytes([got.data[6], got.data[7]]);
         assert_eq!(last, 65535);
 
-        let mut out = Cursor::new(Vec::new());
-        TiffEncoder::new(&mut out)
-            .unwrap()
-            .write_image::<colortype::Gray32Float>(3, 1, &[0.0, 0.5, 1.0])
-            .unwrap();
-        let bytes = out.into_inner();
+        let bytes = tiff::<colortype::Gray32Float>(3, 1, &[0.0, 0.5, 1.0]);
         let header = sniff(&bytes).unwrap();
         let scale = Conversion::Cast("scale_uint8".parse().unwrap());
         let got = decode_window(&bytes, &header, win(0, 0, 3, 1), scale).unwrap();
@@ -296,12 +276,7 @@ mod tests {
 
     #[test]
     fn bilevel_tiff_is_refused_even_with_a_cast() {
-        let mut out = Cursor::new(Vec::new());
-        TiffEncoder::new(&mut out)
-            .unwrap()
-            .write_image::<colortype::Gray8>(8, 1, &[0; 8])
-            .unwrap();
-        let bytes = out.into_inner();
+        let bytes = tiff::<colortype::Gray8>(8, 1, &[0; 8]);
         let mut header = sniff(&bytes).unwrap();
         header.bits = 1; // as a bilevel file's header would say
         let cast = Conversion::Cast("clip_uint8".parse().unwrap());

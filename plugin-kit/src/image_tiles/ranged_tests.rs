@@ -1,12 +1,11 @@
 //! Large local TIFFs: a tile is cut from the byte ranges it needs, never the whole file.
 
 use super::*;
+use crate::fixtures::{colortype, tiff};
 use plugin_abi::{Dtype, HostApi, LocalFiles, LogLevel};
 use serde_json::json;
-use std::io::Cursor;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use tiff::encoder::{colortype, TiffEncoder};
 
 /// Local files, counting the bytes handed out.
 #[derive(Default)]
@@ -40,15 +39,11 @@ fn large_local_tiff_is_cropped_from_byte_ranges() {
     let data: Vec<u16> = (0..h)
         .flat_map(|y| (0..w).map(move |x| value(x, y)))
         .collect();
-    let mut out = Cursor::new(Vec::new());
-    TiffEncoder::new(&mut out)
-        .unwrap()
-        .write_image::<colortype::Gray16>(w, h, &data)
-        .unwrap();
+    let out = tiff::<colortype::Gray16>(w, h, &data);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("big.tif");
-    let file_len = out.get_ref().len() as u64;
-    std::fs::write(&path, out.into_inner()).unwrap();
+    let file_len = out.len() as u64;
+    std::fs::write(&path, &out).unwrap();
     assert!(file_len >= RANGED_MIN_SIZE);
 
     let params = json!({"extension": "tif", "ingest_job": {

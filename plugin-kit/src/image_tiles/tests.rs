@@ -1,12 +1,10 @@
 //! What an image-file tile is made of: pass-through, crop and pad, casts, black tiles, errors.
 
 use super::*;
-use crate::fixtures::png;
+use crate::fixtures::{colortype, png, tiff};
 use image::ExtendedColorType;
 use plugin_abi::Dtype;
 use serde_json::json;
-use std::io::Cursor;
-use tiff::encoder::{colortype, TiffEncoder};
 
 fn tiles(extra: Value, tile: u32, extent: u64) -> ImageTiles {
     tiles_xy(extra, tile, (extent, extent))
@@ -126,12 +124,8 @@ fn u16_tiff_tile_keeps_its_dtype() {
     let data: Vec<u16> = (0..40u32)
         .flat_map(|y| (0..40u32).map(move |x| (x * 1000 + y) as u16))
         .collect();
-    let mut out = Cursor::new(Vec::new());
-    TiffEncoder::new(&mut out)
-        .unwrap()
-        .write_image::<colortype::Gray16>(40, 40, &data)
-        .unwrap();
-    std::fs::write(&path, out.into_inner()).unwrap();
+    let out = tiff::<colortype::Gray16>(40, 40, &data);
+    std::fs::write(&path, out).unwrap();
     let p = raw(tiles(json!({}), 32, 40)
         .tile(&local(), path.to_str().unwrap(), 1, 1)
         .unwrap());
@@ -232,12 +226,8 @@ fn rgb_and_int32_need_a_cast() {
     assert_eq!(raw(out).data, vec![200; 256]);
 
     let i32_path = dir.path().join("i32.tif");
-    let mut out = Cursor::new(Vec::new());
-    TiffEncoder::new(&mut out)
-        .unwrap()
-        .write_image::<colortype::GrayI32>(16, 16, &[70_000; 256])
-        .unwrap();
-    std::fs::write(&i32_path, out.into_inner()).unwrap();
+    let out = tiff::<colortype::GrayI32>(16, 16, &[70_000; 256]);
+    std::fs::write(&i32_path, out).unwrap();
     let i32_path = i32_path.to_str().unwrap();
     let err = tiles(json!({}), 16, 16)
         .tile(&local(), i32_path, 0, 0)

@@ -105,7 +105,7 @@ plugin_abi::declare_plugin!(plugin);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use boss_ingest_plugin_kit::fixtures::ExtendedColorType;
+    use boss_ingest_plugin_kit::fixtures::{self, ExtendedColorType};
     use plugin_abi::loader::Library;
     use plugin_abi::{ErrorKind, ImageFormat, LocalFiles, Note, ProcessorKind, TileImage};
     use std::sync::Arc;
@@ -199,7 +199,7 @@ mod tests {
             .unwrap();
 
         // z=0: an exact 8×8 uint8 tile passes through byte for byte.
-        let png = boss_ingest_plugin_kit::fixtures::png(8, 8, ExtendedColorType::L8, &[5; 64]);
+        let png = fixtures::png(8, 8, ExtendedColorType::L8, &[5; 64]);
         std::fs::write(dir.path().join("s00.png"), &png).unwrap();
         let out = tiles
             .tile(&paths.path(0, 0, 0, 0).unwrap(), 0, 0, 0, 0)
@@ -254,7 +254,7 @@ mod tests {
             .tile(&paths.path(0, 0, 2, 0).unwrap(), 0, 0, 2, 0)
             .unwrap_err();
         assert_eq!(err.kind, ErrorKind::InvalidImage);
-        let rgb = boss_ingest_plugin_kit::fixtures::png(8, 8, ExtendedColorType::Rgb8, &[1; 192]);
+        let rgb = fixtures::png(8, 8, ExtendedColorType::Rgb8, &[1; 192]);
         std::fs::write(dir.path().join("s03.png"), rgb).unwrap();
         let err = tiles
             .tile(&paths.path(0, 0, 3, 0).unwrap(), 0, 0, 3, 0)
@@ -283,11 +283,10 @@ mod tests {
 
 #[cfg(test)]
 mod conformance {
-    use boss_ingest_plugin_kit::fixtures::ExtendedColorType;
+    use boss_ingest_plugin_kit::fixtures::{self, colortype, ExtendedColorType};
     use plugin_abi::conformance::{assert_conforms, Case};
     use plugin_abi::Dtype;
     use serde_json::json;
-    use std::io::Cursor;
 
     #[test]
     fn stack_plugin_conforms() {
@@ -298,15 +297,11 @@ mod conformance {
                    "extent": {"x": [0, ext], "y": [0, ext], "z": [0, 3], "t": [0, 1]}})
         };
         // z=0: an exact 16×16 uint8 PNG tile; z=1: a 40×40 uint16 TIFF slice; z=2: a JPEG.
-        let png = boss_ingest_plugin_kit::fixtures::png(16, 16, ExtendedColorType::L8, &[9; 256]);
+        let png = fixtures::png(16, 16, ExtendedColorType::L8, &[9; 256]);
         std::fs::write(dir.path().join("s0.png"), png).unwrap();
-        let mut tiff = Cursor::new(Vec::new());
-        tiff::encoder::TiffEncoder::new(&mut tiff)
-            .unwrap()
-            .write_image::<tiff::encoder::colortype::Gray16>(40, 40, &[300u16; 1600])
-            .unwrap();
-        std::fs::write(dir.path().join("s1.tif"), tiff.into_inner()).unwrap();
-        let jpeg = boss_ingest_plugin_kit::fixtures::jpeg_gray(16, 16, &[77; 256]);
+        let tiff = fixtures::tiff::<colortype::Gray16>(40, 40, &[300u16; 1600]);
+        std::fs::write(dir.path().join("s1.tif"), tiff).unwrap();
+        let jpeg = fixtures::jpeg_gray(16, 16, &[77; 256]);
         std::fs::write(dir.path().join("s2.jpg"), jpeg).unwrap();
         let path = |z: u32, ext: &str| format!("{root}/s{z}.{ext}");
         let tiles = |tile: u32, ext: u32| json!({"filesystem": "local", "extension": "png", "ingest_job": job(tile, ext)});
