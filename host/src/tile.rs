@@ -5,11 +5,11 @@
 //! mode, the Sub filter: about 4× faster than adaptive filtering for ~1 % more bytes); uint64
 //! tiles, which PNG cannot hold, become uncompressed TIFF. Both `check` and the upload engine
 //! verify a tile's size and dtype before it leaves, from its header only: the header reader is
-//! the one the stack plugin uses to decide on pass-through, so the two always agree.
+//! the plugin kit's, which the plugins use to decide on pass-through, so the two always agree.
 
 use std::fmt;
 
-use boss_ingest_plugin_stack::header::{self, Header};
+use boss_ingest_plugin_kit::header::{self, Header};
 use plugin_abi::{Dtype, ImageFormat, TileImage};
 
 /// What a tile is, as far as the Boss cares.
@@ -117,19 +117,11 @@ pub fn inspect(image: &TileImage) -> Result<TileInfo, TileError> {
 
 fn info_of(h: &Header) -> TileInfo {
     TileInfo {
-        format: Some(match h.format {
-            header::Format::Png => ImageFormat::Png,
-            header::Format::Tiff => ImageFormat::Tiff,
-            header::Format::Jpeg => ImageFormat::Jpeg,
-        }),
+        format: Some(h.format.into()),
         width: h.width,
         height: h.height,
         channels: h.color.channels(),
-        dtype: h.tile_dtype().map(|d| match d {
-            header::TileDtype::U8 => Dtype::U8,
-            header::TileDtype::U16 => Dtype::U16,
-            header::TileDtype::U64 => Dtype::U64,
-        }),
+        dtype: h.tile_dtype().map(Dtype::from),
         pixel_type: h.dtype_description(),
     }
 }

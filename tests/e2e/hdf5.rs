@@ -1,8 +1,9 @@
-//! The optional HDF5 plugin through the real binary: `libboss_ingest_hdf5.so` (built by
-//! `cargo test` as a dev-dependency) found on BOSS_INGEST_PLUGIN_PATH under the Python class
-//! names; a chunk tile job with one chunk file missing uploads black tiles of the tile size for
-//! it, reports them in the run summary, and stores every other chunk exactly. Without the
-//! library, the legacy names give one error with the install command.
+//! The optional HDF5 plugin through the real binary: `libboss_ingest_plugin_hdf5.so` (built by
+//! `cargo test` as a dependency of this crate's `hdf5` feature, which gates this module) found on
+//! BOSS_INGEST_PLUGIN_PATH under the Python class names; a chunk tile job with one chunk file
+//! missing uploads black tiles of the tile size for it, reports them in the run summary, and
+//! stores every other chunk exactly. Without the library, the legacy names give one error with
+//! the install command.
 
 use std::env::consts::{DLL_PREFIX, DLL_SUFFIX};
 use std::path::{Path, PathBuf};
@@ -24,7 +25,7 @@ const DEPTH: u64 = 8;
 /// (on the search path already), `cargo test` in `deps/`, which is then put on
 /// BOSS_INGEST_PLUGIN_PATH. Never both: one library in two places is an ambiguity error.
 fn with_plugin(cmd: Cmd) -> Cmd {
-    let file = format!("{DLL_PREFIX}boss_ingest_hdf5{DLL_SUFFIX}");
+    let file = format!("{DLL_PREFIX}boss_ingest_plugin_hdf5{DLL_SUFFIX}");
     if bin_dir().join(&file).is_file() {
         return cmd;
     }
@@ -32,8 +33,9 @@ fn with_plugin(cmd: Cmd) -> Cmd {
     let deps = exe.parent().expect("test executable has a directory");
     assert!(
         deps.join(&file).is_file(),
-        "{file} is neither next to boss-ingest nor in {}; it is a dev-dependency of \
-         boss-ingest-tests, so `cargo test -p boss-ingest-tests` builds it",
+        "{file} is neither next to boss-ingest nor in {}; the `hdf5` feature of \
+         boss-ingest-tests depends on it, so `cargo test -p boss-ingest-tests --features hdf5` \
+         builds it",
         deps.display()
     );
     cmd.env("BOSS_INGEST_PLUGIN_PATH", deps)
@@ -176,8 +178,13 @@ async fn a_chunk_job_with_a_missing_chunk_reports_black_tiles_and_stores_the_res
 fn the_plugin_is_listed_when_present_and_named_with_its_install_command_when_absent() {
     let out = with_plugin(Cmd::boss_ingest()).arg("plugins").run();
     assert_eq!(out.code, Some(0), "{}", out.both());
+    // Listed under its library name, `hdf5`, from its file.
+    let file = format!("{DLL_PREFIX}boss_ingest_plugin_hdf5{DLL_SUFFIX}");
     assert!(
-        out.stdout.contains("boss_ingest_hdf5") && out.stdout.contains("Hdf5ChunkTileProcessor"),
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with("  hdf5  ") && l.contains(&file))
+            && out.stdout.contains("Hdf5ChunkTileProcessor"),
         "{}",
         out.both()
     );

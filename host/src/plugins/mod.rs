@@ -48,11 +48,11 @@ fn builtin_modules() -> Vec<plugin_abi::PluginModuleRef> {
     vec![
         boss_ingest_plugin_stack::root_module(),
         boss_ingest_plugin_testing::root_module(),
-        boss_ingest_multipage_tiff::root_module(),
-        boss_ingest_zarr::root_module(),
-        boss_ingest_cloudvolume::root_module(),
-        boss_ingest_catmaid::root_module(),
-        boss_ingest_intern::root_module(),
+        boss_ingest_plugin_multipage_tiff::root_module(),
+        boss_ingest_plugin_zarr::root_module(),
+        boss_ingest_plugin_cloudvolume::root_module(),
+        boss_ingest_plugin_catmaid::root_module(),
+        boss_ingest_plugin_intern::root_module(),
     ]
 }
 
@@ -134,7 +134,7 @@ impl LibraryInfo {
 /// A library file found on the search path.
 #[derive(Debug)]
 pub struct FoundLibrary {
-    /// The name configs use for it (`foo` for `libfoo.so`).
+    /// The name configs use for it (`foo` for `libboss_ingest_plugin_foo.so`).
     pub name: String,
     pub path: PathBuf,
     /// What loading it gave.

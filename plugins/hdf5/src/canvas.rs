@@ -6,9 +6,8 @@
 //! type are clipped to its range and counted — the original cast them silently (wrapping) — and
 //! a stored type other than the tile's is reported in a note.
 
-use boss_ingest_plugin_stack::header::TileDtype;
-use boss_ingest_plugin_stack::params::{Params, ParamsError};
-use boss_ingest_plugin_stack::stack_tile::dtype;
+use boss_ingest_plugin_kit::header::TileDtype;
+use boss_ingest_plugin_kit::params::{Params, ParamsError};
 use hdf5::types::TypeDescriptor;
 use plugin_abi::{ImageFormat, Note, PluginError, TileImage, TileOutput};
 
@@ -168,7 +167,7 @@ impl Canvas {
             UploadFormat::Png => TileImage::Raw {
                 width: self.width,
                 height: self.height,
-                dtype: dtype(self.dtype),
+                dtype: self.dtype.into(),
                 data: self.data,
             },
             UploadFormat::Tiff => TileImage::Encoded {

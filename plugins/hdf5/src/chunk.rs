@@ -9,8 +9,8 @@
 //! **fix**: the original made it 512×512 whatever the tile size, logged it at info level only,
 //! and also blanked chunks that existed but could not be read; those are errors here.
 
-use boss_ingest_plugin_stack::header::TileDtype;
-use boss_ingest_plugin_stack::params::{Params, ParamsError};
+use boss_ingest_plugin_kit::header::TileDtype;
+use boss_ingest_plugin_kit::params::{Params, ParamsError};
 use plugin_abi::{HostServices, Note, PluginError, TileOutput};
 
 use crate::canvas::{datatype, Canvas};

@@ -11,8 +11,8 @@
 //! Unlike the original (which demanded tile sizes that divide the data), edge tiles are padded
 //! with zeros; a dataset smaller than the job's extent is an error naming both sizes.
 
-use boss_ingest_plugin_stack::header::TileDtype;
-use boss_ingest_plugin_stack::params::{Params, ParamsError};
+use boss_ingest_plugin_kit::header::TileDtype;
+use boss_ingest_plugin_kit::params::{Params, ParamsError};
 use plugin_abi::{HostServices, PluginError, TileOutput};
 
 use crate::canvas::{overlap, Canvas};

@@ -6,8 +6,8 @@
 //! dataset (the original crashed past its end) and a window that misses it entirely give
 //! black tiles, reported.
 
-use boss_ingest_plugin_stack::header::TileDtype;
-use boss_ingest_plugin_stack::params::{Params, ParamsError};
+use boss_ingest_plugin_kit::header::TileDtype;
+use boss_ingest_plugin_kit::params::{Params, ParamsError};
 use plugin_abi::{HostServices, Note, PluginError, TileOutput};
 
 use crate::canvas::{datatype, overlap, Canvas};

@@ -6,8 +6,8 @@
 //! window, on black. **fix**: the original added `offset_origin_x` to the y offset too.
 //! A tile the slice does not reach at all is black, and reported as such.
 
-use boss_ingest_plugin_stack::header::TileDtype;
-use boss_ingest_plugin_stack::params::{Params, ParamsError};
+use boss_ingest_plugin_kit::header::TileDtype;
+use boss_ingest_plugin_kit::params::{Params, ParamsError};
 use plugin_abi::{HostServices, Note, PluginError, TileOutput};
 
 use crate::canvas::{datatype, overlap, Canvas};

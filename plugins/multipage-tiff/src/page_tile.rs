@@ -12,12 +12,12 @@
 //! - `cast`: the stack plugin's explicit cast policy (`clip_uint8`, `scale_uint8`, ...);
 //! - `filesystem` (`local`, `s3`, `s3_copy`) and `bucket`: where the files are.
 
-use boss_ingest_plugin_stack::cast::{Cast, CastMode, CAST_VALUES};
-use boss_ingest_plugin_stack::decode::{decode_tiff_page_window, Conversion, DecodeError, Window};
-use boss_ingest_plugin_stack::header::{sniff_tiff_page, Header, HeaderError, TileDtype};
-use boss_ingest_plugin_stack::params::{Params, ParamsError};
-use boss_ingest_plugin_stack::ranged::RangeReader;
-use boss_ingest_plugin_stack::stack_tile::{location, raw};
+use boss_ingest_plugin_kit::cast::{Cast, CastMode, CAST_VALUES};
+use boss_ingest_plugin_kit::decode::{decode_tiff_page_window, Conversion, DecodeError, Window};
+use boss_ingest_plugin_kit::header::{sniff_tiff_page, Header, HeaderError, TileDtype};
+use boss_ingest_plugin_kit::location::location;
+use boss_ingest_plugin_kit::params::{Params, ParamsError};
+use boss_ingest_plugin_kit::ranged::RangeReader;
 use plugin_abi::{ErrorKind, HostServices, Note, PluginError, TileOutput};
 
 /// A configured page reader.
@@ -133,7 +133,7 @@ impl PageTiles {
                 }
             })?;
         Ok(TileOutput {
-            image: raw(pixels),
+            image: pixels.into(),
             notes: note.into_iter().collect(),
         })
     }

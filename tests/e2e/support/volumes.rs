@@ -7,8 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
-use boss_ingest_cloudvolume::fixture as precomputed;
-use boss_ingest_zarr::fixture as zarr;
+use boss_ingest_plugin_cloudvolume::fixture as precomputed;
+use boss_ingest_plugin_zarr::fixture as zarr;
 
 use super::data::{voxel, Dtype};
 

@@ -8,6 +8,8 @@
 use std::fmt;
 use std::io::Cursor;
 
+use plugin_abi::{Dtype, ImageFormat};
+
 /// The encodings the Boss accepts for tiles and the stack plugin reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -82,6 +84,26 @@ impl TileDtype {
             TileDtype::U8 => "uint8",
             TileDtype::U16 => "uint16",
             TileDtype::U64 => "uint64",
+        }
+    }
+}
+
+impl From<TileDtype> for Dtype {
+    fn from(d: TileDtype) -> Dtype {
+        match d {
+            TileDtype::U8 => Dtype::U8,
+            TileDtype::U16 => Dtype::U16,
+            TileDtype::U64 => Dtype::U64,
+        }
+    }
+}
+
+impl From<Format> for ImageFormat {
+    fn from(f: Format) -> ImageFormat {
+        match f {
+            Format::Png => ImageFormat::Png,
+            Format::Tiff => ImageFormat::Tiff,
+            Format::Jpeg => ImageFormat::Jpeg,
         }
     }
 }
@@ -361,25 +383,10 @@ pub(crate) fn tiff_header_from(
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use image::{ExtendedColorType, ImageEncoder};
-
-    pub(crate) fn png(width: u32, height: u32, color: ExtendedColorType, data: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        image::codecs::png::PngEncoder::new(&mut out)
-            .write_image(data, width, height, color)
-            .unwrap();
-        out
-    }
-
-    pub(crate) fn jpeg_gray(width: u32, height: u32, data: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 100)
-            .write_image(data, width, height, ExtendedColorType::L8)
-            .unwrap();
-        out
-    }
+    use crate::fixtures::{jpeg_gray, png};
+    use image::ExtendedColorType;
 
     #[test]
     fn png_gray8_and_gray16() {
@@ -408,31 +415,19 @@ pub(crate) mod tests {
 
     #[test]
     fn tiff_types() {
-        use tiff::encoder::{colortype, TiffEncoder};
-        let mut out = Cursor::new(Vec::new());
-        TiffEncoder::new(&mut out)
-            .unwrap()
-            .write_image::<colortype::Gray64>(3, 2, &[1u64; 6])
-            .unwrap();
-        let h = sniff(out.get_ref()).unwrap();
+        use crate::fixtures::{colortype, tiff};
+        let out = tiff::<colortype::Gray64>(3, 2, &[1u64; 6]);
+        let h = sniff(&out).unwrap();
         assert_eq!((h.format, h.width, h.height), (Format::Tiff, 3, 2));
         assert_eq!(h.tile_dtype(), Some(TileDtype::U64));
 
-        let mut out = Cursor::new(Vec::new());
-        TiffEncoder::new(&mut out)
-            .unwrap()
-            .write_image::<colortype::GrayI32>(3, 2, &[-1i32; 6])
-            .unwrap();
-        let h = sniff(out.get_ref()).unwrap();
+        let out = tiff::<colortype::GrayI32>(3, 2, &[-1i32; 6]);
+        let h = sniff(&out).unwrap();
         assert_eq!(h.tile_dtype(), None);
         assert_eq!(h.dtype_description(), "int32");
 
-        let mut out = Cursor::new(Vec::new());
-        TiffEncoder::new(&mut out)
-            .unwrap()
-            .write_image::<colortype::Gray32Float>(3, 2, &[0.5f32; 6])
-            .unwrap();
-        assert_eq!(sniff(out.get_ref()).unwrap().dtype_description(), "float32");
+        let out = tiff::<colortype::Gray32Float>(3, 2, &[0.5f32; 6]);
+        assert_eq!(sniff(&out).unwrap().dtype_description(), "float32");
     }
 
     #[test]
