@@ -50,7 +50,7 @@ pub enum TileError {
     #[error("expected {expected}, got {got}")]
     WrongDtype { expected: Dtype, got: Dtype },
     #[error("expected a single-channel uint8, uint16 or uint64 image, got {0}")]
-    NotATileDtype(String),
+    NotADtype(String),
     #[error("raw {width}×{height} {dtype} tile needs {expected} bytes, got {got}")]
     RawLength {
         width: u32,
@@ -121,7 +121,7 @@ fn info_of(h: &Header) -> TileInfo {
         width: h.width,
         height: h.height,
         channels: h.color.channels(),
-        dtype: h.tile_dtype().map(Dtype::from),
+        dtype: h.tile_dtype(),
         pixel_type: h.dtype_description(),
     }
 }
@@ -135,9 +135,9 @@ pub fn verify(info: &TileInfo, expected: &Expected) -> Result<(), TileError> {
         });
     }
     let dtype = match info.dtype {
-        Some(Dtype::U32) => return Err(TileError::NotATileDtype("uint32".into())),
+        Some(Dtype::U32) => return Err(TileError::NotADtype("uint32".into())),
         Some(d) => d,
-        None => return Err(TileError::NotATileDtype(info.pixel_type.clone())),
+        None => return Err(TileError::NotADtype(info.pixel_type.clone())),
     };
     match expected.dtype {
         Some(want) if want != dtype => Err(TileError::WrongDtype {
@@ -229,7 +229,7 @@ pub fn encode_raw(
             png::BitDepth::Sixteen
         }
         Dtype::U64 => return Ok((encode_tiff_u64(width, height, &data)?, ImageFormat::Tiff)),
-        Dtype::U32 => return Err(TileError::NotATileDtype("uint32".into())),
+        Dtype::U32 => return Err(TileError::NotADtype("uint32".into())),
     };
     // Deflate output is usually well under the raw size; start there to avoid regrowth.
     let mut out = Vec::with_capacity(data.len() / 2 + 1024);

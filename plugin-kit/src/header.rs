@@ -62,42 +62,6 @@ pub enum SampleKind {
     Float,
 }
 
-/// Gray sample types a tile may have on the Boss (the channel types of the Boss: uint8, uint16,
-/// uint64; uint32 is not one of them, so a 32-bit file needs an explicit cast).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TileDtype {
-    U8,
-    U16,
-    U64,
-}
-
-impl TileDtype {
-    pub fn bytes(self) -> usize {
-        match self {
-            TileDtype::U8 => 1,
-            TileDtype::U16 => 2,
-            TileDtype::U64 => 8,
-        }
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            TileDtype::U8 => "uint8",
-            TileDtype::U16 => "uint16",
-            TileDtype::U64 => "uint64",
-        }
-    }
-}
-
-impl From<TileDtype> for Dtype {
-    fn from(d: TileDtype) -> Dtype {
-        match d {
-            TileDtype::U8 => Dtype::U8,
-            TileDtype::U16 => Dtype::U16,
-            TileDtype::U64 => Dtype::U64,
-        }
-    }
-}
-
 impl From<Format> for ImageFormat {
     fn from(f: Format) -> ImageFormat {
         match f {
@@ -122,15 +86,17 @@ pub struct Header {
 
 impl Header {
     /// The tile dtype this image has, if it is single-channel gray of a type the Boss stores.
-    pub fn tile_dtype(&self) -> Option<TileDtype> {
+    /// The tile's dtype when it is one the Boss stores for tiles (uint8, uint16, uint64;
+    /// uint32 is no Boss channel type, so a 32-bit file needs an explicit cast).
+    pub fn tile_dtype(&self) -> Option<Dtype> {
         if self.color != Color::Gray || self.kind != SampleKind::Uint {
             return None;
         }
         match self.bits {
-            8 => Some(TileDtype::U8),
-            16 => Some(TileDtype::U16),
+            8 => Some(Dtype::U8),
+            16 => Some(Dtype::U16),
             // JPEG has no 64-bit flavour; PNG's header cannot say 64.
-            64 if self.format == Format::Tiff => Some(TileDtype::U64),
+            64 if self.format == Format::Tiff => Some(Dtype::U64),
             _ => None,
         }
     }
@@ -392,9 +358,9 @@ mod tests {
     fn png_gray8_and_gray16() {
         let h = sniff(&png(5, 3, ExtendedColorType::L8, &[7; 15])).unwrap();
         assert_eq!((h.format, h.width, h.height), (Format::Png, 5, 3));
-        assert_eq!(h.tile_dtype(), Some(TileDtype::U8));
+        assert_eq!(h.tile_dtype(), Some(Dtype::U8));
         let h = sniff(&png(2, 4, ExtendedColorType::L16, &[1; 16])).unwrap();
-        assert_eq!(h.tile_dtype(), Some(TileDtype::U16));
+        assert_eq!(h.tile_dtype(), Some(Dtype::U16));
         assert_eq!(h.dtype_description(), "uint16");
     }
 
@@ -410,7 +376,7 @@ mod tests {
     fn jpeg_gray_header() {
         let h = sniff(&jpeg_gray(17, 9, &[100; 17 * 9])).unwrap();
         assert_eq!((h.format, h.width, h.height), (Format::Jpeg, 17, 9));
-        assert_eq!(h.tile_dtype(), Some(TileDtype::U8));
+        assert_eq!(h.tile_dtype(), Some(Dtype::U8));
     }
 
     #[test]
@@ -419,7 +385,7 @@ mod tests {
         let out = tiff::<colortype::Gray64>(3, 2, &[1u64; 6]);
         let h = sniff(&out).unwrap();
         assert_eq!((h.format, h.width, h.height), (Format::Tiff, 3, 2));
-        assert_eq!(h.tile_dtype(), Some(TileDtype::U64));
+        assert_eq!(h.tile_dtype(), Some(Dtype::U64));
 
         let out = tiff::<colortype::GrayI32>(3, 2, &[-1i32; 6]);
         let h = sniff(&out).unwrap();

@@ -33,10 +33,11 @@ use serde_json::Value;
 
 use crate::cast::{Cast, CAST_VALUES};
 use crate::decode::{decode_tiff_window, decode_window, Conversion, DecodeError, Pixels, Window};
-use crate::header::{format_of, sniff, sniff_tiff, Format, Header, TileDtype};
+use crate::header::{format_of, sniff, sniff_tiff, Format, Header};
 use crate::location::location;
 use crate::params::{Params, ParamsError};
 use crate::ranged::RangeReader;
+use plugin_abi::Dtype;
 
 /// Local TIFF files at least this large are read in byte ranges (only the strips a tile needs);
 /// smaller ones are read whole, which is one call instead of several.
@@ -50,7 +51,7 @@ pub struct ImageTiles {
     /// `[0, stop)` of x and y the job covers: the part of a window an image must cover.
     extent_stop: (u64, u64),
     fail_gracefully: bool,
-    black_dtype: TileDtype,
+    black_dtype: Dtype,
     cast: Option<Cast>,
     reencode: bool,
     /// Local `.tif`/`.tiff` slices: read only the byte ranges a tile needs (see [`RangeReader`]).
@@ -88,7 +89,7 @@ impl ImageTiles {
     pub fn from_params(params: &Value) -> Result<ImageTiles, ParamsError> {
         let p = Params::new(params)?;
         let bucket = p.source_bucket()?.map(str::to_string);
-        let black_dtype = p.tile_dtype("datatype", TileDtype::U8)?;
+        let black_dtype = p.tile_dtype("datatype", Dtype::U8)?;
         let cast = p.cast()?;
         // Over S3 one whole-object GET beats several range GETs; locally, ranges skip work.
         let extension = p.opt_string("extension")?.unwrap_or("");

@@ -561,7 +561,7 @@ async fn cutout(
     };
     let region = crate::store::Region { x, y, z };
     // Bounded: the Boss refuses cutouts over ~500 MB uncompressed too.
-    if region.voxels() * channel.datatype.itemsize() as u64 > 1 << 30 {
+    if region.voxels() * channel.datatype.size() as u64 > 1 << 30 {
         return boss_error(
             StatusCode::BAD_REQUEST,
             codes::BAD_REQUEST,

@@ -260,7 +260,7 @@ fn decode_tile(bytes: &[u8], width: u64, height: u64, dtype: Dtype) -> Result<Ve
         ));
     }
     // numpy's astype: values wrap to the channel type, as the service's cast does.
-    let mut out = Vec::with_capacity((width * height) as usize * dtype.itemsize());
+    let mut out = Vec::with_capacity((width * height) as usize * dtype.size());
     let mut push = |v: u64| match dtype {
         Dtype::U8 => out.push(v as u8),
         Dtype::U16 => out.extend_from_slice(&(v as u16).to_le_bytes()),
@@ -309,7 +309,7 @@ async fn assemble(sim: &Sim, id: u64, chunk_key: &str) -> Result<(), String> {
         y: (chunk.y * height, (chunk.y + 1) * height),
         z: (chunk.z * CUBOID_Z, chunk.z * CUBOID_Z + tiles.len() as u64),
     };
-    let slice_bytes = (width * height) as usize * dtype.itemsize();
+    let slice_bytes = (width * height) as usize * dtype.size();
     let store = sim.store.clone();
     let ids = chunk.ids;
     let (res, t) = (chunk.resolution, chunk.t);

@@ -109,8 +109,8 @@ impl Store {
         for (key, cuboid_origin) in cuboids_of(ids, resolution, t, region) {
             let mut voxels = self
                 .get(&key, dtype)?
-                .unwrap_or_else(|| vec![0; dtype.cuboid_bytes()]);
-            for (ri, ci, run) in overlap(region, cuboid_origin, dtype.itemsize()) {
+                .unwrap_or_else(|| vec![0; cuboid::cuboid_bytes(dtype)]);
+            for (ri, ci, run) in overlap(region, cuboid_origin, dtype.size()) {
                 voxels[ci..ci + run].copy_from_slice(&data[ri..ri + run]);
             }
             self.put_compressed(&key, &cuboid::compress(&voxels, dtype))?;
@@ -128,10 +128,10 @@ impl Store {
         dtype: Dtype,
         region: Region,
     ) -> Result<Vec<u8>, StoreError> {
-        let mut out = vec![0u8; region.voxels() as usize * dtype.itemsize()];
+        let mut out = vec![0u8; region.voxels() as usize * dtype.size()];
         for (key, cuboid_origin) in cuboids_of(ids, resolution, t, region) {
             if let Some(voxels) = self.get(&key, dtype)? {
-                for (ri, ci, run) in overlap(region, cuboid_origin, dtype.itemsize()) {
+                for (ri, ci, run) in overlap(region, cuboid_origin, dtype.size()) {
                     out[ri..ri + run].copy_from_slice(&voxels[ci..ci + run]);
                 }
             }

@@ -37,8 +37,9 @@ pub(super) fn rows(bytes: &[u8], sink: &mut Sink) -> Result<(), DecodeError> {
 mod tests {
     use super::super::tests::win;
     use crate::decode::{decode_window, Conversion};
-    use crate::header::{sniff, TileDtype};
+    use crate::header::sniff;
     use image::ExtendedColorType;
+    use plugin_abi::Dtype;
 
     #[test]
     fn jpeg_crop_and_pad() {
@@ -51,7 +52,7 @@ mod tests {
         let bytes = crate::fixtures::jpeg_gray(w, h, &data);
         let header = sniff(&bytes).unwrap();
         let window = win(32, 32, 32, 32);
-        let got = decode_window(&bytes, &header, window, Conversion::Exact(TileDtype::U8)).unwrap();
+        let got = decode_window(&bytes, &header, window, Conversion::Exact(Dtype::U8)).unwrap();
         for ty in 0..32u32 {
             for tx in 0..32u32 {
                 let (x, y) = (32 + tx, 32 + ty);

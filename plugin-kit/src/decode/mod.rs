@@ -26,7 +26,8 @@ use std::io::Cursor;
 use plugin_abi::TileImage;
 
 use crate::cast::Cast;
-use crate::header::{Format, Header, TileDtype};
+use crate::header::{Format, Header};
+use plugin_abi::Dtype;
 
 use self::sink::Sink;
 pub use self::tiff::{decode_tiff_page_window, decode_tiff_window};
@@ -51,13 +52,13 @@ impl Window {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Conversion {
     /// The image already is gray of this type: copy samples unchanged.
-    Exact(TileDtype),
+    Exact(Dtype),
     /// Convert each pixel with the user's cast policy.
     Cast(Cast),
 }
 
 impl Conversion {
-    pub fn dtype(&self) -> TileDtype {
+    pub fn dtype(&self) -> Dtype {
         match self {
             Conversion::Exact(d) => *d,
             Conversion::Cast(c) => c.to,
@@ -70,14 +71,14 @@ impl Conversion {
 pub struct Pixels {
     pub width: u32,
     pub height: u32,
-    pub dtype: TileDtype,
+    pub dtype: Dtype,
     pub data: Vec<u8>,
 }
 
 impl Pixels {
     /// An all-zero (black) tile.
-    pub fn zeros(width: u32, height: u32, dtype: TileDtype) -> Pixels {
-        let len = width as usize * height as usize * dtype.bytes();
+    pub fn zeros(width: u32, height: u32, dtype: Dtype) -> Pixels {
+        let len = width as usize * height as usize * dtype.size();
         Pixels {
             width,
             height,
@@ -94,7 +95,7 @@ impl From<Pixels> for TileImage {
         TileImage::Raw {
             width: p.width,
             height: p.height,
-            dtype: p.dtype.into(),
+            dtype: p.dtype,
             data: p.data,
         }
     }
@@ -145,13 +146,7 @@ mod tests {
     }
 
     /// The tile a window should give: the pattern inside the image, zero outside.
-    pub(super) fn expected(
-        w: Window,
-        img_w: u64,
-        img_h: u64,
-        dtype: TileDtype,
-        mask: u64,
-    ) -> Vec<u8> {
+    pub(super) fn expected(w: Window, img_w: u64, img_h: u64, dtype: Dtype, mask: u64) -> Vec<u8> {
         let mut out = Vec::new();
         for y in w.y0..w.y0 + u64::from(w.height) {
             for x in w.x0..w.x0 + u64::from(w.width) {
@@ -160,7 +155,7 @@ mod tests {
                 } else {
                     0
                 };
-                out.extend_from_slice(&v.to_le_bytes()[..dtype.bytes()]);
+                out.extend_from_slice(&v.to_le_bytes()[..dtype.size()]);
             }
         }
         out
@@ -175,14 +170,7 @@ mod tests {
         }
     }
 
-    pub(super) fn check(
-        bytes: &[u8],
-        img_w: u64,
-        img_h: u64,
-        dtype: TileDtype,
-        mask: u64,
-        w: Window,
-    ) {
+    pub(super) fn check(bytes: &[u8], img_w: u64, img_h: u64, dtype: Dtype, mask: u64, w: Window) {
         let header = sniff(bytes).unwrap();
         let got = decode_window(bytes, &header, w, Conversion::Exact(dtype)).unwrap();
         assert_eq!(
@@ -210,9 +198,9 @@ mod tests {
             &bytes,
             &header,
             win(10, 0, 10, 10),
-            Conversion::Exact(TileDtype::U8),
+            Conversion::Exact(Dtype::U8),
         )
         .unwrap();
-        assert_eq!(got, Pixels::zeros(10, 10, TileDtype::U8));
+        assert_eq!(got, Pixels::zeros(10, 10, Dtype::U8));
     }
 }

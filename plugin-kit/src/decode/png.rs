@@ -90,19 +90,20 @@ mod tests {
     use super::super::tests::{check, u8_png, value, win};
     use crate::decode::{decode_window, Conversion, DecodeError};
     use crate::fixtures::png;
-    use crate::header::{sniff, Color, TileDtype};
+    use crate::header::{sniff, Color};
     use image::ExtendedColorType;
+    use plugin_abi::Dtype;
     use std::io::Cursor;
 
     #[test]
     fn u8_png_crop_and_pad() {
         let bytes = u8_png(100, 60);
         // Whole image, an inner crop, a right/bottom edge tile that needs padding.
-        check(&bytes, 100, 60, TileDtype::U8, 0xFF, win(0, 0, 100, 60));
-        check(&bytes, 100, 60, TileDtype::U8, 0xFF, win(32, 16, 32, 16));
-        check(&bytes, 100, 60, TileDtype::U8, 0xFF, win(64, 48, 64, 32));
+        check(&bytes, 100, 60, Dtype::U8, 0xFF, win(0, 0, 100, 60));
+        check(&bytes, 100, 60, Dtype::U8, 0xFF, win(32, 16, 32, 16));
+        check(&bytes, 100, 60, Dtype::U8, 0xFF, win(64, 48, 64, 32));
         // Smaller than the tile altogether.
-        check(&bytes, 100, 60, TileDtype::U8, 0xFF, win(0, 0, 128, 128));
+        check(&bytes, 100, 60, Dtype::U8, 0xFF, win(0, 0, 128, 128));
     }
 
     #[test]
@@ -111,8 +112,8 @@ mod tests {
             .flat_map(|y| (0..50u64).flat_map(move |x| (value(x, y) as u16).to_ne_bytes()))
             .collect();
         let bytes = png(50, 40, ExtendedColorType::L16, &data);
-        check(&bytes, 50, 40, TileDtype::U16, 0xFFFF, win(16, 16, 16, 16));
-        check(&bytes, 50, 40, TileDtype::U16, 0xFFFF, win(32, 32, 32, 32));
+        check(&bytes, 50, 40, Dtype::U16, 0xFFFF, win(16, 16, 16, 16));
+        check(&bytes, 50, 40, Dtype::U16, 0xFFFF, win(32, 32, 32, 32));
     }
 
     /// An Adam7-interlaced 8-bit gray PNG, built by hand: the png crate cannot write one.
@@ -190,8 +191,8 @@ mod tests {
             .read_info()
             .unwrap();
         assert!(reader.info().interlaced);
-        check(&bytes, 21, 13, TileDtype::U8, 0xFF, win(0, 0, 21, 13));
-        check(&bytes, 21, 13, TileDtype::U8, 0xFF, win(16, 8, 16, 8));
+        check(&bytes, 21, 13, Dtype::U8, 0xFF, win(0, 0, 21, 13));
+        check(&bytes, 21, 13, Dtype::U8, 0xFF, win(16, 8, 16, 8));
     }
 
     #[test]
@@ -243,7 +244,7 @@ mod tests {
             cut,
             &header,
             win(0, 0, 64, 64),
-            Conversion::Exact(TileDtype::U8),
+            Conversion::Exact(Dtype::U8),
         )
         .unwrap_err();
         assert!(matches!(err, DecodeError::Corrupt(_)), "{err:?}");

@@ -5,7 +5,8 @@
 //! one place; a codec only says which image row and column its samples start at.
 
 use super::{Conversion, DecodeError, Pixels, Window};
-use crate::header::{Color, Format, Header, SampleKind, TileDtype};
+use crate::header::{Color, Format, Header, SampleKind};
+use plugin_abi::Dtype;
 
 /// Samples of one decoded row segment, in the codec's own representation.
 pub(super) enum Samples<'a> {
@@ -122,7 +123,7 @@ impl Sink {
         }
         // Source pixel range inside `samples`, destination pixel offset inside the tile.
         let (src, n) = ((first - x_start) as usize, (end - first) as usize);
-        let bytes = self.pixels.dtype.bytes();
+        let bytes = self.pixels.dtype.size();
         let row = (y - w.y0) as usize * w.width as usize;
         let dst_start = (row + (first - w.x0) as usize) * bytes;
         let dst = &mut self.pixels.data[dst_start..dst_start + n * bytes];
@@ -133,11 +134,11 @@ impl Sink {
                 // decodes as something else is damaged, which `finish` reports.
                 let copied = ch == 1
                     && match (samples, dtype) {
-                        (Samples::U8(s), TileDtype::U8) => {
+                        (Samples::U8(s), Dtype::U8) => {
                             dst.copy_from_slice(&s[src..src + n]);
                             true
                         }
-                        (Samples::U16Be(s), TileDtype::U16) => {
+                        (Samples::U16Be(s), Dtype::U16) => {
                             for (d, s) in dst
                                 .chunks_exact_mut(2)
                                 .zip(s[src * 2..(src + n) * 2].chunks_exact(2))
@@ -146,11 +147,11 @@ impl Sink {
                             }
                             true
                         }
-                        (Samples::U16(s), TileDtype::U16) => {
+                        (Samples::U16(s), Dtype::U16) => {
                             copy_le(dst, &s[src..src + n], u16::to_le_bytes);
                             true
                         }
-                        (Samples::U64(s), TileDtype::U64) => {
+                        (Samples::U64(s), Dtype::U64) => {
                             copy_le(dst, &s[src..src + n], u64::to_le_bytes);
                             true
                         }
@@ -239,7 +240,7 @@ mod tests {
             &bytes,
             &header,
             win(0, 0, 4, 4),
-            Conversion::Exact(TileDtype::U16),
+            Conversion::Exact(Dtype::U16),
         )
         .unwrap_err();
         assert_eq!(

@@ -132,7 +132,8 @@ mod tests {
     use super::super::tests::{check, value, win};
     use crate::decode::{decode_window, Conversion, DecodeError};
     use crate::fixtures::{colortype, tiff};
-    use crate::header::{sniff, TileDtype};
+    use crate::header::sniff;
+    use plugin_abi::Dtype;
     use std::io::Cursor;
 
     fn u16_tiff(w: u32, h: u32) -> Vec<u8> {
@@ -145,19 +146,12 @@ mod tests {
     #[test]
     fn u16_tiff_crop_and_pad_reads_only_needed_strips() {
         let bytes = u16_tiff(300, 200);
+        check(&bytes, 300, 200, Dtype::U16, 0xFFFF, win(0, 0, 128, 128));
         check(
             &bytes,
             300,
             200,
-            TileDtype::U16,
-            0xFFFF,
-            win(0, 0, 128, 128),
-        );
-        check(
-            &bytes,
-            300,
-            200,
-            TileDtype::U16,
+            Dtype::U16,
             0xFFFF,
             win(128, 128, 128, 128),
         );
@@ -165,7 +159,7 @@ mod tests {
             &bytes,
             300,
             200,
-            TileDtype::U16,
+            Dtype::U16,
             0xFFFF,
             win(256, 128, 128, 128),
         );
@@ -225,10 +219,10 @@ mod tests {
         let decoder = ::tiff::decoder::Decoder::new(Cursor::new(&bytes[..])).unwrap();
         assert_eq!(decoder.get_chunk_type(), ::tiff::decoder::ChunkType::Tile);
         // Windows inside one tile, across tiles, and over the padded right/bottom edge.
-        check(&bytes, 40, 24, TileDtype::U8, 0xFF, win(0, 0, 16, 16));
-        check(&bytes, 40, 24, TileDtype::U8, 0xFF, win(8, 8, 16, 16));
-        check(&bytes, 40, 24, TileDtype::U8, 0xFF, win(32, 16, 16, 16));
-        check(&bytes, 40, 24, TileDtype::U8, 0xFF, win(0, 0, 64, 32));
+        check(&bytes, 40, 24, Dtype::U8, 0xFF, win(0, 0, 16, 16));
+        check(&bytes, 40, 24, Dtype::U8, 0xFF, win(8, 8, 16, 16));
+        check(&bytes, 40, 24, Dtype::U8, 0xFF, win(32, 16, 16, 16));
+        check(&bytes, 40, 24, Dtype::U8, 0xFF, win(0, 0, 64, 32));
     }
 
     #[test]
@@ -239,7 +233,7 @@ mod tests {
         let bytes = tiff::<colortype::Gray64>(30, 20, &data);
         let header = sniff(&bytes).unwrap();
         let w = win(16, 16, 16, 16);
-        let got = decode_window(&bytes, &header, w, Conversion::Exact(TileDtype::U64)).unwrap();
+        let got = decode_window(&bytes, &header, w, Conversion::Exact(Dtype::U64)).unwrap();
         let want: Vec<u8> = (16..32u64)
             .flat_map(|y| {
                 (16..32u64).flat_map(move |x| {

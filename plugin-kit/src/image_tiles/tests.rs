@@ -50,9 +50,9 @@ fn raw(outcome: TileOutput) -> Pixels {
             width,
             height,
             dtype: match dtype {
-                Dtype::U8 => TileDtype::U8,
-                Dtype::U16 => TileDtype::U16,
-                Dtype::U64 => TileDtype::U64,
+                Dtype::U8 => Dtype::U8,
+                Dtype::U16 => Dtype::U16,
+                Dtype::U64 => Dtype::U64,
                 Dtype::U32 => panic!("the stack plugin never makes uint32 tiles"),
             },
             data,
@@ -88,7 +88,7 @@ fn reencode_decodes_even_an_exact_tile() {
     let want: Vec<u8> = (0..16)
         .flat_map(|y| (0..16).map(move |x| pattern(x, y)))
         .collect();
-    assert_eq!((p.width, p.height, p.dtype), (16, 16, TileDtype::U8));
+    assert_eq!((p.width, p.height, p.dtype), (16, 16, Dtype::U8));
     assert_eq!(p.data, want);
 }
 
@@ -129,7 +129,7 @@ fn u16_tiff_tile_keeps_its_dtype() {
     let p = raw(tiles(json!({}), 32, 40)
         .tile(&local(), path.to_str().unwrap(), 1, 1)
         .unwrap());
-    assert_eq!((p.width, p.height, p.dtype), (32, 32, TileDtype::U16));
+    assert_eq!((p.width, p.height, p.dtype), (32, 32, Dtype::U16));
     let at = |tx: usize, ty: usize| {
         u16::from_le_bytes([p.data[2 * (ty * 32 + tx)], p.data[2 * (ty * 32 + tx) + 1]])
     };
@@ -157,7 +157,7 @@ fn missing_file_with_and_without_fail_gracefully() {
             "black tile: {path} is missing (fail_gracefully)"
         ))]
     );
-    assert_eq!(raw(out), Pixels::zeros(16, 16, TileDtype::U16));
+    assert_eq!(raw(out), Pixels::zeros(16, 16, Dtype::U16));
 
     let err = tiles(json!({}), 16, 16)
         .tile(&local(), path, 0, 0)
@@ -238,7 +238,7 @@ fn rgb_and_int32_need_a_cast() {
     let p = raw(tiles(json!({"cast": "clip_uint16"}), 16, 16)
         .tile(&local(), i32_path, 0, 0)
         .unwrap());
-    assert_eq!(p.dtype, TileDtype::U16);
+    assert_eq!(p.dtype, Dtype::U16);
     assert!(p.data.chunks(2).all(|s| s == [0xFF, 0xFF]));
 }
 

@@ -15,9 +15,9 @@
 //! through the queue later (the original crashed the whole client after five tries).
 
 use boss_ingest_plugin_kit::decode::Pixels;
-use boss_ingest_plugin_kit::header::TileDtype;
 use boss_ingest_plugin_kit::image_tiles::{ImageTiles, TileError};
 use boss_ingest_plugin_kit::params::{Params, ParamsError};
+use plugin_abi::Dtype;
 use plugin_abi::{ErrorKind, HostServices, Note, PluginError, TileOutput};
 use serde_json::{json, Value};
 
@@ -35,7 +35,7 @@ pub struct OneTilePerFile {
     /// The last tile index in x and y.
     last: (u64, u64),
     tile_size: (u32, u32),
-    black_dtype: TileDtype,
+    black_dtype: Dtype,
 }
 
 impl OneTilePerFile {
@@ -68,7 +68,7 @@ impl OneTilePerFile {
             ],
             last,
             tile_size: (tw, th),
-            black_dtype: p.tile_dtype("datatype", TileDtype::U8)?,
+            black_dtype: p.tile_dtype("datatype", Dtype::U8)?,
         })
     }
 

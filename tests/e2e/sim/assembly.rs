@@ -41,6 +41,7 @@ pub fn tile_png(dtype: Dtype, tile: u64, x: u64, y: u64, z: u64) -> Vec<u8> {
             |px, py| image::Luma([voxel(dtype, ox + px as u64, oy + py as u64, z) as u16]),
         )
         .write_to(&mut out, image::ImageFormat::Png),
+        other => unreachable!("test tiles are uint8 or uint16, not {other}"),
     }
     .expect("encode PNG");
     out.into_inner()
