@@ -132,9 +132,15 @@ fn fixture_manifest(members: &[&str]) -> String {
     let deps: Vec<&str> = main
         .lines()
         .filter(|l| {
-            ["abi_stable =", "serde_json =", "thiserror =", "image ="]
-                .iter()
-                .any(|k| l.starts_with(k))
+            [
+                "abi_stable =",
+                "serde_json =",
+                "thiserror =",
+                "image =",
+                "tiff =",
+            ]
+            .iter()
+            .any(|k| l.starts_with(k))
         })
         .collect();
     let members: Vec<String> = members.iter().map(|m| format!("\"{m}\"")).collect();
