@@ -9,11 +9,14 @@
 //! - [`cli`]: the command line → checked [`server::Settings`].
 //! - [`server`]: binds the listeners, starts the AWS backend, serves until shutdown.
 //! - [`embedded`]: the in-process S3 (s3s) and SQS backend of `--embedded-aws`.
-//! - [`rest`]: the Boss REST API and the `/sim/...` inspection endpoints.
+//! - [`rest`]: the Boss REST API over HTTP: routing, the token, status codes and bodies.
+//! - [`jobs`]: the job operations behind it (create, join, status, complete, cancel) as domain
+//!   answers and errors, and the complete state machine.
+//! - [`inspect`]: the simulator's own `/sim/...` endpoints (counters, pause, faults, info).
 //! - [`front_door`]: the AWS endpoint clients use: key checks, job policy, faults, accounting.
 //! - [`sigv4`]: signature checking for the front door.
 //! - [`wire`]: AWS wire formats shared by the front door and the embedded backend.
-//! - [`service`]: per-job worker: queue filling, tile indexing, chunk assembly, completion scan.
+//! - [`service`]: per-job workers: queue filling, tile indexing, chunk assembly, completion scan.
 //! - [`plan`]: the service's upload-message generators.
 //! - [`state`]: jobs, minted keys and counters.
 //! - [`store`]: the cuboid store behind cutouts.
@@ -24,7 +27,9 @@ pub mod cli;
 pub mod embedded;
 pub mod faults;
 pub mod front_door;
+pub mod inspect;
 pub mod job_config;
+pub mod jobs;
 pub mod moto;
 pub mod plan;
 pub mod resources;

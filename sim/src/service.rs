@@ -1,16 +1,13 @@
-//! The service side of a job (protocol §2.4, §3, §4.2): fill the upload queue, consume the
+//! The service's per-job workers (protocol §3, §4.2): fill the upload queue, consume the
 //! tile-index queue, assemble complete chunks from the ingest queue into cuboids, and run the
-//! complete/scan state machine.
+//! completion scan once `jobs::complete` has moved a job to COMPLETING.
 //!
 //! Each job has one worker task, which indexes tiles and assembles at most `ASSEMBLERS` chunks at
 //! a time, so memory stays bounded by a few chunks' tiles, whatever the job's size.
 
 use crate::aws::AwsError;
-use crate::rest::CompleteAnswer;
 use crate::state::{JobQueues, Sim};
 use crate::store::Region;
-use axum::http::StatusCode;
-use boss_protocol::api::CompleteBody;
 use boss_protocol::cuboid::{Dtype, CUBOID_Z};
 use boss_protocol::keys::{TileChunkKey, TileKey};
 use boss_protocol::messages::{to_python_json, TileErrorMessage, TileUploadMessage};
@@ -364,123 +361,17 @@ async fn assemble(sim: &Sim, id: u64, chunk_key: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// (visible, in-flight) summed over the internal queues of a tile job.
-async fn internal_depth(sim: &Sim, queues: &JobQueues) -> Result<u64, AwsError> {
-    let mut total = 0;
-    for q in [&queues.tile_index, &queues.ingest].into_iter().flatten() {
-        let (visible, in_flight) = sim.admin.depth(&q.moto_url).await?;
-        total += visible + in_flight;
-    }
-    Ok(total)
-}
-
-/// `POST /ingest/{id}/complete`: one step of the state machine of protocol §2.4.
-pub async fn complete(sim: &Arc<Sim>, id: u64) -> Result<CompleteAnswer, AwsError> {
-    let Some((status, queues, wait_started)) = sim
-        .lock()
-        .jobs
-        .get(&id)
-        .map(|j| (j.status, j.queues.clone(), j.wait_started))
-    else {
-        return Ok(CompleteAnswer::Refused(format!(
-            "Ingest job {id} not found"
-        )));
-    };
-    let wait = sim.timing.wait_on_queues;
-    let set = |status: JobStatus, timer: Option<Instant>| {
-        if let Some(job) = sim.lock().jobs.get_mut(&id) {
-            job.status = status;
-            job.wait_started = timer;
-            log::info!("job {id}: {status}");
-        }
-    };
-    let body = |code: StatusCode,
-                job_status: Option<JobStatus>,
-                wait_secs: Option<f64>,
-                info: Option<&str>| {
-        CompleteAnswer::Body(
-            code,
-            CompleteBody {
-                job_status,
-                wait_secs,
-                info: info.map(str::to_string),
-            },
-        )
-    };
-    Ok(match status {
-        JobStatus::Preparing => CompleteAnswer::Refused(
-            "You cannot complete a job that is still preparing. You must cancel instead.".into(),
-        ),
-        JobStatus::Complete => CompleteAnswer::Done,
-        JobStatus::Deleted | JobStatus::Failed => CompleteAnswer::Refused(format!(
-            "Ingest job {id} is {status} and cannot be completed"
-        )),
-        JobStatus::Completing => body(
-            StatusCode::ACCEPTED,
-            Some(JobStatus::Completing),
-            None,
-            None,
-        ),
-        JobStatus::Uploading => {
-            if sim.admin.depth(&queues.upload.moto_url).await?.0 > 0 {
-                CompleteAnswer::Refused("Upload queue is not empty".into())
-            } else if internal_depth(sim, &queues).await? > 0 {
-                body(
-                    StatusCode::BAD_REQUEST,
-                    None,
-                    Some(wait.as_secs_f64()),
-                    Some("Internal queues not empty yet"),
-                )
-            } else {
-                set(JobStatus::WaitOnQueues, Some(Instant::now()));
-                body(
-                    StatusCode::ACCEPTED,
-                    Some(JobStatus::WaitOnQueues),
-                    Some(wait.as_secs_f64()),
-                    None,
-                )
+/// Starts the completion scan of a job that just became COMPLETING; a scan that fails sends the
+/// job back to UPLOADING.
+pub fn start_scan(sim: Arc<Sim>, id: u64) {
+    tokio::spawn(async move {
+        if let Err(e) = scan(&sim, id).await {
+            log::error!("job {id}: completion scan failed: {e}; back to UPLOADING");
+            if let Some(job) = sim.lock().jobs.get_mut(&id) {
+                job.status = JobStatus::Uploading;
             }
         }
-        JobStatus::WaitOnQueues => {
-            let elapsed = wait_started.map(|t| t.elapsed()).unwrap_or(wait);
-            if sim.admin.depth(&queues.upload.moto_url).await?.0 > 0 {
-                set(JobStatus::Uploading, None);
-                CompleteAnswer::Refused("Upload queue is not empty".into())
-            } else if elapsed < wait {
-                body(
-                    StatusCode::BAD_REQUEST,
-                    Some(JobStatus::WaitOnQueues),
-                    Some((wait - elapsed).as_secs_f64()),
-                    None,
-                )
-            } else if internal_depth(sim, &queues).await? > 0 {
-                set(JobStatus::WaitOnQueues, Some(Instant::now()));
-                body(
-                    StatusCode::BAD_REQUEST,
-                    Some(JobStatus::WaitOnQueues),
-                    Some(wait.as_secs_f64()),
-                    None,
-                )
-            } else {
-                set(JobStatus::Completing, None);
-                let sim = sim.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = scan(&sim, id).await {
-                        log::error!("job {id}: completion scan failed: {e}; back to UPLOADING");
-                        if let Some(job) = sim.lock().jobs.get_mut(&id) {
-                            job.status = JobStatus::Uploading;
-                        }
-                    }
-                });
-                body(
-                    StatusCode::ACCEPTED,
-                    Some(JobStatus::Completing),
-                    Some(0.0),
-                    None,
-                )
-            }
-        }
-    })
+    });
 }
 
 /// COMPLETING: look for chunks that did not fully arrive (tile jobs only). Missing tiles go back

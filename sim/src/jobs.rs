@@ -1,0 +1,411 @@
+//! The job operations of the Boss ingest API (protocol §2) as the service performs them: create,
+//! join, status, complete and cancel, on the simulator's job state.
+//!
+//! Each operation checks the caller and the job's state, changes the state, and returns a domain
+//! answer or a [`JobError`]. Nothing here knows HTTP: `rest` alone maps these to status codes and
+//! bodies, so the state machine can be read (and changed) without the wire in the way.
+
+use crate::aws::AwsError;
+use crate::job_config::{self, JobRequest};
+use crate::plan::{JobPlan, Span};
+use crate::resources::{Channel, Missing};
+use crate::service;
+use crate::state::{Job, JobQueues, JobStats, Queue, Sim};
+use boss_protocol::api::{CompleteBody, CreateResponse, Credentials, StatusResponse};
+use boss_protocol::status::{IngestType, JobStatus};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Why an operation was refused, in the service's terms.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JobError {
+    /// The config failed the schema or validator checks (1004).
+    #[error("Could not validate the schema: {0}")]
+    Invalid(String),
+    /// The config names a collection, experiment or channel that does not exist (4000).
+    #[error("{}", missing_text(.0))]
+    MissingResource(Missing),
+    /// No job with that id (4004).
+    #[error("Ingest job with id {0} not found")]
+    NotFound(u64),
+    /// The caller did not create the job (3003).
+    #[error("Only the creator of ingest job {0} can use it")]
+    NotCreator(u64),
+    /// The job was cancelled (2004).
+    #[error("Ingest job {0} has been deleted")]
+    Deleted(u64),
+    /// Not valid in the job's state (1006).
+    #[error("{0}")]
+    Refused(String),
+    /// The service's own "system error" (9001), which it answers with 400.
+    #[error("{0}")]
+    System(String),
+    /// The simulator's AWS backend failed under an operation.
+    #[error("{0}")]
+    Backend(String),
+}
+
+fn missing_text(missing: &Missing) -> String {
+    match missing {
+        Missing::Collection(n) => format!("Collection {n} not found"),
+        Missing::Experiment(n) => format!("Experiment {n} not found"),
+        Missing::Channel(n) => format!("Channel {n} not found"),
+    }
+}
+
+/// Looks a job up for `user`: unknown, or someone else's, is an error.
+fn owned<'a>(
+    jobs: &'a mut BTreeMap<u64, Job>,
+    id: u64,
+    user: &str,
+) -> Result<&'a mut Job, JobError> {
+    let job = jobs.get_mut(&id).ok_or(JobError::NotFound(id))?;
+    if job.owner != user {
+        return Err(JobError::NotCreator(id));
+    }
+    Ok(job)
+}
+
+/// `POST /ingest/`: validates the config, creates the queues and starts the job's worker.
+pub async fn create(
+    sim: &Arc<Sim>,
+    user: &str,
+    config: &Value,
+) -> Result<CreateResponse, JobError> {
+    let request = job_config::validate(config).map_err(JobError::Invalid)?;
+    let channel = sim
+        .resources
+        .channel(&request.collection, &request.experiment, &request.channel)
+        .map_err(JobError::MissingResource)?
+        .clone();
+    let plan = plan_for(&request, &channel);
+    let id = {
+        let mut inner = sim.lock();
+        let id = inner.next_id;
+        inner.next_id += 1;
+        id
+    };
+    let queues = create_queues(sim, id, request.ingest_type)
+        .await
+        .map_err(|e| {
+            log::error!("job {id}: creating queues failed: {e}");
+            JobError::Backend(format!(
+                "Could not create the queues of ingest job {id}: {e}"
+            ))
+        })?;
+    let mut job = Job {
+        id,
+        owner: user.to_string(),
+        channel,
+        plan,
+        status: JobStatus::Preparing,
+        created: Instant::now(),
+        filled: false,
+        queues,
+        wait_started: None,
+        uploaded_tiles: Default::default(),
+        pending: Default::default(),
+        assembled: Default::default(),
+        tile_puts: Default::default(),
+        stats: JobStats::default(),
+        paused: false,
+    };
+    let response = CreateResponse {
+        id,
+        collection: request.collection.clone(),
+        experiment: request.experiment.clone(),
+        channel: request.channel.clone(),
+        status: JobStatus::Preparing,
+        ingest_queue: job.queues.ingest.as_ref().map(|q| q.public_url.clone()),
+        upload_queue: Some(job.queues.upload.public_url.clone()),
+        tile_count: job.tile_count(),
+        ingest_type: request.ingest_type,
+    };
+    // Counted before the job existed (globally); it belongs to the job.
+    crate::state::bump(&mut job.stats.rest_requests, "create");
+    sim.lock().jobs.insert(id, job);
+    log::info!(
+        "job {id}: created ({} {} messages)",
+        request.ingest_type,
+        response.tile_count
+    );
+    service::spawn_job(sim.clone(), id);
+    Ok(response)
+}
+
+fn plan_for(request: &JobRequest, channel: &Channel) -> JobPlan {
+    let span = |(start, stop): (u64, u64)| Span { start, stop };
+    let [x, y, z, t] = request.extent;
+    let (step_x, step_y, step_z, step_t) = match (request.tile_size, request.chunk_size) {
+        (Some((tx, ty, tt)), _) => (tx, ty, 1, tt),
+        (None, Some((cx, cy, cz))) => (cx, cy, cz, 1),
+        // validate() always sets the size that matches the ingest type.
+        (None, None) => (1, 1, 1, 1),
+    };
+    JobPlan {
+        ingest_type: request.ingest_type,
+        ids: channel.ids(),
+        resolution: channel.base_resolution,
+        x: span(x),
+        y: span(y),
+        z: span(z),
+        t: span(t),
+        step_x,
+        step_y,
+        step_z,
+        step_t,
+    }
+}
+
+async fn create_queues(sim: &Sim, id: u64, kind: IngestType) -> Result<JobQueues, AwsError> {
+    let make = |suffix: &str| format!("boss-sim-{}-{id}-{suffix}", sim.tag);
+    let queue = |name: String| async move {
+        let moto_url = sim
+            .admin
+            .create_queue(&name, sim.timing.visibility_timeout_secs)
+            .await?;
+        Ok::<_, AwsError>(Queue {
+            public_url: sim.public_queue_url(&moto_url),
+            name,
+            moto_url,
+        })
+    };
+    let upload = queue(make("upload")).await?;
+    if kind == IngestType::Volumetric {
+        return Ok(JobQueues {
+            upload,
+            tile_index: None,
+            ingest: None,
+            tile_error: None,
+        });
+    }
+    Ok(JobQueues {
+        upload,
+        tile_index: Some(queue(make("tile-index")).await?),
+        ingest: Some(queue(make("ingest")).await?),
+        tile_error: Some(queue(make("tile-error")).await?),
+    })
+}
+
+/// What a join sees of a job: its state after the join, and what the answer is built from.
+#[derive(Debug, Clone)]
+pub struct Joined {
+    pub id: u64,
+    pub status: JobStatus,
+    pub channel: Channel,
+    pub plan: JobPlan,
+    pub tile_count: u64,
+    pub queues: JobQueues,
+    /// Freshly minted keys, in the states that have them (1, 5, 6).
+    pub credentials: Option<Credentials>,
+}
+
+/// `GET /ingest/{id}`: the first join after the upload queue is filled moves the job to
+/// UPLOADING; every join in a state with credentials mints a new key pair.
+pub fn join(sim: &Sim, id: u64, user: &str) -> Result<Joined, JobError> {
+    let needs_keys = {
+        let mut inner = sim.lock();
+        let job = owned(&mut inner.jobs, id, user)?;
+        if job.status == JobStatus::Deleted {
+            return Err(JobError::Deleted(id));
+        }
+        if job.status == JobStatus::Preparing
+            && job.filled
+            && job.created.elapsed() >= sim.timing.prepare
+        {
+            job.status = JobStatus::Uploading;
+            log::info!("job {id}: UPLOADING");
+        }
+        job.status.has_credentials()
+    };
+    let credentials = needs_keys.then(|| {
+        let (access_key, secret_key) = sim.mint(id);
+        Credentials {
+            access_key,
+            secret_key,
+            security_token: None,
+        }
+    });
+    let inner = sim.lock();
+    let job = inner.jobs.get(&id).ok_or(JobError::Deleted(id))?;
+    Ok(Joined {
+        id,
+        status: job.status,
+        channel: job.channel.clone(),
+        plan: job.plan.clone(),
+        tile_count: job.tile_count(),
+        queues: job.queues.clone(),
+        credentials,
+    })
+}
+
+/// `GET /ingest/{id}/status`: counts visible upload messages only.
+pub async fn status(sim: &Sim, id: u64, user: &str) -> Result<StatusResponse, JobError> {
+    let (status, total, upload) = {
+        let mut inner = sim.lock();
+        let job = owned(&mut inner.jobs, id, user)?;
+        if job.status == JobStatus::Deleted {
+            return Err(JobError::Deleted(id));
+        }
+        (
+            job.status,
+            job.tile_count(),
+            job.queues.upload.moto_url.clone(),
+        )
+    };
+    let current = if status == JobStatus::Complete {
+        0
+    } else {
+        sim.admin.depth(&upload).await.map(|d| d.0).unwrap_or(0)
+    };
+    Ok(StatusResponse {
+        id,
+        status,
+        total_message_count: total,
+        current_message_count: current,
+    })
+}
+
+/// The answers of `POST /ingest/{id}/complete` that are not refusals.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Completion {
+    /// The job is COMPLETE.
+    Done,
+    /// The job moved on (or is COMPLETING): `{job_status, wait_secs}`.
+    Accepted(CompleteBody),
+    /// Not yet: wait `wait_secs` and ask again.
+    NotYet(CompleteBody),
+}
+
+fn body(job_status: Option<JobStatus>, wait_secs: Option<f64>, info: Option<&str>) -> CompleteBody {
+    CompleteBody {
+        job_status,
+        wait_secs,
+        info: info.map(str::to_string),
+    }
+}
+
+/// `POST /ingest/{id}/complete`: one step of the state machine of protocol §2.4.
+pub async fn complete(sim: &Arc<Sim>, id: u64, user: &str) -> Result<Completion, JobError> {
+    owned(&mut sim.lock().jobs, id, user)?;
+    step_completion(sim, id).await.map_err(|e| {
+        log::error!("job {id}: complete failed: {e}");
+        JobError::Backend(format!("Could not complete ingest job {id}: {e}"))
+    })?
+}
+
+async fn step_completion(
+    sim: &Arc<Sim>,
+    id: u64,
+) -> Result<Result<Completion, JobError>, AwsError> {
+    let Some((status, queues, wait_started)) = sim
+        .lock()
+        .jobs
+        .get(&id)
+        .map(|j| (j.status, j.queues.clone(), j.wait_started))
+    else {
+        return Ok(Err(JobError::Refused(format!("Ingest job {id} not found"))));
+    };
+    let wait = sim.timing.wait_on_queues;
+    let set = |status: JobStatus, timer: Option<Instant>| {
+        if let Some(job) = sim.lock().jobs.get_mut(&id) {
+            job.status = status;
+            job.wait_started = timer;
+            log::info!("job {id}: {status}");
+        }
+    };
+    let refused = |message: &str| Ok(Err(JobError::Refused(message.to_string())));
+    Ok(Ok(match status {
+        JobStatus::Preparing => {
+            return refused(
+                "You cannot complete a job that is still preparing. You must cancel instead.",
+            )
+        }
+        JobStatus::Complete => Completion::Done,
+        JobStatus::Deleted | JobStatus::Failed => {
+            return refused(&format!(
+                "Ingest job {id} is {status} and cannot be completed"
+            ))
+        }
+        JobStatus::Completing => {
+            Completion::Accepted(body(Some(JobStatus::Completing), None, None))
+        }
+        JobStatus::Uploading => {
+            if sim.admin.depth(&queues.upload.moto_url).await?.0 > 0 {
+                return refused("Upload queue is not empty");
+            } else if internal_depth(sim, &queues).await? > 0 {
+                Completion::NotYet(body(
+                    None,
+                    Some(wait.as_secs_f64()),
+                    Some("Internal queues not empty yet"),
+                ))
+            } else {
+                set(JobStatus::WaitOnQueues, Some(Instant::now()));
+                Completion::Accepted(body(
+                    Some(JobStatus::WaitOnQueues),
+                    Some(wait.as_secs_f64()),
+                    None,
+                ))
+            }
+        }
+        JobStatus::WaitOnQueues => {
+            let elapsed = wait_started.map(|t| t.elapsed()).unwrap_or(wait);
+            if sim.admin.depth(&queues.upload.moto_url).await?.0 > 0 {
+                set(JobStatus::Uploading, None);
+                return refused("Upload queue is not empty");
+            } else if elapsed < wait {
+                Completion::NotYet(body(
+                    Some(JobStatus::WaitOnQueues),
+                    Some((wait - elapsed).as_secs_f64()),
+                    None,
+                ))
+            } else if internal_depth(sim, &queues).await? > 0 {
+                set(JobStatus::WaitOnQueues, Some(Instant::now()));
+                Completion::NotYet(body(
+                    Some(JobStatus::WaitOnQueues),
+                    Some(wait.as_secs_f64()),
+                    None,
+                ))
+            } else {
+                set(JobStatus::Completing, None);
+                service::start_scan(sim.clone(), id);
+                Completion::Accepted(body(Some(JobStatus::Completing), Some(0.0), None))
+            }
+        }
+    }))
+}
+
+/// (visible, in-flight) summed over the internal queues of a tile job.
+async fn internal_depth(sim: &Sim, queues: &JobQueues) -> Result<u64, AwsError> {
+    let mut total = 0;
+    for q in [&queues.tile_index, &queues.ingest].into_iter().flatten() {
+        let (visible, in_flight) = sim.admin.depth(&q.moto_url).await?;
+        total += visible + in_flight;
+    }
+    Ok(total)
+}
+
+/// `DELETE /ingest/{id}`: deletes the queues, revokes the keys; the job is DELETED.
+pub async fn cancel(sim: &Sim, id: u64, user: &str) -> Result<(), JobError> {
+    let queues = {
+        let mut inner = sim.lock();
+        let job = owned(&mut inner.jobs, id, user)?;
+        if job.status == JobStatus::Deleted {
+            return Err(JobError::System(format!(
+                "Ingest job {id} is already deleted"
+            )));
+        }
+        let was_complete = job.status == JobStatus::Complete;
+        job.status = JobStatus::Deleted;
+        let queues = job.queues.clone();
+        Sim::revoke(&mut inner, id);
+        (!was_complete).then_some(queues)
+    };
+    log::info!("job {id}: DELETED");
+    if let Some(queues) = queues {
+        service::delete_queues(sim, &queues).await;
+    }
+    Ok(())
+}
