@@ -3,8 +3,9 @@
 //!
 //! moto accepts any key and forwards nothing about who called. The real service's keys are per
 //! job, expire, and allow only a few actions (protocol §4.1). So every request is checked here:
-//! the SigV4 access key must be one a join minted (else `InvalidAccessKeyId` for S3,
-//! `InvalidClientTokenId` for SQS, as AWS answers) and not expired (`ExpiredToken`); the action
+//! the SigV4 access key must be one a join minted and not expired (else `InvalidAccessKeyId` for
+//! S3, `InvalidClientTokenId` for SQS, as AWS answers for the deleted IAM user behind an ended
+//! job key; `--expired-keys expired-token` answers `ExpiredToken` instead); the action
 //! must be one the job's policy allows on that job's queue or bucket (else `AccessDenied`, e.g.
 //! ChangeMessageVisibility). Errors use each service's wire format: S3 XML, SQS query XML (boto3
 //! 1.34) or SQS JSON (the Rust SDK). The proxy also sees the exact S3 metadata headers (moto drops
@@ -12,7 +13,7 @@
 //! to an upload (recording tiles, storing volumetric cuboids).
 
 use crate::sigv4;
-use crate::state::{bump, Grant, Sim};
+use crate::state::{bump, ExpiredKeys, Grant, Sim};
 use crate::wire::{aws_error, credential, form_pairs, queue_name, Service};
 use axum::body::{to_bytes, Body, Bytes};
 use axum::extract::{Request, State};
@@ -194,6 +195,25 @@ fn classify(
     call
 }
 
+/// What AWS answers for an access key it does not know (never minted, revoked, or the deleted
+/// IAM user of an expired job key).
+fn unknown_key(service: Service) -> Response {
+    match service {
+        Service::S3 => aws_error(
+            service,
+            StatusCode::FORBIDDEN,
+            "InvalidAccessKeyId",
+            "The AWS Access Key Id you provided does not exist in our records.",
+        ),
+        _ => aws_error(
+            service,
+            StatusCode::FORBIDDEN,
+            "InvalidClientTokenId",
+            "The security token included in the request is invalid.",
+        ),
+    }
+}
+
 enum Verdict {
     Allowed(u64),
     Denied(Response, Option<u64>),
@@ -221,40 +241,27 @@ fn authorize(
     let inner = sim.lock();
     let grant: Option<&Grant> = inner.grants.get(key).filter(|g| !g.revoked);
     let Some(grant) = grant else {
-        return Verdict::Denied(
-            match service {
-                Service::S3 => aws_error(
-                    service,
-                    StatusCode::FORBIDDEN,
-                    "InvalidAccessKeyId",
-                    "The AWS Access Key Id you provided does not exist in our records.",
-                ),
-                _ => aws_error(
-                    service,
-                    StatusCode::FORBIDDEN,
-                    "InvalidClientTokenId",
-                    "The security token included in the request is invalid.",
-                ),
-            },
-            None,
-        );
+        return Verdict::Denied(unknown_key(service), None);
     };
     let job_id = grant.job_id;
     if grant.expires.is_some_and(|t| Instant::now() >= t) {
-        let status = if service == Service::S3 {
-            StatusCode::BAD_REQUEST
-        } else {
-            StatusCode::FORBIDDEN
+        let answer = match sim.timing.expired_keys {
+            ExpiredKeys::Deleted => unknown_key(service),
+            ExpiredKeys::ExpiredToken => {
+                let status = if service == Service::S3 {
+                    StatusCode::BAD_REQUEST
+                } else {
+                    StatusCode::FORBIDDEN
+                };
+                aws_error(
+                    service,
+                    status,
+                    "ExpiredToken",
+                    "The provided token has expired.",
+                )
+            }
         };
-        return Verdict::Denied(
-            aws_error(
-                service,
-                status,
-                "ExpiredToken",
-                "The provided token has expired.",
-            ),
-            Some(job_id),
-        );
+        return Verdict::Denied(answer, Some(job_id));
     }
     // Header-signed requests are checked against the minted secret, as AWS does; presigned
     // URLs are only checked for their key.

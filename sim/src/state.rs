@@ -25,6 +25,19 @@ pub struct Timing {
     pub credential_ttl: Option<Duration>,
     /// Visibility timeout of the upload queue (production: 120 s).
     pub visibility_timeout_secs: u32,
+    /// How keys past `credential_ttl` are refused.
+    pub expired_keys: ExpiredKeys,
+}
+
+/// What AWS answers for a job key that is no longer valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExpiredKeys {
+    /// As the real service's keys end: the IAM user is deleted, so S3 answers
+    /// `InvalidAccessKeyId` and SQS `InvalidClientTokenId` (both 403).
+    #[default]
+    Deleted,
+    /// `ExpiredToken`, as temporary (STS) credentials would expire.
+    ExpiredToken,
 }
 
 /// One queue as moto names it and as clients reach it through the front door.
