@@ -327,7 +327,7 @@ async fn assemble(sim: &Sim, id: u64, chunk_key: &str) -> Result<(), String> {
             }
         }
         store
-            .write_region(ids, res, t, dtype, region, &data)
+            .replace_region(ids, res, t, dtype, region, &data)
             .map(|keys| (keys, errors))
             .map_err(|e| e.to_string())
     })
