@@ -105,6 +105,7 @@ pub async fn create(
         filled: false,
         queues,
         wait_started: None,
+        prepare_failed: false,
         uploaded_tiles: Default::default(),
         pending: Default::default(),
         assembled: Default::default(),
@@ -210,6 +211,12 @@ pub fn join(sim: &Sim, id: u64, user: &str) -> Result<Joined, JobError> {
         let job = owned(&mut inner.jobs, id, user)?;
         if job.status == JobStatus::Deleted {
             return Err(JobError::Deleted(id));
+        }
+        if job.status == JobStatus::Preparing && job.filled && job.prepare_failed {
+            return Err(JobError::System(format!(
+                "Error generating ingest job messages Delete the ingest job with id {id} and try \
+                 again."
+            )));
         }
         if job.status == JobStatus::Preparing
             && job.filled

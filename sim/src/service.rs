@@ -80,10 +80,17 @@ async fn fill(sim: &Sim, id: u64) -> Result<(), AwsError> {
         sim.admin.send_batch(&upload.moto_url, &batch).await?;
         sent += batch.len() as u64;
     }
+    let expected = plan.expected_messages();
     if let Some(job) = sim.lock().jobs.get_mut(&id) {
         job.filled = true;
+        // The service's VerifyCount step: fewer messages than counted fails the job's
+        // preparation (a volumetric job over several time points gets t = 0 only).
+        job.prepare_failed = sent < expected;
     }
     log::info!("job {id}: upload queue filled with {sent} messages");
+    if sent < expected {
+        log::warn!("job {id}: {sent} messages, {expected} counted: preparation failed");
+    }
     Ok(())
 }
 

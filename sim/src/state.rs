@@ -105,6 +105,9 @@ pub struct Job {
     pub filled: bool,
     pub queues: JobQueues,
     pub wait_started: Option<Instant>,
+    /// The upload queue holds fewer messages than the job counts (the service's VerifyCount
+    /// step failed): the job never leaves PREPARING.
+    pub prepare_failed: bool,
     /// Tile keys whose PutObject carried `message_id` and `receipt_handle`; the service only
     /// indexes those. Removed when their chunk is assembled.
     pub uploaded_tiles: HashSet<String>,
