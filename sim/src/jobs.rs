@@ -18,7 +18,33 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Why an operation was refused, in the service's terms.
+/// The per-job operations, for the service's "not the creator" messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Join,
+    Status,
+    Complete,
+    Cancel,
+}
+
+impl Operation {
+    fn verb(self) -> &'static str {
+        match self {
+            Operation::Join => "join",
+            Operation::Status => "check the status of",
+            Operation::Complete => "complete",
+            Operation::Cancel => "cancel",
+        }
+    }
+}
+
+/// botocore's text for the SQS lookup of a deleted queue, which the real views pass on as a
+/// 9001 system error (`NDQueue.__init__` → `get_queue_by_name`).
+pub const NO_SUCH_QUEUE: &str = "An error occurred (AWS.SimpleQueueService.NonExistentQueue) when \
+     calling the GetQueueUrl operation: The specified queue does not exist for this wsdl version.";
+
+/// Why an operation was refused, in the service's terms (texts as boss `bossingest/views.py`
+/// and `ingest_manager.py` word them).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JobError {
     /// The config failed the schema or validator checks (1004).
@@ -28,13 +54,13 @@ pub enum JobError {
     #[error("{}", missing_text(.0))]
     MissingResource(Missing),
     /// No job with that id (4004).
-    #[error("Ingest job with id {0} not found")]
+    #[error("The ingest job with id {0} does not exist")]
     NotFound(u64),
     /// The caller did not create the job (3003).
-    #[error("Only the creator of ingest job {0} can use it")]
-    NotCreator(u64),
+    #[error("Only the creator or admin can {} an ingest job", .0.verb())]
+    NotCreator(Operation),
     /// The job was cancelled (2004).
-    #[error("Ingest job {0} has been deleted")]
+    #[error("The job with id {0} has been deleted")]
     Deleted(u64),
     /// Not valid in the job's state (1006).
     #[error("{0}")]
@@ -60,10 +86,11 @@ fn owned<'a>(
     jobs: &'a mut BTreeMap<u64, Job>,
     id: u64,
     user: &str,
+    operation: Operation,
 ) -> Result<&'a mut Job, JobError> {
     let job = jobs.get_mut(&id).ok_or(JobError::NotFound(id))?;
     if job.owner != user {
-        return Err(JobError::NotCreator(id));
+        return Err(JobError::NotCreator(operation));
     }
     Ok(job)
 }
@@ -203,12 +230,25 @@ pub struct Joined {
     pub credentials: Option<Credentials>,
 }
 
-/// `GET /ingest/{id}`: the first join after the upload queue is filled moves the job to
+impl Joined {
+    /// COMPLETE (and FAILED) answer with the job alone.
+    pub fn finished(&self) -> bool {
+        matches!(self.status, JobStatus::Complete | JobStatus::Failed)
+    }
+}
+
+/// `GET /ingest/{id}`, in the order of boss `IngestJobView.get`: the tile-index queue of a tile
+/// job is looked up first (so a finished tile job, whose queues are gone, is a 9001 error);
+/// then DELETED; then the first join after the upload queue is filled moves the job to
 /// UPLOADING; every join in a state with credentials mints a new key pair.
 pub fn join(sim: &Sim, id: u64, user: &str) -> Result<Joined, JobError> {
     let needs_keys = {
         let mut inner = sim.lock();
-        let job = owned(&mut inner.jobs, id, user)?;
+        let job = owned(&mut inner.jobs, id, user, Operation::Join)?;
+        let finished = matches!(job.status, JobStatus::Complete | JobStatus::Deleted);
+        if finished && job.ingest_type() == IngestType::Tile {
+            return Err(JobError::System(NO_SUCH_QUEUE.into()));
+        }
         if job.status == JobStatus::Deleted {
             return Err(JobError::Deleted(id));
         }
@@ -252,7 +292,7 @@ pub fn join(sim: &Sim, id: u64, user: &str) -> Result<Joined, JobError> {
 pub async fn status(sim: &Sim, id: u64, user: &str) -> Result<StatusResponse, JobError> {
     let (status, total, upload) = {
         let mut inner = sim.lock();
-        let job = owned(&mut inner.jobs, id, user)?;
+        let job = owned(&mut inner.jobs, id, user, Operation::Status)?;
         if job.status == JobStatus::Deleted {
             return Err(JobError::Deleted(id));
         }
@@ -296,13 +336,16 @@ fn body(job_status: Option<JobStatus>, wait_secs: Option<f64>, info: Option<&str
 
 /// `POST /ingest/{id}/complete`: one step of the state machine of protocol §2.4.
 pub async fn complete(sim: &Arc<Sim>, id: u64, user: &str) -> Result<Completion, JobError> {
-    owned(&mut sim.lock().jobs, id, user)?;
+    owned(&mut sim.lock().jobs, id, user, Operation::Complete)?;
     step_completion(sim, id).await.map_err(|e| {
         log::error!("job {id}: complete failed: {e}");
         JobError::Backend(format!("Could not complete ingest job {id}: {e}"))
     })?
 }
 
+/// The view (`IngestJobCompleteView.post`) with `IngestManager.try_enter_wait_on_queue_state`
+/// and `try_start_completing`. In both waiting states the queues are checked first (visible
+/// messages only) and then the timer; only UPLOADING → WAIT_ON_QUEUES starts the timer.
 async fn step_completion(
     sim: &Arc<Sim>,
     id: u64,
@@ -313,17 +356,31 @@ async fn step_completion(
         .get(&id)
         .map(|j| (j.status, j.queues.clone(), j.wait_started))
     else {
-        return Ok(Err(JobError::Refused(format!("Ingest job {id} not found"))));
+        return Ok(Err(JobError::NotFound(id)));
     };
     let wait = sim.timing.wait_on_queues;
-    let set = |status: JobStatus, timer: Option<Instant>| {
+    // `calculate_remaining_queue_wait` of a timestamp: never negative.
+    let remaining = |started: Option<Instant>| match started {
+        None => wait.as_secs_f64(),
+        Some(t) => wait.saturating_sub(t.elapsed()).as_secs_f64(),
+    };
+    let set = |status: JobStatus| {
         if let Some(job) = sim.lock().jobs.get_mut(&id) {
             job.status = status;
-            job.wait_started = timer;
+            if status == JobStatus::WaitOnQueues {
+                job.wait_started = Some(Instant::now());
+            }
             log::info!("job {id}: {status}");
         }
     };
     let refused = |message: &str| Ok(Err(JobError::Refused(message.to_string())));
+    let internal_not_empty = || {
+        Completion::NotYet(body(
+            None,
+            Some(wait.as_secs_f64()),
+            Some("Internal queues not empty yet"),
+        ))
+    };
     Ok(Ok(match status {
         JobStatus::Preparing => {
             return refused(
@@ -331,88 +388,86 @@ async fn step_completion(
             )
         }
         JobStatus::Complete => Completion::Done,
-        JobStatus::Deleted | JobStatus::Failed => {
-            return refused(&format!(
-                "Ingest job {id} is {status} and cannot be completed"
-            ))
+        JobStatus::Deleted => return refused("Ingest job has already been cancelled."),
+        JobStatus::Failed => {
+            return refused("Ingest job has failed during creation. You must Cancel instead.")
         }
         JobStatus::Completing => {
             Completion::Accepted(body(Some(JobStatus::Completing), None, None))
         }
-        JobStatus::Uploading => {
-            if sim.admin.depth(&queues.upload.moto_url).await?.0 > 0 {
-                return refused("Upload queue is not empty");
-            } else if internal_depth(sim, &queues).await? > 0 {
-                Completion::NotYet(body(
-                    None,
-                    Some(wait.as_secs_f64()),
-                    Some("Internal queues not empty yet"),
-                ))
-            } else {
-                set(JobStatus::WaitOnQueues, Some(Instant::now()));
+        JobStatus::Uploading => match queues_empty(sim, &queues).await? {
+            Queues::UploadNotEmpty => return refused("Upload queue is not empty"),
+            Queues::InternalNotEmpty => internal_not_empty(),
+            Queues::Empty => {
+                set(JobStatus::WaitOnQueues);
+                // Answered from the job as it was read: a job that waited before reports what
+                // is left of that old wait (0 once it is over), a first one the whole wait.
                 Completion::Accepted(body(
                     Some(JobStatus::WaitOnQueues),
-                    Some(wait.as_secs_f64()),
+                    Some(remaining(wait_started)),
                     None,
                 ))
             }
-        }
-        JobStatus::WaitOnQueues => {
-            let elapsed = wait_started.map(|t| t.elapsed()).unwrap_or(wait);
-            if sim.admin.depth(&queues.upload.moto_url).await?.0 > 0 {
-                set(JobStatus::Uploading, None);
+        },
+        JobStatus::WaitOnQueues => match queues_empty(sim, &queues).await? {
+            Queues::UploadNotEmpty => {
+                set(JobStatus::Uploading);
                 return refused("Upload queue is not empty");
-            } else if elapsed < wait {
-                Completion::NotYet(body(
-                    Some(JobStatus::WaitOnQueues),
-                    Some((wait - elapsed).as_secs_f64()),
-                    None,
-                ))
-            } else if internal_depth(sim, &queues).await? > 0 {
-                set(JobStatus::WaitOnQueues, Some(Instant::now()));
-                Completion::NotYet(body(
-                    Some(JobStatus::WaitOnQueues),
-                    Some(wait.as_secs_f64()),
-                    None,
-                ))
-            } else {
-                set(JobStatus::Completing, None);
+            }
+            Queues::InternalNotEmpty => internal_not_empty(),
+            Queues::Empty if remaining(wait_started) > 0.0 => Completion::NotYet(body(
+                Some(JobStatus::WaitOnQueues),
+                Some(remaining(wait_started)),
+                None,
+            )),
+            Queues::Empty => {
+                set(JobStatus::Completing);
                 service::start_scan(sim.clone(), id);
                 Completion::Accepted(body(Some(JobStatus::Completing), Some(0.0), None))
             }
-        }
+        },
     }))
 }
 
-/// (visible, in-flight) summed over the internal queues of a tile job.
-async fn internal_depth(sim: &Sim, queues: &JobQueues) -> Result<u64, AwsError> {
-    let mut total = 0;
-    for q in [&queues.tile_index, &queues.ingest].into_iter().flatten() {
-        let (visible, in_flight) = sim.admin.depth(&q.moto_url).await?;
-        total += visible + in_flight;
-    }
-    Ok(total)
+/// What `IngestManager.ensure_queues_empty` finds.
+enum Queues {
+    UploadNotEmpty,
+    InternalNotEmpty,
+    Empty,
 }
 
-/// `DELETE /ingest/{id}`: deletes the queues, revokes the keys; the job is DELETED.
+/// The upload queue, then (tile jobs) the ingest and tile-index queues; visible messages only
+/// (`bossingest/utils.get_sqs_num_msgs` reads `ApproximateNumberOfMessages`).
+async fn queues_empty(sim: &Sim, queues: &JobQueues) -> Result<Queues, AwsError> {
+    if sim.admin.depth(&queues.upload.moto_url).await?.0 > 0 {
+        return Ok(Queues::UploadNotEmpty);
+    }
+    for q in [&queues.ingest, &queues.tile_index].into_iter().flatten() {
+        if sim.admin.depth(&q.moto_url).await?.0 > 0 {
+            return Ok(Queues::InternalNotEmpty);
+        }
+    }
+    Ok(Queues::Empty)
+}
+
+/// `DELETE /ingest/{id}` (`IngestManager.cleanup_ingest_job`): deletes the queues, revokes the
+/// keys; the job is DELETED. There is no state check: the upload queue is looked up first, so a
+/// job whose queues are gone (COMPLETE, or cancelled already) is a 9001 error and keeps its state.
 pub async fn cancel(sim: &Sim, id: u64, user: &str) -> Result<(), JobError> {
     let queues = {
         let mut inner = sim.lock();
-        let job = owned(&mut inner.jobs, id, user)?;
-        if job.status == JobStatus::Deleted {
+        let job = owned(&mut inner.jobs, id, user, Operation::Cancel)?;
+        if matches!(job.status, JobStatus::Complete | JobStatus::Deleted) {
             return Err(JobError::System(format!(
-                "Ingest job {id} is already deleted"
+                "Unable to complete cleanup {NO_SUCH_QUEUE}"
             )));
         }
-        let was_complete = job.status == JobStatus::Complete;
         job.status = JobStatus::Deleted;
         let queues = job.queues.clone();
         Sim::revoke(&mut inner, id);
-        (!was_complete).then_some(queues)
+        queues
     };
     log::info!("job {id}: DELETED");
-    if let Some(queues) = queues {
-        service::delete_queues(sim, &queues).await;
-    }
+    service::delete_queues(sim, &queues).await;
     Ok(())
 }

@@ -31,6 +31,7 @@ pub mod inspect;
 pub mod job_config;
 pub mod jobs;
 pub mod moto;
+pub mod parameters;
 pub mod plan;
 pub mod resources;
 pub mod rest;

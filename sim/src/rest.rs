@@ -3,14 +3,17 @@
 //! and the mapping of `jobs`' answers and errors to the service's status codes and bodies. The
 //! simulator's own `/sim/...` endpoints are merged in from `inspect`.
 //!
-//! The bodies reproduce the service's odd answers: a join of a COMPLETE job has no credentials,
-//! "Upload queue is not empty" has no `wait_secs`, and a second cancel is a 400 system error.
+//! The bodies are the real views' (boss `bossingest/views.py`, `bossspatialdb/views.py`),
+//! including their odd answers: a PREPARING join carries every field with `credentials: null`,
+//! a finished tile job cannot be joined or cancelled (400 9001: its queues are gone), and "Upload
+//! queue is not empty" has no `wait_secs`.
 
 // Handlers bail out with a finished error `Response` (`Result<_, Response>` + early return);
 // boxing it would only add noise, the error path is not hot.
 #![allow(clippy::result_large_err)]
 
 use crate::jobs::{self, Completion, JobError, Joined};
+use crate::parameters;
 use crate::state::{bump, Queue, Sim};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -18,9 +21,10 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use boss_protocol::api::{self, codes, BossError, IngestJobInfo};
+use boss_protocol::api::{self, codes, BossError, Credentials};
 use boss_protocol::cuboid;
-use boss_protocol::status::JobStatus;
+use boss_protocol::status::{IngestType, JobStatus};
+use serde::Serialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -173,17 +177,55 @@ async fn create(State(sim): Shared, headers: HeaderMap, body: Bytes) -> Response
     }
 }
 
-fn job_info(job: &Joined) -> IngestJobInfo {
-    let open = !matches!(job.status, JobStatus::Complete | JobStatus::Deleted);
+/// `ingest_job` of a join answer: `IngestJobListSerializer`'s fields, then `tile_index_queue`.
+#[derive(Serialize)]
+struct JoinJob {
+    id: u64,
+    collection: String,
+    experiment: String,
+    channel: String,
+    status: JobStatus,
+    ingest_queue: Option<String>,
+    upload_queue: Option<String>,
+    tile_count: u64,
+    ingest_type: IngestType,
+    tile_index_queue: Option<String>,
+}
+
+/// The whole join answer of a live job (boss `IngestJobView.get`), keys in the view's order.
+#[allow(non_snake_case)] // Field names are the wire's.
+#[derive(Serialize)]
+struct JoinAnswer {
+    ingest_job: JoinJob,
+    /// `null` while PREPARING.
+    credentials: Option<Credentials>,
+    tile_bucket_name: String,
+    ingest_bucket_name: String,
+    KVIO_SETTINGS: parameters::KvioSettings,
+    STATEIO_CONFIG: parameters::StateioConfig,
+    OBJECTIO_CONFIG: parameters::ObjectioConfig,
+    resource: parameters::Resource,
+    ingest_lambda: &'static str,
+}
+
+/// A finished (COMPLETE) volumetric job answers with `ingest_job` alone.
+#[derive(Serialize)]
+struct FinishedJoinAnswer {
+    ingest_job: JoinJob,
+}
+
+fn join_job(job: &Joined) -> JoinJob {
+    // Cleanup sets the stored queue URLs to null; the tile-index queue is looked up live.
+    let open = !job.finished();
     let url = |q: &Option<Queue>| q.as_ref().filter(|_| open).map(|q| q.public_url.clone());
-    IngestJobInfo {
+    JoinJob {
         id: job.id,
         collection: job.channel.collection.clone(),
         experiment: job.channel.experiment.clone(),
         channel: job.channel.channel.clone(),
         status: job.status,
         ingest_queue: url(&job.queues.ingest),
-        upload_queue: open.then(|| job.queues.upload.public_url.clone()),
+        upload_queue: url(&Some(job.queues.upload.clone())),
         tile_count: job.tile_count,
         ingest_type: job.plan.ingest_type,
         tile_index_queue: url(&job.queues.tile_index),
@@ -199,44 +241,25 @@ async fn join(State(sim): Shared, headers: HeaderMap, Path(raw): Path<String>) -
         Ok(job) => job,
         Err(e) => return job_error(e),
     };
-    let mut body = api::JoinResponse {
-        ingest_job: job_info(&job),
-        credentials: None,
-        tile_bucket_name: None,
-        ingest_bucket_name: None,
-        KVIO_SETTINGS: None,
-        STATEIO_CONFIG: None,
-        OBJECTIO_CONFIG: None,
-        resource: None,
-        ingest_lambda: None,
-    };
-    if job.credentials.is_some() {
-        let c = &job.channel;
-        body.credentials = job.credentials.clone();
-        body.tile_bucket_name = Some(sim.tile_bucket.clone());
-        body.ingest_bucket_name = Some(sim.ingest_bucket.clone());
-        // Kept small: the client copies these into every tile's 2 KiB of S3 metadata.
-        body.KVIO_SETTINGS = Some(json!({"cache_host": "cache.boss-sim.local", "cache_db": "0"}));
-        body.STATEIO_CONFIG =
-            Some(json!({"cache_state_host": "cache-state.boss-sim.local", "cache_state_db": "0"}));
-        body.OBJECTIO_CONFIG = Some(
-            json!({"s3_flush_queue": "", "cuboid_bucket": "cuboids.boss-sim.local", "page_in_lambda_function": "", "page_out_lambda_function": "", "s3_index_table": "", "id_index_table": "", "id_count_table": ""}),
-        );
-        body.resource = Some(api::Resource {
-            boss_key: format!("{}&{}&{}", c.collection, c.experiment, c.channel),
-            lookup_key: c.ids().to_string(),
-            channel: api::ChannelInfo {
-                name: c.channel.clone(),
-                kind: "image".into(),
-                datatype: c.datatype.name().into(),
-                base_resolution: c.base_resolution,
-            },
-            experiment: json!({"name": c.experiment, "num_hierarchy_levels": 1, "hierarchy_method": "anisotropic", "num_time_samples": 1, "time_step": 0}),
-            coord_frame: json!({"name": "boss-sim-frame", "x_start": 0, "x_stop": job.plan.x.stop, "y_start": 0, "y_stop": job.plan.y.stop, "z_start": 0, "z_stop": job.plan.z.stop, "x_voxel_size": 1.0, "y_voxel_size": 1.0, "z_voxel_size": 1.0, "voxel_unit": "nanometers"}),
-        });
-        body.ingest_lambda = Some("deprecated".into());
+    if job.finished() {
+        return Json(FinishedJoinAnswer {
+            ingest_job: join_job(&job),
+        })
+        .into_response();
     }
-    Json(body).into_response()
+    let p = parameters::service_parameters(&job.channel);
+    Json(JoinAnswer {
+        ingest_job: join_job(&job),
+        credentials: job.credentials.clone(),
+        tile_bucket_name: sim.tile_bucket.clone(),
+        ingest_bucket_name: sim.ingest_bucket.clone(),
+        KVIO_SETTINGS: p.kvio_settings,
+        STATEIO_CONFIG: p.stateio_config,
+        OBJECTIO_CONFIG: p.objectio_config,
+        resource: p.resource,
+        ingest_lambda: "deprecated",
+    })
+    .into_response()
 }
 
 async fn status(State(sim): Shared, headers: HeaderMap, Path(raw): Path<String>) -> Response {

@@ -34,9 +34,65 @@ mod rest;
 mod startup;
 
 use crate::support::sim::SimHandle;
-use boss_protocol::api::{Credentials, JoinResponse};
+use boss_protocol::api::Credentials;
+use boss_protocol::status::{IngestType, JobStatus};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
+
+/// A join answer as the simulator sent it (`raw`, for the blocks a client passes on unchanged
+/// and for tests of the answer's shape) and the fields the tests act on (`parsed`).
+pub struct SimJoin {
+    pub raw: Value,
+    pub parsed: JoinView,
+}
+
+impl std::ops::Deref for SimJoin {
+    type Target = JoinView;
+    fn deref(&self) -> &JoinView {
+        &self.parsed
+    }
+}
+
+/// The fields of a join answer the tests use, read leniently (absent or `null` is `None`).
+pub struct JoinView {
+    pub ingest_job: JobView,
+    pub credentials: Option<Credentials>,
+    pub tile_bucket_name: Option<String>,
+    pub ingest_bucket_name: Option<String>,
+}
+
+/// `ingest_job` of a join answer.
+pub struct JobView {
+    pub id: u64,
+    pub status: JobStatus,
+    pub ingest_queue: Option<String>,
+    pub upload_queue: Option<String>,
+    pub tile_index_queue: Option<String>,
+    pub tile_count: Option<u64>,
+    pub ingest_type: Option<IngestType>,
+}
+
+impl JoinView {
+    /// Reads a 200 join answer; panics if it lacks the job's id or status.
+    pub fn read(raw: &Value) -> JoinView {
+        let job = &raw["ingest_job"];
+        let text = |v: &Value| v.as_str().map(str::to_string);
+        JoinView {
+            ingest_job: JobView {
+                id: job["id"].as_u64().expect("ingest_job.id"),
+                status: serde_json::from_value(job["status"].clone()).expect("ingest_job.status"),
+                ingest_queue: text(&job["ingest_queue"]),
+                upload_queue: text(&job["upload_queue"]),
+                tile_index_queue: text(&job["tile_index_queue"]),
+                tile_count: job["tile_count"].as_u64(),
+                ingest_type: serde_json::from_value(job["ingest_type"].clone()).ok(),
+            },
+            credentials: serde_json::from_value(raw["credentials"].clone()).ok(),
+            tile_bucket_name: text(&raw["tile_bucket_name"]),
+            ingest_bucket_name: text(&raw["ingest_bucket_name"]),
+        }
+    }
+}
 
 /// A v0.2 tile-job config for the simulator's channel `channel`.
 pub fn tile_config(
@@ -138,6 +194,20 @@ impl<'a> Api<'a> {
         (status, value)
     }
 
+    /// `GET path` with the token, as text (for what JSON parsing would lose, such as key order).
+    pub async fn get_text(&self, path: &str) -> (u16, String) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.sim.api))
+            .header("Accept", "application/json")
+            .header("Authorization", format!("Token {}", self.sim.token))
+            .send()
+            .await
+            .expect("request to boss-sim");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("response body"))
+    }
+
     pub async fn create(&self, config: &Value) -> Reply {
         self.call(
             reqwest::Method::POST,
@@ -165,15 +235,16 @@ impl<'a> Api<'a> {
         .await
     }
 
-    /// Joins until the job leaves PREPARING and returns the parsed answer with credentials.
-    pub async fn join_uploading(&self, id: u64) -> (JoinResponse, Credentials) {
+    /// Joins until the job leaves PREPARING and returns the answer with credentials.
+    pub async fn join_uploading(&self, id: u64) -> (SimJoin, Credentials) {
         let start = Instant::now();
         loop {
             let (status, body) = self.join(id).await;
             assert_eq!(status, 200, "{body}");
-            let join: JoinResponse = serde_json::from_value(body).expect("join body parses");
-            if let Some(creds) = join.credentials.clone() {
-                return (join, creds);
+            let parsed = JoinView::read(&body);
+            if let Some(creds) = parsed.credentials.clone() {
+                assert!(parsed.ingest_job.status.has_credentials(), "{body}");
+                return (SimJoin { raw: body, parsed }, creds);
             }
             assert!(
                 start.elapsed() < Duration::from_secs(60),

@@ -7,7 +7,7 @@ use super::{moto_sqs, tile_config, volumetric_config, Api};
 use crate::support::data::{voxel, Dtype};
 use crate::support::sim::{Backend, SimHandle, SimOptions};
 use aws_sdk_s3::primitives::ByteStream;
-use boss_protocol::api::{Credentials, JoinResponse};
+use boss_protocol::api::Credentials;
 use boss_protocol::cuboid;
 use boss_protocol::keys::TileKey;
 use boss_protocol::messages::{to_compact_json, TileMetadata, TileUploadMessage, UploadParameters};
@@ -49,7 +49,7 @@ pub fn tile_png(dtype: Dtype, tile: u64, x: u64, y: u64, z: u64) -> Vec<u8> {
 /// Works through the whole upload queue as a client would; `how` decides per tile key.
 pub async fn upload_all(
     sim: &SimHandle,
-    join: &JoinResponse,
+    join: &super::SimJoin,
     creds: &Credentials,
     dtype: Dtype,
     tile: u64,
@@ -63,10 +63,10 @@ pub async fn upload_all(
     let parameters = UploadParameters {
         upload_queue: upload.clone(),
         ingest_queue: join.ingest_job.ingest_queue.clone(),
-        KVIO_SETTINGS: join.KVIO_SETTINGS.clone().unwrap(),
-        STATEIO_CONFIG: join.STATEIO_CONFIG.clone().unwrap(),
-        OBJECTIO_CONFIG: join.OBJECTIO_CONFIG.clone().unwrap(),
-        resource: serde_json::to_value(join.resource.clone().unwrap()).unwrap(),
+        KVIO_SETTINGS: join.raw["KVIO_SETTINGS"].clone(),
+        STATEIO_CONFIG: join.raw["STATEIO_CONFIG"].clone(),
+        OBJECTIO_CONFIG: join.raw["OBJECTIO_CONFIG"].clone(),
+        resource: join.raw["resource"].clone(),
     };
     let mut done = 0;
     loop {

@@ -15,7 +15,7 @@ async fn unknown_keys_are_refused_as_aws_does(backend: Backend) {
         .create_ok(&tile_config(&sim, "ch", [0, 512], [0, 512], [0, 1], 512))
         .await;
     let (join, _) = api.join_uploading(id).await;
-    let upload = join.ingest_job.upload_queue.unwrap();
+    let upload = join.ingest_job.upload_queue.clone().unwrap();
 
     let s3_err = sim
         .s3("AKIANOTMINTED", "x")
@@ -221,7 +221,7 @@ async fn expire_and_rejoin(sim: &SimHandle, sqs_code: &str, s3_code: &str) {
         .create_ok(&tile_config(sim, "ch", [0, 512], [0, 512], [0, 1], 512))
         .await;
     let (join, creds) = api.join_uploading(id).await;
-    let upload = join.ingest_job.upload_queue.unwrap();
+    let upload = join.ingest_job.upload_queue.clone().unwrap();
     let sqs = sim.sqs(&creds.access_key, &creds.secret_key);
     sqs.get_queue_attributes()
         .queue_url(&upload)

@@ -17,7 +17,7 @@ async fn a_tile_job_queue_holds_one_message_per_tile(backend: Backend) {
     let config = tile_config(&sim, "ch", [0, 2048], [0, 1024], [0, 40], 1024);
     let id = api.create_ok(&config).await;
     let (join, creds) = api.join_uploading(id).await;
-    assert_eq!(join.ingest_job.tile_count, 80);
+    assert_eq!(join.ingest_job.tile_count, Some(80));
     let upload = join.ingest_job.upload_queue.clone().unwrap();
     let ingest = join.ingest_job.ingest_queue.clone().unwrap();
     let mut bodies = drain(&sim.sqs(&creds.access_key, &creds.secret_key), &upload).await;
@@ -89,8 +89,8 @@ async fn a_volumetric_job_queue_holds_one_message_per_chunk(backend: Backend) {
     let config = volumetric_config(&sim, "ch", [0, 1500], [0, 1024], [0, 64], [1024, 1024, 64]);
     let id = api.create_ok(&config).await;
     let (join, creds) = api.join_uploading(id).await;
-    assert_eq!(join.ingest_job.tile_count, 2);
-    assert_eq!(join.ingest_job.ingest_type.code(), 1);
+    assert_eq!(join.ingest_job.tile_count, Some(2));
+    assert_eq!(join.ingest_job.ingest_type.map(|t| t.code()), Some(1));
     let mut bodies = drain(
         &sim.sqs(&creds.access_key, &creds.secret_key),
         join.ingest_job.upload_queue.as_deref().unwrap(),
