@@ -24,6 +24,7 @@
 
 pub mod aws;
 pub mod cli;
+pub mod cutout;
 pub mod embedded;
 pub mod faults;
 pub mod front_door;

@@ -5,13 +5,14 @@
 //!
 //! The bodies are the real views' (boss `bossingest/views.py`, `bossspatialdb/views.py`),
 //! including their odd answers: a PREPARING join carries every field with `credentials: null`,
-//! a finished tile job cannot be joined or cancelled (400 9001: its queues are gone), and "Upload
-//! queue is not empty" has no `wait_secs`.
+//! a finished tile job cannot be joined or cancelled (400 9001: its queues are gone), "Upload
+//! queue is not empty" has no `wait_secs`, and a cutout has no raw renderer (406).
 
 // Handlers bail out with a finished error `Response` (`Result<_, Response>` + early return);
 // boxing it would only add noise, the error path is not hot.
 #![allow(clippy::result_large_err)]
 
+use crate::cutout::{self, RenderError};
 use crate::jobs::{self, Completion, JobError, Joined};
 use crate::parameters;
 use crate::state::{bump, Queue, Sim};
@@ -22,7 +23,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use boss_protocol::api::{self, codes, BossError, Credentials};
-use boss_protocol::cuboid;
 use boss_protocol::status::{IngestType, JobStatus};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -303,6 +303,12 @@ fn range(raw: &str) -> Option<(u64, u64)> {
     (a < b).then_some((a, b))
 }
 
+/// Headers DRF adds to every answer of the cutout view.
+const CUTOUT_HEADERS: [(header::HeaderName, &str); 2] = [
+    (header::ALLOW, "GET, POST, HEAD, OPTIONS"),
+    (header::VARY, "Accept"),
+];
+
 async fn cutout(
     State(sim): Shared,
     headers: HeaderMap,
@@ -311,6 +317,17 @@ async fn cutout(
     if let Err(r) = admit(&sim, "cutout", None).await {
         return r;
     }
+    // DRF negotiates the renderer before it authenticates. No match: 406, where production
+    // most likely fails to render its own refusal and answers 500 (see `cutout`).
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let Some(renderer) = cutout::negotiate(accept) else {
+        return (
+            StatusCode::NOT_ACCEPTABLE,
+            CUTOUT_HEADERS,
+            Json(json!({"detail": cutout::NOT_ACCEPTABLE})),
+        )
+            .into_response();
+    };
     if let Err(r) = authenticate(&sim, &headers) {
         return r;
     }
@@ -340,25 +357,33 @@ async fn cutout(
             "Cutout too large: request at most 1 GiB at a time",
         );
     }
-    let raw_wanted = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("application/octet-stream"));
     let sim2 = sim.clone();
     let dtype = channel.datatype;
-    let read = tokio::task::spawn_blocking(move || {
-        sim2.store.read_region(channel.ids(), res, 0, dtype, region)
+    let shape = (z.1 - z.0, y.1 - y.0, x.1 - x.0);
+    let rendered = tokio::task::spawn_blocking(move || {
+        sim2.store
+            .read_region(channel.ids(), res, 0, dtype, region)
+            .map(|zyx| cutout::render(renderer, &zyx, dtype, shape))
     })
     .await;
-    match read {
-        Ok(Ok(bytes)) if raw_wanted => {
-            ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response()
-        }
-        Ok(Ok(bytes)) => (
-            [(header::CONTENT_TYPE, "application/blosc")],
-            cuboid::compress(&bytes, dtype),
+    match rendered {
+        Ok(Ok(Ok(body))) => (
+            [(header::CONTENT_TYPE, renderer.media_type())],
+            CUTOUT_HEADERS,
+            body,
         )
             .into_response(),
+        // The renderer's own error body: compact JSON, `status, message, code`.
+        Ok(Ok(Err(e @ RenderError::JpegNeedsUint8))) => (
+            StatusCode::BAD_REQUEST,
+            CUTOUT_HEADERS,
+            Json(json!({"status": 400, "message": e.to_string(), "code": 2001})),
+        )
+            .into_response(),
+        Ok(Ok(Err(RenderError::Failed(e)))) => {
+            log::warn!("cutout: the {} renderer failed: {e}", renderer.media_type());
+            server_error()
+        }
         Ok(Err(e)) => boss_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             codes::SYSTEM_ERROR,
@@ -370,4 +395,14 @@ async fn cutout(
             e.to_string(),
         ),
     }
+}
+
+/// Django's answer to an exception in a view or renderer (DEBUG off).
+fn server_error() -> Response {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        [(header::CONTENT_TYPE, "text/html")],
+        "\n<!doctype html>\n<html lang=\"en\">\n<head>\n  <title>Server Error (500)</title>\n</head>\n<body>\n  <h1>Server Error (500)</h1><p></p>\n</body>\n</html>\n",
+    )
+        .into_response()
 }

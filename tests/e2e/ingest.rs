@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use crate::support::cmd::{temp_dir, Cmd, Output};
 use crate::support::data::{Dtype, Format, Stack};
 use crate::support::sim::{SimHandle, SimOptions};
+use crate::support::volumetric::cutout;
 
 /// The extent of every job here: x/y not multiples of the 512 tile, z not a multiple of 16.
 const WIDTH: u32 = 700;
@@ -83,25 +84,15 @@ fn job_id(out: &Output) -> u64 {
 
 /// Reads the whole extent back and compares it with the source, slice by slice.
 async fn assert_cutout_equals(sim: &SimHandle, channel: &str, stack: &Stack) {
-    let http = reqwest::Client::new();
     for z in Z.0..Z.1 {
-        let url = format!(
-            "{}/v1/cutout/col/exp/{channel}/0/0:{}/0:{}/{z}:{}/",
-            sim.api,
-            stack.width,
-            stack.height,
-            z + 1
-        );
-        let got = http
-            .get(&url)
-            .header("Authorization", format!("Token {}", sim.token))
-            .header("Accept", "application/octet-stream")
-            .send()
-            .await
-            .expect("cutout request")
-            .bytes()
-            .await
-            .expect("cutout body");
+        let got = cutout(
+            sim,
+            channel,
+            (0, stack.width.into()),
+            (0, stack.height.into()),
+            (z, z + 1),
+        )
+        .await;
         let want = stack.expected_box(
             (0, stack.width.into()),
             (0, stack.height.into()),
@@ -537,25 +528,17 @@ async fn a_missing_slice_is_quarantined_and_reported() {
         stats["tiles_stored"].as_u64().unwrap() - stats["duplicate_tiles"].as_u64().unwrap();
     assert_eq!(unique, TILES - 4, "{stats}");
     // Chunks are slices 0–15, 16–31 and 32–36: the two without slice 20 are exact.
-    let http = reqwest::Client::new();
     for z in (0..16).chain(32..37) {
-        let url = format!(
-            "{}/v1/cutout/col/exp/ch/0/0:{WIDTH}/0:{HEIGHT}/{z}:{}/",
-            sim.api,
-            z + 1
-        );
-        let got = http
-            .get(&url)
-            .header("Authorization", format!("Token {}", sim.token))
-            .header("Accept", "application/octet-stream")
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
+        let got = cutout(
+            &sim,
+            "ch",
+            (0, WIDTH.into()),
+            (0, HEIGHT.into()),
+            (z, z + 1),
+        )
+        .await;
         let want = stack.expected_box((0, WIDTH.into()), (0, HEIGHT.into()), (z, z + 1));
-        assert!(got.as_ref() == want.as_slice(), "slice {z} differs");
+        assert!(got == want, "slice {z} differs");
     }
 }
 

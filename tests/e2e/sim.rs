@@ -27,6 +27,7 @@ macro_rules! on_both_backends {
 
 mod assembly;
 mod backend;
+mod cutout;
 mod fidelity;
 mod front_door;
 mod queues;
@@ -298,7 +299,7 @@ impl<'a> Api<'a> {
         assert_eq!(status, 204, "{body}");
     }
 
-    /// Raw voxels of a box through the cutout API.
+    /// Raw voxels of a box through the cutout API (the shared read-back).
     pub async fn cutout_raw(
         &self,
         channel: &str,
@@ -306,20 +307,7 @@ impl<'a> Api<'a> {
         y: (u64, u64),
         z: (u64, u64),
     ) -> Vec<u8> {
-        let url = format!(
-            "{}/v1/cutout/col/exp/{channel}/0/{}:{}/{}:{}/{}:{}/",
-            self.sim.api, x.0, x.1, y.0, y.1, z.0, z.1
-        );
-        let response = self
-            .http
-            .get(url)
-            .header("Authorization", format!("Token {}", self.sim.token))
-            .header("Accept", "application/octet-stream")
-            .send()
-            .await
-            .expect("cutout");
-        assert_eq!(response.status().as_u16(), 200);
-        response.bytes().await.expect("cutout body").to_vec()
+        crate::support::volumetric::cutout(self.sim, channel, x, y, z).await
     }
 
     /// Where the simulator's moto runs (`GET /sim/info`).

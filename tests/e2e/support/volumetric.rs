@@ -189,7 +189,8 @@ pub async fn assert_all_chunks_uploaded(
 }
 
 /// The raw voxels of box `[x0,x1) × [y0,y1) × [z0,z1)` through the cutout API (z, y, x C
-/// order, little-endian).
+/// order, little-endian). Asks for `application/blosc`, the cutout view's one raw-voxel
+/// renderer (it has no octet-stream), and decompresses it.
 pub async fn cutout(
     sim: &SimHandle,
     channel: &str,
@@ -204,12 +205,14 @@ pub async fn cutout(
     let reply = reqwest::Client::new()
         .get(&url)
         .header("Authorization", format!("Token {}", sim.token))
-        .header("Accept", "application/octet-stream")
+        .header("Accept", "application/blosc")
         .send()
         .await
         .expect("cutout request");
     assert!(reply.status().is_success(), "{url}: {reply:?}");
-    reply.bytes().await.expect("cutout body").to_vec()
+    let blosc = reply.bytes().await.expect("cutout body");
+    boss_protocol::cuboid::decompress(&blosc)
+        .unwrap_or_else(|e| panic!("{url}: the cutout is not blosc: {e}"))
 }
 
 /// Reads `[0, extent)` back 16 slices at a time and asserts every voxel equals `value(x, y, z)`
