@@ -13,7 +13,7 @@
 //! to an upload (recording tiles, storing volumetric cuboids).
 
 use crate::sigv4;
-use crate::state::{bump, ExpiredKeys, Grant, Sim};
+use crate::state::{bump, ExpiredKeys, Grant, Sim, TileObject, TileObjectMetadata};
 use crate::wire::{aws_error, credential, form_pairs, queue_name, Service};
 use axum::body::{to_bytes, Body, Bytes};
 use axum::extract::{Request, State};
@@ -470,28 +470,45 @@ async fn forward(
         .expect("valid response parts"))
 }
 
-/// The service's reaction to a stored object: a tile is recorded as uploaded if it carries the
-/// metadata the service needs; a volumetric cuboid is checked and copied into the cuboid store.
+/// The service's reaction to a stored object. A tile is recorded with what the tile-ingest lambda
+/// will find in its metadata (`message_id`, `receipt_handle`, the `metadata` JSON and its
+/// `x_size`/`y_size`). A volumetric cuboid is imported as `cuboid_import_lambda` does — only
+/// with a `metadata` JSON naming its `ingest_job` — after the simulator's own check that it
+/// decompresses to a whole cuboid.
 async fn after_put(sim: &Arc<Sim>, job_id: u64, call: &Call, headers: &HeaderMap) {
-    let present = |name: &str| {
+    let meta = |name: &str| {
         headers
             .get(format!("x-amz-meta-{name}"))
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| !v.is_empty())
+            .filter(|v| !v.is_empty())
     };
     if call.bucket == sim.tile_bucket {
-        let valid = present("message_id") && present("receipt_handle");
+        let has_receipt = meta("message_id").is_some() && meta("receipt_handle").is_some();
+        let metadata = match meta("metadata").map(serde_json::from_str::<serde_json::Value>) {
+            None => TileObjectMetadata::Absent,
+            Some(Ok(serde_json::Value::Object(m))) => {
+                let size = |k: &str| m.get(k).and_then(serde_json::Value::as_u64);
+                TileObjectMetadata::Sizes(size("x_size"), size("y_size"))
+            }
+            Some(_) => TileObjectMetadata::Invalid,
+        };
         let mut inner = sim.lock();
         if let Some(job) = inner.jobs.get_mut(&job_id) {
             job.stats.upload_seen();
             *job.tile_puts.entry(call.key.clone()).or_default() += 1;
-            if valid {
+            job.tile_objects.insert(
+                call.key.clone(),
+                TileObject {
+                    has_receipt,
+                    metadata,
+                },
+            );
+            if has_receipt {
                 job.stats.tiles_stored += 1;
-                job.uploaded_tiles.insert(call.key.clone());
             } else {
                 job.stats.tiles_missing_metadata += 1;
                 log::warn!(
-                    "job {job_id}: tile {} stored without message_id/receipt_handle metadata; the service ignores it",
+                    "job {job_id}: tile {} stored without message_id/receipt_handle metadata; its chunk cannot be ingested",
                     call.key
                 );
             }
@@ -504,6 +521,9 @@ async fn after_put(sim: &Arc<Sim>, job_id: u64, call: &Call, headers: &HeaderMap
     let Some(dtype) = sim.lock().jobs.get(&job_id).map(|j| j.channel.datatype) else {
         return;
     };
+    let tagged = meta("metadata")
+        .and_then(|m| serde_json::from_str::<serde_json::Value>(m).ok())
+        .is_some_and(|m| m.get("ingest_job").is_some());
     // Read back what moto stored: the request body may be aws-chunked with checksum trailers.
     let stored = match sim.admin.get_object(&sim.ingest_bucket, &call.key).await {
         Ok(Some(b)) => b,
@@ -516,6 +536,13 @@ async fn after_put(sim: &Arc<Sim>, job_id: u64, call: &Call, headers: &HeaderMap
     let store = sim.store.clone();
     let key = call.key.clone();
     let result = tokio::task::spawn_blocking(move || {
+        if !tagged {
+            return Err(
+                "no metadata JSON with ingest_job: cuboid_import_lambda fails on it and BossDB \
+                 never imports the cuboid"
+                    .to_string(),
+            );
+        }
         cuboid::decompress_cuboid(&stored, dtype).map_err(|e| e.to_string())?;
         store
             .put_compressed(&key, &stored)

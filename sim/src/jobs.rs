@@ -133,7 +133,7 @@ pub async fn create(
         queues,
         wait_started: None,
         prepare_failed: false,
-        uploaded_tiles: Default::default(),
+        tile_objects: Default::default(),
         pending: Default::default(),
         assembled: Default::default(),
         tile_puts: Default::default(),

@@ -22,6 +22,7 @@
 //! - [`store`]: the cuboid store behind cutouts.
 //! - [`resources`], [`faults`], [`job_config`], [`aws`], [`moto`]: inputs and plumbing.
 
+pub mod assembly;
 pub mod aws;
 pub mod cli;
 pub mod cutout;

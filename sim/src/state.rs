@@ -60,10 +60,29 @@ pub struct JobQueues {
 /// Counters of one job.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct JobStats {
+    /// Tiles stored with the `message_id` and `receipt_handle` metadata.
     pub tiles_stored: u64,
+    /// Tiles stored without them (their chunk can never be ingested on BossDB).
     pub tiles_missing_metadata: u64,
     pub duplicate_tiles: u64,
+    /// Tile-index messages the service cannot index (no or malformed `ingest_job`, `chunk_key`
+    /// or `tile_key`, or another job's id): dead-lettered on BossDB, the tile is not indexed.
+    pub tile_index_rejected: u64,
     pub chunks_assembled: u64,
+    /// Chunk ingests that failed (parameters missing from the ingest message, invalid
+    /// `metadata` JSON, a colour or mixed-size tile): the message comes back and is retried.
+    pub chunk_ingest_errors: u64,
+    /// Chunk ingests abandoned because a tile object is missing or lacks `message_id` /
+    /// `receipt_handle`: nothing is written and the tile index keeps the chunk.
+    pub chunks_aborted: u64,
+    /// Chunks ingested according to parameters that point elsewhere (another `lookup_key`,
+    /// datatype, cuboid bucket or index table): on BossDB the data lands outside this channel.
+    pub chunks_misdirected: u64,
+    /// Complete chunks the completion scan put back on the ingest queue.
+    pub chunks_resent: u64,
+    /// Chunks none of whose tiles was ever indexed when the job became COMPLETE: the real
+    /// scan cannot see them, so BossDB completes the job without their data.
+    pub chunks_lost_on_bossdb: u64,
     pub cuboids_stored: u64,
     pub cuboid_errors: u64,
     pub tile_errors: u64,
@@ -87,12 +106,33 @@ impl JobStats {
     }
 }
 
-/// Tiles of a chunk that arrived (by z slice), until the chunk is assembled.
+/// A chunk's row in the tile index: the tiles indexed for it (by z slice), until it is
+/// ingested. The completion scan only sees chunks that have a row.
 #[derive(Debug, Default)]
 pub struct PendingChunk {
     pub slices: BTreeSet<u64>,
     /// Sent to the ingest queue and not yet assembled.
     pub queued: bool,
+    /// An assembler is working on it (a re-sent copy of its message is then a no-op).
+    pub assembling: bool,
+}
+
+/// What the service's tile reader will find in a stored tile's S3 user metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TileObject {
+    /// Both `message_id` and `receipt_handle` are present.
+    pub has_receipt: bool,
+    pub metadata: TileObjectMetadata,
+}
+
+/// The `metadata` entry of a tile object, as far as the tile-ingest lambda reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TileObjectMetadata {
+    Absent,
+    /// Not JSON: the lambda fails on it.
+    Invalid,
+    /// JSON with these `x_size` / `y_size` (the shape of a black replacement tile).
+    Sizes(Option<u64>, Option<u64>),
 }
 
 pub struct Job {
@@ -104,13 +144,15 @@ pub struct Job {
     pub created: Instant,
     pub filled: bool,
     pub queues: JobQueues,
+    /// When the job last went from UPLOADING to WAIT_ON_QUEUES (never cleared, as the
+    /// service's `wait_on_queues_ts`).
     pub wait_started: Option<Instant>,
     /// The upload queue holds fewer messages than the job counts (the service's VerifyCount
     /// step failed): the job never leaves PREPARING.
     pub prepare_failed: bool,
-    /// Tile keys whose PutObject carried `message_id` and `receipt_handle`; the service only
-    /// indexes those. Removed when their chunk is assembled.
-    pub uploaded_tiles: HashSet<String>,
+    /// What the last PutObject of each tile key stored, until its chunk is ingested.
+    pub tile_objects: HashMap<String, TileObject>,
+    /// The tile index: chunk key → its row.
     pub pending: HashMap<String, PendingChunk>,
     pub assembled: HashSet<String>,
     /// PutObject count per tile key (`GET /sim/jobs/{id}/tiles`): one entry per tile of the job.

@@ -1,7 +1,9 @@
 //! The service side: tiles uploaded with the AWS SDK through the front door are indexed,
-//! assembled into cuboids and read back exactly through the cutout API; tiles without the
-//! service's metadata count as missing; undecodable tiles become black with a tile-error message;
-//! volumetric cuboids are checked for size.
+//! assembled into cuboids and read back exactly through the cutout API. What the lambdas do with
+//! a client's slips is reproduced: a tile without `message_id`/`receipt_handle` aborts its chunk,
+//! a chunk none of whose tiles was indexed is never seen by the completion scan (counted as lost
+//! on BossDB), undecodable tiles become black with a tile-error message, and volumetric cuboids
+//! are checked for size.
 
 use super::{moto_sqs, tile_config, volumetric_config, Api};
 use crate::support::data::{voxel, Dtype};
@@ -22,6 +24,8 @@ pub enum Upload {
     Proper,
     /// Without the `message_id`/`receipt_handle` metadata the service needs.
     NoMessageMetadata,
+    /// Stored, but the upload message is deleted without a tile-index message.
+    NotIndexed,
     /// Bytes no decoder reads.
     Garbage,
 }
@@ -111,12 +115,14 @@ pub async fn upload_all(
                     .metadata("receipt_handle", m.receipt_handle().unwrap());
             }
             put.send().await.expect("put tile");
-            sqs.send_message()
-                .queue_url(&index)
-                .message_body(&text)
-                .send()
-                .await
-                .expect("index tile");
+            if mode != Upload::NotIndexed {
+                sqs.send_message()
+                    .queue_url(&index)
+                    .message_body(&text)
+                    .send()
+                    .await
+                    .expect("index tile");
+            }
             sqs.delete_message()
                 .queue_url(&upload)
                 .receipt_handle(m.receipt_handle().unwrap())
@@ -149,6 +155,21 @@ pub async fn finish(api: &Api<'_>, id: u64) -> String {
     panic!("job {id} never finished: {}", api.sim.stats(id).await);
 }
 
+/// Polls the job's counters until `field` is `want`.
+pub async fn wait_for_stat(sim: &SimHandle, id: u64, field: &str, want: u64) -> serde_json::Value {
+    for _ in 0..100 {
+        let stats = sim.stats(id).await;
+        if stats[field] == json!(want) {
+            return stats;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "{field} of job {id} never became {want}: {}",
+        sim.stats(id).await
+    );
+}
+
 async fn tiles_assemble_into_cuboids_that_read_back_exactly(backend: Backend) {
     let sim = SimHandle::start(SimOptions {
         wait_on_queues_secs: 0.0,
@@ -167,9 +188,18 @@ async fn tiles_assemble_into_cuboids_that_read_back_exactly(backend: Backend) {
         ))
         .await;
     let (join, creds) = api.join_uploading(id).await;
-    // One tile arrives without the metadata the service needs: the service treats it as missing.
+    // One tile is stored without the metadata the tile-ingest lambda needs: its chunk is
+    // abandoned (no write, the tile index keeps it), as on BossDB.
+    let retried = TileKey {
+        ids: "7&12&34".parse().unwrap(),
+        resolution: 0,
+        x: 1,
+        y: 0,
+        z: 17,
+        t: 0,
+    };
     let skipped = |k: &TileKey| {
-        if (k.x, k.z) == (1, 17) {
+        if *k == retried {
             Upload::NoMessageMetadata
         } else {
             Upload::Proper
@@ -179,31 +209,34 @@ async fn tiles_assemble_into_cuboids_that_read_back_exactly(backend: Backend) {
         upload_all(&sim, &join, &creds, Dtype::U16, 512, skipped).await,
         40
     );
-    let stats = sim.stats(id).await;
+    wait_for_stat(&sim, id, "chunks_aborted", 1).await;
+    let stats = wait_for_stat(&sim, id, "chunks_assembled", 3).await;
     assert_eq!(stats["tiles_stored"], json!(39));
     assert_eq!(stats["tiles_missing_metadata"], json!(1));
 
-    // The scan re-enqueues exactly that tile; uploading it properly completes the job.
-    assert_eq!(finish(&api, id).await, "UPLOADING");
-    let stats = sim.stats(id).await;
-    assert_eq!(stats["tiles_reenqueued"], json!(1));
-    assert_eq!(stats["chunks_assembled"], json!(3));
-    assert_eq!(
-        upload_all(&sim, &join, &creds, Dtype::U16, 512, |_| Upload::Proper).await,
-        1
-    );
+    // Storing the tile again with its metadata lets the scan's re-sent chunk through.
+    let metadata = json!({"chunk_key": "", "tile_key": retried.key(), "ingest_job": id,
+                          "x_size": 512, "y_size": 512});
+    sim.s3(&creds.access_key, &creds.secret_key)
+        .put_object()
+        .bucket(join.tile_bucket_name.as_deref().unwrap())
+        .key(retried.key())
+        .body(ByteStream::from(tile_png(Dtype::U16, 512, 1, 0, 17)))
+        .metadata("metadata", metadata.to_string())
+        .metadata("message_id", "re-sent")
+        .metadata("receipt_handle", "re-sent")
+        .send()
+        .await
+        .expect("put tile again");
     assert_eq!(finish(&api, id).await, "COMPLETE");
+    let stats = sim.stats(id).await;
+    assert_eq!(stats["chunks_aborted"], json!(1));
+    assert_eq!(stats["tiles_reenqueued"], json!(0));
+    assert_eq!(stats["chunks_aborted"], json!(1));
+    assert_eq!(stats["chunks_lost_on_bossdb"], json!(0));
+    let retried = retried.key();
     let puts = sim.tile_puts(id).await;
     assert_eq!(puts.len(), 40);
-    let retried = TileKey {
-        ids: "7&12&34".parse().unwrap(),
-        resolution: 0,
-        x: 1,
-        y: 0,
-        z: 17,
-        t: 0,
-    }
-    .key();
     assert!(
         puts.iter()
             .all(|(k, n)| *n == if *k == retried { 2 } else { 1 }),
@@ -255,6 +288,43 @@ async fn tiles_assemble_into_cuboids_that_read_back_exactly(backend: Backend) {
         .await
         .unwrap();
     assert!(cuboid::decompress(&blosc).unwrap() == stack.expected_box(x, y, z));
+}
+
+/// A client that deletes upload messages without indexing their tiles: the completion scan only
+/// looks at chunks in the tile index, so a chunk none of whose tiles was indexed is never
+/// noticed and the job completes without it — counted here as lost on BossDB.
+async fn a_chunk_never_indexed_is_lost_and_counted(backend: Backend) {
+    let sim = SimHandle::start(SimOptions {
+        wait_on_queues_secs: 0.0,
+        ..SimOptions::on(backend)
+    });
+    let api = Api::new(&sim);
+    let id = api
+        .create_ok(&tile_config(&sim, "ch", [0, 1024], [0, 512], [0, 16], 512))
+        .await;
+    let (join, creds) = api.join_uploading(id).await;
+    let unindexed = |k: &TileKey| {
+        if k.x == 1 {
+            Upload::NotIndexed
+        } else {
+            Upload::Proper
+        }
+    };
+    assert_eq!(
+        upload_all(&sim, &join, &creds, Dtype::U8, 512, unindexed).await,
+        32
+    );
+    assert_eq!(finish(&api, id).await, "COMPLETE");
+    let stats = sim.stats(id).await;
+    assert_eq!(stats["tiles_stored"], json!(32), "{stats}");
+    assert_eq!(stats["chunks_assembled"], json!(1), "{stats}");
+    assert_eq!(stats["tiles_reenqueued"], json!(0), "{stats}");
+    assert_eq!(stats["chunks_lost_on_bossdb"], json!(1), "{stats}");
+    let lost = api.cutout_raw("ch", (512, 1024), (0, 512), (0, 16)).await;
+    assert!(
+        lost.iter().all(|&v| v == 0),
+        "the lost chunk reads as zeros"
+    );
 }
 
 async fn an_undecodable_tile_is_stored_black_and_reported(backend: Backend) {
@@ -348,15 +418,22 @@ async fn volumetric_cuboids_are_checked_and_stored(backend: Backend) {
     let voxels: Vec<u8> = (0..cuboid::CUBOID_VOXELS)
         .map(|i| (i % 251) as u8)
         .collect();
-    // First a cuboid of the wrong size (a client bug): rejected by the service's check.
-    let short = cuboid::compress(&voxels[..1000], cuboid::Dtype::U8);
-    s3.put_object()
-        .bucket(&bucket)
-        .key(key)
-        .body(ByteStream::from(short))
+    let metadata = json!({"ingest_job": id, "chunk_key": msg.chunk_key}).to_string();
+    let put = |body: Vec<u8>, metadata: Option<&str>| {
+        let request = s3
+            .put_object()
+            .bucket(&bucket)
+            .key(key)
+            .body(ByteStream::from(body));
+        match metadata {
+            Some(m) => request.metadata("metadata", m),
+            None => request,
+        }
         .send()
-        .await
-        .unwrap();
+    };
+    // First a cuboid of the wrong size (a client bug): rejected by the simulator's check.
+    let short = cuboid::compress(&voxels[..1000], cuboid::Dtype::U8);
+    put(short, Some(&metadata)).await.unwrap();
     let stats = sim.stats(id).await;
     assert_eq!(
         (
@@ -365,14 +442,18 @@ async fn volumetric_cuboids_are_checked_and_stored(backend: Backend) {
         ),
         (json!(1), json!(0))
     );
+    // A whole cuboid without `metadata.ingest_job`: cuboid_import_lambda fails on it.
     let good = cuboid::compress(&voxels, cuboid::Dtype::U8);
-    s3.put_object()
-        .bucket(&bucket)
-        .key(key)
-        .body(ByteStream::from(good))
-        .send()
-        .await
-        .unwrap();
+    put(good.clone(), None).await.unwrap();
+    let stats = sim.stats(id).await;
+    assert_eq!(
+        (
+            stats["cuboid_errors"].clone(),
+            stats["cuboids_stored"].clone()
+        ),
+        (json!(2), json!(0))
+    );
+    put(good, Some(&metadata)).await.unwrap();
     assert_eq!(sim.stats(id).await["cuboids_stored"], json!(1));
     let back = api.cutout_raw("ch", (0, 512), (0, 512), (0, 16)).await;
     assert!(back == voxels, "cutout returns the uploaded cuboid");
@@ -380,6 +461,7 @@ async fn volumetric_cuboids_are_checked_and_stored(backend: Backend) {
 
 on_both_backends!(
     tiles_assemble_into_cuboids_that_read_back_exactly,
+    a_chunk_never_indexed_is_lost_and_counted,
     an_undecodable_tile_is_stored_black_and_reported,
     volumetric_cuboids_are_checked_and_stored,
 );
