@@ -5,7 +5,9 @@
 //! The lambda's gates and failures are reproduced with their consequence, so a client mistake
 //! that loses data on BossDB shows here as a counter (`JobStats`) and as missing voxels:
 //! - `parameters` lacking a field the lambda reads, `metadata` that is not JSON, a colour tile or
-//!   tiles of different sizes: the lambda fails and the message comes back later;
+//!   tiles of different sizes: the lambda fails and the message comes back later (so does a
+//!   tile whose metadata lacks the tile size as `x_size`/`y_size`: stricter than the lambda,
+//!   see `TileObjectMetadata::names_tile_size`);
 //! - a tile object that is missing or lacks `message_id`/`receipt_handle`: the chunk is
 //!   abandoned without a write and stays in the tile index (the scan re-sends it forever);
 //! - `parameters` pointing at another channel, type, bucket or index: written elsewhere;
@@ -27,9 +29,6 @@ pub enum Outcome {
     /// The lambda failed: the message stays and comes back after its visibility timeout.
     Failed,
 }
-
-/// The shape of a black replacement tile when the tile's metadata has no size.
-const DEFAULT_TILE_SIZE: u64 = 1024;
 
 /// `int(value)` as Python reads a JSON number or numeric string.
 pub fn python_int(value: &Value) -> Option<u64> {
@@ -74,9 +73,10 @@ pub async fn ingest(sim: &Sim, id: u64, body: &str) -> Outcome {
     let Ok(chunk) = TileChunkKey::parse(&chunk_key) else {
         return failed(sim, id, &format!("malformed chunk_key {chunk_key}"));
     };
-    let Some((channel, error_queue)) = sim.lock().jobs.get(&id).map(|j| {
+    let Some((channel, tile_size, error_queue)) = sim.lock().jobs.get(&id).map(|j| {
         (
             j.channel.clone(),
+            (j.plan.step_x, j.plan.step_y),
             j.queues.tile_error.as_ref().map(|q| q.moto_url.clone()),
         )
     }) else {
@@ -150,18 +150,24 @@ pub async fn ingest(sim: &Sim, id: u64, body: &str) -> Outcome {
                 &format!("tile {key} has no message_id/receipt_handle metadata"),
             );
         }
-        let (x_size, y_size) = match object.metadata {
-            TileObjectMetadata::Invalid => {
-                release(sim, id, &chunk_key);
-                return failed(sim, id, &format!("tile {key}: metadata is not JSON"));
-            }
-            TileObjectMetadata::Absent => (DEFAULT_TILE_SIZE, DEFAULT_TILE_SIZE),
-            TileObjectMetadata::Sizes(x, y) => (
-                x.unwrap_or(DEFAULT_TILE_SIZE),
-                y.unwrap_or(DEFAULT_TILE_SIZE),
-            ),
-        };
-        read.push((key, bytes, (x_size, y_size)));
+        if object.metadata == TileObjectMetadata::Invalid {
+            release(sim, id, &chunk_key);
+            return failed(sim, id, &format!("tile {key}: metadata is not JSON"));
+        }
+        // Stricter than the lambda, which only needs the sizes for a black tile.
+        if !object.metadata.names_tile_size(tile_size) {
+            release(sim, id, &chunk_key);
+            return failed(
+                sim,
+                id,
+                &format!(
+                    "tile {key}: metadata {:?} does not give the tile size {}x{} as \
+                     x_size/y_size, which BossDB needs to replace a tile it cannot decode",
+                    object.metadata, tile_size.0, tile_size.1
+                ),
+            );
+        }
+        read.push((key, bytes, tile_size));
     }
 
     let dtype = channel.datatype;

@@ -9,18 +9,19 @@
 //! must be one the job's policy allows on that job's queue or bucket (else `AccessDenied`, e.g.
 //! ChangeMessageVisibility). Errors use each service's wire format: S3 XML, SQS query XML (boto3
 //! 1.34) or SQS JSON (the Rust SDK). The proxy also sees the exact S3 metadata headers (moto drops
-//! names with `_`), counts requests per operation, injects faults, and runs the service's reaction
-//! to an upload (recording tiles, storing volumetric cuboids).
+//! names with `_`), refuses more of it than S3's 2 KiB (`MetadataTooLarge`; moto takes any
+//! amount), counts requests per operation, injects faults, and hands each stored object to the
+//! service's reaction in [`crate::uploads`].
 
 use crate::sigv4;
-use crate::state::{bump, ExpiredKeys, Grant, Sim, TileObject, TileObjectMetadata};
+use crate::state::{bump, ExpiredKeys, Grant, Sim};
+use crate::uploads;
 use crate::wire::{aws_error, credential, form_pairs, queue_name, Service};
 use axum::body::{to_bytes, Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use boss_protocol::cuboid;
 use boss_protocol::status::IngestType;
 use std::sync::Arc;
 use std::time::Instant;
@@ -405,6 +406,19 @@ async fn handle(State(door): State<Door>, request: Request) -> Response {
         };
         return aws_error(call.service, status, code, "Fault injected by boss-sim");
     }
+    if call.operation == "PutObject" {
+        // moto stores any amount of user metadata; S3 refuses more than 2 KiB.
+        let size = uploads::metadata_size(&parts.headers);
+        uploads::note_metadata_size(sim, job_id, size);
+        if size > uploads::S3_METADATA_LIMIT {
+            return aws_error(
+                Service::S3,
+                StatusCode::BAD_REQUEST,
+                "MetadataTooLarge",
+                uploads::METADATA_TOO_LARGE,
+            );
+        }
+    }
     let response = match forward(&door, &parts, body).await {
         Ok(r) => r,
         Err(e) => {
@@ -418,7 +432,7 @@ async fn handle(State(door): State<Door>, request: Request) -> Response {
         }
     };
     if call.operation == "PutObject" && response.status().is_success() {
-        after_put(sim, job_id, &call, &parts.headers).await;
+        uploads::stored(sim, job_id, &call.bucket, &call.key, &parts.headers).await;
     }
     response
 }
@@ -468,100 +482,6 @@ async fn forward(
     Ok(response
         .body(Body::from(bytes))
         .expect("valid response parts"))
-}
-
-/// The service's reaction to a stored object. A tile is recorded with what the tile-ingest lambda
-/// will find in its metadata (`message_id`, `receipt_handle`, the `metadata` JSON and its
-/// `x_size`/`y_size`). A volumetric cuboid is imported as `cuboid_import_lambda` does — only
-/// with a `metadata` JSON naming its `ingest_job` — after the simulator's own check that it
-/// decompresses to a whole cuboid.
-async fn after_put(sim: &Arc<Sim>, job_id: u64, call: &Call, headers: &HeaderMap) {
-    let meta = |name: &str| {
-        headers
-            .get(format!("x-amz-meta-{name}"))
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.is_empty())
-    };
-    if call.bucket == sim.tile_bucket {
-        let has_receipt = meta("message_id").is_some() && meta("receipt_handle").is_some();
-        let metadata = match meta("metadata").map(serde_json::from_str::<serde_json::Value>) {
-            None => TileObjectMetadata::Absent,
-            Some(Ok(serde_json::Value::Object(m))) => {
-                let size = |k: &str| m.get(k).and_then(serde_json::Value::as_u64);
-                TileObjectMetadata::Sizes(size("x_size"), size("y_size"))
-            }
-            Some(_) => TileObjectMetadata::Invalid,
-        };
-        let mut inner = sim.lock();
-        if let Some(job) = inner.jobs.get_mut(&job_id) {
-            job.stats.upload_seen();
-            *job.tile_puts.entry(call.key.clone()).or_default() += 1;
-            job.tile_objects.insert(
-                call.key.clone(),
-                TileObject {
-                    has_receipt,
-                    metadata,
-                },
-            );
-            if has_receipt {
-                job.stats.tiles_stored += 1;
-            } else {
-                job.stats.tiles_missing_metadata += 1;
-                log::warn!(
-                    "job {job_id}: tile {} stored without message_id/receipt_handle metadata; its chunk cannot be ingested",
-                    call.key
-                );
-            }
-        }
-        return;
-    }
-    if call.bucket != sim.ingest_bucket {
-        return;
-    }
-    let Some(dtype) = sim.lock().jobs.get(&job_id).map(|j| j.channel.datatype) else {
-        return;
-    };
-    let tagged = meta("metadata")
-        .and_then(|m| serde_json::from_str::<serde_json::Value>(m).ok())
-        .is_some_and(|m| m.get("ingest_job").is_some());
-    // Read back what moto stored: the request body may be aws-chunked with checksum trailers.
-    let stored = match sim.admin.get_object(&sim.ingest_bucket, &call.key).await {
-        Ok(Some(b)) => b,
-        Ok(None) => return,
-        Err(e) => {
-            log::error!("job {job_id}: reading uploaded cuboid {}: {e}", call.key);
-            return;
-        }
-    };
-    let store = sim.store.clone();
-    let key = call.key.clone();
-    let result = tokio::task::spawn_blocking(move || {
-        if !tagged {
-            return Err(
-                "no metadata JSON with ingest_job: cuboid_import_lambda fails on it and BossDB \
-                 never imports the cuboid"
-                    .to_string(),
-            );
-        }
-        cuboid::decompress_cuboid(&stored, dtype).map_err(|e| e.to_string())?;
-        store
-            .put_compressed(&key, &stored)
-            .map_err(|e| e.to_string())
-    })
-    .await
-    .unwrap_or_else(|e| Err(e.to_string()));
-    let _ = sim.admin.delete_object(&sim.ingest_bucket, &call.key).await;
-    let mut inner = sim.lock();
-    if let Some(job) = inner.jobs.get_mut(&job_id) {
-        job.stats.upload_seen();
-        match result {
-            Ok(()) => job.stats.cuboids_stored += 1,
-            Err(e) => {
-                job.stats.cuboid_errors += 1;
-                log::error!("job {job_id}: cuboid {} rejected: {e}", call.key);
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -64,6 +64,9 @@ pub struct JobStats {
     pub tiles_stored: u64,
     /// Tiles stored without them (their chunk can never be ingested on BossDB).
     pub tiles_missing_metadata: u64,
+    /// Tiles stored without a `metadata` JSON giving the job's tile size as `x_size`/`y_size`
+    /// (their chunk is not ingested; see `TileObjectMetadata::names_tile_size`).
+    pub tiles_bad_metadata: u64,
     pub duplicate_tiles: u64,
     /// Tile-index messages the service cannot index (no or malformed `ingest_job`, `chunk_key`
     /// or `tile_key`, or another job's id): dead-lettered on BossDB, the tile is not indexed.
@@ -84,7 +87,15 @@ pub struct JobStats {
     /// scan cannot see them, so BossDB completes the job without their data.
     pub chunks_lost_on_bossdb: u64,
     pub cuboids_stored: u64,
+    /// Volumetric cuboids that do not decompress to a whole cuboid (the simulator's own check;
+    /// on BossDB they fail at read time).
     pub cuboid_errors: u64,
+    /// Volumetric cuboids without a `metadata` JSON naming `ingest_job`: cuboid_import_lambda
+    /// fails on them and BossDB never imports them.
+    pub cuboids_not_imported: u64,
+    /// The largest user metadata (keys and values, as S3 counts it) of any PutObject of the job;
+    /// S3 refuses more than 2048 bytes.
+    pub metadata_bytes_max: u64,
     pub tile_errors: u64,
     pub tiles_reenqueued: u64,
     pub first_upload: Option<f64>,
@@ -133,6 +144,17 @@ pub enum TileObjectMetadata {
     Invalid,
     /// JSON with these `x_size` / `y_size` (the shape of a black replacement tile).
     Sizes(Option<u64>, Option<u64>),
+}
+
+impl TileObjectMetadata {
+    /// Whether the tile-ingest lambda finds the job's tile size here. It only reads
+    /// `x_size`/`y_size` to shape a black tile for one it cannot decode (1024 when absent), and
+    /// a shape that differs from the other tiles fails the whole chunk. A client cannot know
+    /// beforehand which tiles BossDB will fail to decode, so the simulator requires the sizes
+    /// on every tile: a client that drops them fails here even when all its tiles decode.
+    pub fn names_tile_size(self, (width, height): (u64, u64)) -> bool {
+        self == TileObjectMetadata::Sizes(Some(width), Some(height))
+    }
 }
 
 pub struct Job {

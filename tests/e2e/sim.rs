@@ -30,6 +30,7 @@ mod backend;
 mod cutout;
 mod fidelity;
 mod front_door;
+mod lambda_fields;
 mod queues;
 mod rest;
 mod startup;

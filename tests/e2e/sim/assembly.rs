@@ -449,9 +449,10 @@ async fn volumetric_cuboids_are_checked_and_stored(backend: Backend) {
     assert_eq!(
         (
             stats["cuboid_errors"].clone(),
+            stats["cuboids_not_imported"].clone(),
             stats["cuboids_stored"].clone()
         ),
-        (json!(2), json!(0))
+        (json!(1), json!(1), json!(0))
     );
     put(good, Some(&metadata)).await.unwrap();
     assert_eq!(sim.stats(id).await["cuboids_stored"], json!(1));
