@@ -86,6 +86,8 @@ async fn a_hyperstack_tile_job_is_uploaded_exactly() {
         "{}",
         out.both()
     );
+    sim.assert_completed_cleanly(crate::support::volumetric::job_id(&out))
+        .await;
 
     for z in 0..PAGES {
         let got = cutout(
