@@ -14,6 +14,7 @@
 //! - an empty or undecodable tile: black, reported on the tile-error queue.
 
 use crate::parameters::{self, ParametersProblem};
+use crate::plan;
 use crate::state::{Sim, TileObjectMetadata};
 use crate::store::Region;
 use boss_protocol::cuboid::{Dtype, CUBOID_X, CUBOID_Y, CUBOID_Z};
@@ -107,17 +108,8 @@ pub async fn ingest(sim: &Sim, id: u64, body: &str) -> Outcome {
         row.assembling = true;
         row.slices.iter().copied().collect()
     };
-    let tiles: Vec<TileKey> = slices
-        .iter()
-        .map(|&z| TileKey {
-            ids: chunk.ids,
-            resolution: chunk.resolution,
-            x: chunk.x,
-            y: chunk.y,
-            z,
-            t: chunk.t,
-        })
-        .collect();
+    // The row's tiles in z order, as the lambda sorts the keys it lists.
+    let tiles: Vec<TileKey> = slices.iter().map(|&z| plan::tile_at(&chunk, z)).collect();
 
     let mut read = Vec::with_capacity(tiles.len());
     for tile in &tiles {

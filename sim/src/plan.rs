@@ -95,14 +95,7 @@ impl JobPlan {
     pub fn chunk_tiles(&self, chunk: &TileChunkKey) -> impl Iterator<Item = TileKey> + 'static {
         let first = self.z.start + CUBOID_Z * chunk.z.saturating_sub(self.z.start / CUBOID_Z);
         let chunk = *chunk;
-        (first..first + chunk.num_tiles).map(move |z| TileKey {
-            ids: chunk.ids,
-            resolution: chunk.resolution,
-            x: chunk.x,
-            y: chunk.y,
-            z,
-            t: chunk.t,
-        })
+        (first..first + chunk.num_tiles).map(move |z| tile_at(&chunk, z))
     }
 
     /// The tiles the completion scan expects in a chunk (boss-tools `ChunkScanner.check_tiles`):
@@ -110,14 +103,7 @@ impl JobPlan {
     pub fn scanned_tiles(chunk: &TileChunkKey) -> impl Iterator<Item = TileKey> + 'static {
         let chunk = *chunk;
         let first = chunk.z * CUBOID_Z;
-        (first..first + chunk.num_tiles).map(move |z| TileKey {
-            ids: chunk.ids,
-            resolution: chunk.resolution,
-            x: chunk.x,
-            y: chunk.y,
-            z,
-            t: chunk.t,
-        })
+        (first..first + chunk.num_tiles).map(move |z| tile_at(&chunk, z))
     }
 
     /// The upload messages of a tile job, in queue order.
@@ -183,6 +169,18 @@ impl JobPlan {
             }
         }
         VolumetricUploadMessage { chunk_key, cuboids }
+    }
+}
+
+/// The tile of `chunk`'s footprint at absolute slice `z`.
+pub fn tile_at(chunk: &TileChunkKey, z: u64) -> TileKey {
+    TileKey {
+        ids: chunk.ids,
+        resolution: chunk.resolution,
+        x: chunk.x,
+        y: chunk.y,
+        z,
+        t: chunk.t,
     }
 }
 

@@ -9,6 +9,7 @@ use super::{moto_sqs, tile_config, volumetric_config, Api};
 use crate::support::data::{voxel, Dtype};
 use crate::support::sim::{Backend, SimHandle, SimOptions};
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_sqs::types::Message;
 use boss_protocol::api::Credentials;
 use boss_protocol::cuboid;
 use boss_protocol::keys::TileKey;
@@ -50,6 +51,103 @@ pub fn tile_png(dtype: Dtype, tile: u64, x: u64, y: u64, z: u64) -> Vec<u8> {
     out.into_inner()
 }
 
+/// A tile job's client side driven with the AWS SDK: its queues, bucket and parameters from a
+/// join, and the steps of protocol §4.1 one by one, so a test can leave one out or change it.
+pub struct TileClient {
+    pub job: u64,
+    pub sqs: aws_sdk_sqs::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub upload: String,
+    pub index: String,
+    pub bucket: String,
+    pub parameters: UploadParameters,
+}
+
+impl TileClient {
+    pub fn new(sim: &SimHandle, join: &super::SimJoin, creds: &Credentials) -> TileClient {
+        let upload = join.ingest_job.upload_queue.clone().unwrap();
+        TileClient {
+            job: join.ingest_job.id,
+            sqs: sim.sqs(&creds.access_key, &creds.secret_key),
+            s3: sim.s3(&creds.access_key, &creds.secret_key),
+            index: join.ingest_job.tile_index_queue.clone().unwrap(),
+            bucket: join.tile_bucket_name.clone().unwrap(),
+            parameters: UploadParameters {
+                upload_queue: upload.clone(),
+                ingest_queue: join.ingest_job.ingest_queue.clone(),
+                KVIO_SETTINGS: join.raw["KVIO_SETTINGS"].clone(),
+                STATEIO_CONFIG: join.raw["STATEIO_CONFIG"].clone(),
+                OBJECTIO_CONFIG: join.raw["OBJECTIO_CONFIG"].clone(),
+                resource: join.raw["resource"].clone(),
+            },
+            upload,
+        }
+    }
+
+    /// Up to 10 upload messages (no wait).
+    pub async fn receive(&self) -> Vec<Message> {
+        self.sqs
+            .receive_message()
+            .queue_url(&self.upload)
+            .max_number_of_messages(10)
+            .wait_time_seconds(0)
+            .send()
+            .await
+            .expect("receive upload messages")
+            .messages
+            .unwrap_or_default()
+    }
+
+    /// The compact JSON of a tile's `metadata`, as a client sends it.
+    pub fn metadata(&self, message: &TileUploadMessage, tile: u64) -> String {
+        to_compact_json(&TileMetadata {
+            chunk_key: message.chunk_key.clone(),
+            tile_key: message.tile_key.clone(),
+            ingest_job: self.job,
+            parameters: self.parameters.clone(),
+            x_size: tile,
+            y_size: tile,
+        })
+    }
+
+    /// PutObject of a tile with `metadata`, and `message_id`/`receipt_handle` of `receipt`.
+    pub async fn put(&self, key: &str, body: Vec<u8>, metadata: &str, receipt: Option<&Message>) {
+        let mut put = self
+            .s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(ByteStream::from(body))
+            .metadata("metadata", metadata);
+        if let Some(m) = receipt {
+            put = put
+                .metadata("message_id", m.message_id().unwrap())
+                .metadata("receipt_handle", m.receipt_handle().unwrap());
+        }
+        put.send().await.expect("put tile");
+    }
+
+    pub async fn index(&self, body: &str) {
+        self.sqs
+            .send_message()
+            .queue_url(&self.index)
+            .message_body(body)
+            .send()
+            .await
+            .expect("index tile");
+    }
+
+    pub async fn delete(&self, m: &Message) {
+        self.sqs
+            .delete_message()
+            .queue_url(&self.upload)
+            .receipt_handle(m.receipt_handle().unwrap())
+            .send()
+            .await
+            .expect("delete upload message");
+    }
+}
+
 /// Works through the whole upload queue as a client would; `how` decides per tile key.
 pub async fn upload_all(
     sim: &SimHandle,
@@ -59,30 +157,10 @@ pub async fn upload_all(
     tile: u64,
     how: impl Fn(&TileKey) -> Upload,
 ) -> usize {
-    let sqs = sim.sqs(&creds.access_key, &creds.secret_key);
-    let s3 = sim.s3(&creds.access_key, &creds.secret_key);
-    let upload = join.ingest_job.upload_queue.clone().unwrap();
-    let index = join.ingest_job.tile_index_queue.clone().unwrap();
-    let bucket = join.tile_bucket_name.clone().unwrap();
-    let parameters = UploadParameters {
-        upload_queue: upload.clone(),
-        ingest_queue: join.ingest_job.ingest_queue.clone(),
-        KVIO_SETTINGS: join.raw["KVIO_SETTINGS"].clone(),
-        STATEIO_CONFIG: join.raw["STATEIO_CONFIG"].clone(),
-        OBJECTIO_CONFIG: join.raw["OBJECTIO_CONFIG"].clone(),
-        resource: join.raw["resource"].clone(),
-    };
+    let client = TileClient::new(sim, join, creds);
     let mut done = 0;
     loop {
-        let out = sqs
-            .receive_message()
-            .queue_url(&upload)
-            .max_number_of_messages(10)
-            .wait_time_seconds(0)
-            .send()
-            .await
-            .expect("receive upload messages");
-        let messages = out.messages.unwrap_or_default();
+        let messages = client.receive().await;
         if messages.is_empty() {
             return done;
         }
@@ -94,41 +172,13 @@ pub async fn upload_all(
                 Upload::Garbage => b"not an image".to_vec(),
                 _ => tile_png(dtype, tile, key.x, key.y, key.z),
             };
-            let metadata = TileMetadata {
-                chunk_key: msg.chunk_key.clone(),
-                tile_key: msg.tile_key.clone(),
-                ingest_job: join.ingest_job.id,
-                parameters: parameters.clone(),
-                x_size: tile,
-                y_size: tile,
-            };
-            let text = to_compact_json(&metadata);
-            let mut put = s3
-                .put_object()
-                .bucket(&bucket)
-                .key(&msg.tile_key)
-                .body(ByteStream::from(body))
-                .metadata("metadata", &text);
-            if mode != Upload::NoMessageMetadata {
-                put = put
-                    .metadata("message_id", m.message_id().unwrap())
-                    .metadata("receipt_handle", m.receipt_handle().unwrap());
-            }
-            put.send().await.expect("put tile");
+            let text = client.metadata(&msg, tile);
+            let receipt = (mode != Upload::NoMessageMetadata).then_some(&m);
+            client.put(&msg.tile_key, body, &text, receipt).await;
             if mode != Upload::NotIndexed {
-                sqs.send_message()
-                    .queue_url(&index)
-                    .message_body(&text)
-                    .send()
-                    .await
-                    .expect("index tile");
+                client.index(&text).await;
             }
-            sqs.delete_message()
-                .queue_url(&upload)
-                .receipt_handle(m.receipt_handle().unwrap())
-                .send()
-                .await
-                .expect("delete upload message");
+            client.delete(&m).await;
             done += 1;
         }
     }

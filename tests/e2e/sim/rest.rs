@@ -147,6 +147,33 @@ async fn create_refuses_bad_configs_with_the_reason(backend: Backend) {
     );
 }
 
+/// The keys of a join answer of a live job, in the order `IngestJobView.get` inserts them.
+const JOIN_KEYS: [&str; 9] = [
+    "ingest_job",
+    "credentials",
+    "tile_bucket_name",
+    "ingest_bucket_name",
+    "KVIO_SETTINGS",
+    "STATEIO_CONFIG",
+    "OBJECTIO_CONFIG",
+    "resource",
+    "ingest_lambda",
+];
+
+/// The keys of its `ingest_job`: `IngestJobListSerializer`'s fields, then `tile_index_queue`.
+const JOB_KEYS: [&str; 10] = [
+    "id",
+    "collection",
+    "experiment",
+    "channel",
+    "status",
+    "ingest_queue",
+    "upload_queue",
+    "tile_count",
+    "ingest_type",
+    "tile_index_queue",
+];
+
 async fn create_and_join_bodies(backend: Backend) {
     let sim = SimHandle::start(SimOptions::on(backend));
     let api = Api::new(&sim);
@@ -206,27 +233,12 @@ async fn create_and_join_bodies(backend: Backend) {
         text.find(&format!("\"{key}\":"))
             .unwrap_or_else(|| panic!("{key} missing: {text}"))
     };
-    let order = [
-        "ingest_job",
-        "id",
-        "collection",
-        "experiment",
-        "channel",
-        "status",
-        "ingest_queue",
-        "upload_queue",
-        "tile_count",
-        "ingest_type",
-        "tile_index_queue",
-        "credentials",
-        "tile_bucket_name",
-        "ingest_bucket_name",
-        "KVIO_SETTINGS",
-        "STATEIO_CONFIG",
-        "OBJECTIO_CONFIG",
-        "resource",
-        "ingest_lambda",
-    ];
+    // `ingest_job` comes first and holds the first occurrence of each of its keys.
+    let order: Vec<&str> = ["ingest_job"]
+        .into_iter()
+        .chain(JOB_KEYS)
+        .chain(JOIN_KEYS.into_iter().skip(1))
+        .collect();
     assert!(order.windows(2).all(|w| at(w[0]) < at(w[1])), "{text}");
     // Every join mints a new key pair.
     let (_, again) = api.join_uploading(1).await;
@@ -262,17 +274,7 @@ async fn preparing_jobs_cannot_complete_and_join_without_credentials(backend: Ba
         .keys()
         .map(String::as_str)
         .collect();
-    let mut want = [
-        "ingest_job",
-        "credentials",
-        "tile_bucket_name",
-        "ingest_bucket_name",
-        "KVIO_SETTINGS",
-        "STATEIO_CONFIG",
-        "OBJECTIO_CONFIG",
-        "resource",
-        "ingest_lambda",
-    ];
+    let mut want = JOIN_KEYS;
     want.sort();
     assert_eq!(keys, want, "{join}");
     assert!(join["ingest_job"]["tile_index_queue"].is_string(), "{join}");
@@ -294,7 +296,7 @@ async fn preparing_jobs_cannot_complete_and_join_without_credentials(backend: Ba
 async fn complete_once_drained(api: &Api<'_>, id: u64) -> super::Reply {
     for _ in 0..100 {
         let answer = api.complete(id).await;
-        if answer.1["info"] != json!("Internal queues not empty yet") {
+        if answer.1["info"] != json!(INTERNAL_NOT_EMPTY) {
             return answer;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -303,6 +305,21 @@ async fn complete_once_drained(api: &Api<'_>, id: u64) -> super::Reply {
 }
 
 const INTERNAL_NOT_EMPTY: &str = "Internal queues not empty yet";
+
+/// With no wait on the queues: WAIT_ON_QUEUES, COMPLETING, then COMPLETE.
+async fn complete_at_once(api: &Api<'_>, id: u64) {
+    assert_eq!(
+        complete_once_drained(api, id).await,
+        (202, json!({"job_status": 6, "wait_secs": 0}))
+    );
+    assert_eq!(
+        api.complete(id).await,
+        (202, json!({"job_status": 5, "wait_secs": 0}))
+    );
+    api.sim
+        .wait_for_state(id, "COMPLETE", Duration::from_secs(10))
+        .await;
+}
 
 /// Walks a tile job through every row of the complete table (spec §2.4) in the order of
 /// `IngestManager.try_enter_wait_on_queue_state` and `try_start_completing`: queues first, then
@@ -463,16 +480,7 @@ async fn complete_then_join_and_cancel(backend: Backend) {
     // The service indexes and assembles the tile. Wait for it: the real complete counts only
     // visible messages, so a chunk still being assembled would be re-sent by the scan.
     super::assembly::wait_for_stat(&sim, id, "chunks_assembled", 1).await;
-    assert_eq!(
-        complete_once_drained(&api, id).await,
-        (202, json!({"job_status": 6, "wait_secs": 0}))
-    );
-    assert_eq!(
-        api.complete(id).await,
-        (202, json!({"job_status": 5, "wait_secs": 0}))
-    );
-    sim.wait_for_state(id, "COMPLETE", Duration::from_secs(10))
-        .await;
+    complete_at_once(&api, id).await;
     assert_eq!(api.complete(id).await, (204, Value::Null));
     // A finished tile job's queues are gone: the join looks up its tile-index queue first and
     // fails with 9001, and so does a cancel. Its status still answers.
@@ -560,16 +568,7 @@ async fn finished_volumetric_jobs_answer_as_the_view_does(backend: Backend) {
             .len(),
         1
     );
-    assert_eq!(
-        api.complete(id).await,
-        (202, json!({"job_status": 6, "wait_secs": 0}))
-    );
-    assert_eq!(
-        api.complete(id).await,
-        (202, json!({"job_status": 5, "wait_secs": 0}))
-    );
-    sim.wait_for_state(id, "COMPLETE", Duration::from_secs(10))
-        .await;
+    complete_at_once(&api, id).await;
     assert_eq!(
         api.join(id).await,
         (
