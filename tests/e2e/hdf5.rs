@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use crate::support::cmd::{bin_dir, temp_dir, Cmd, Output};
 use crate::support::data::{voxel, Dtype};
 use crate::support::sim::{SimHandle, SimOptions};
+use crate::support::volumetric::cutout;
 
 /// x is not a multiple of the 512 tile: the x=1 chunks are 488 wide and padded.
 const WIDTH: u64 = 1000;
@@ -138,23 +139,8 @@ async fn a_chunk_job_with_a_missing_chunk_reports_black_tiles_and_stores_the_res
         out.both()
     );
 
-    let http = reqwest::Client::new();
     for z in 0..DEPTH {
-        let url = format!(
-            "{}/v1/cutout/col/exp/ch16/0/0:{WIDTH}/0:{HEIGHT}/{z}:{}/",
-            sim.api,
-            z + 1
-        );
-        let got = http
-            .get(&url)
-            .header("Authorization", format!("Token {}", sim.token))
-            .header("Accept", "application/octet-stream")
-            .send()
-            .await
-            .expect("cutout request")
-            .bytes()
-            .await
-            .expect("cutout body");
+        let got = cutout(&sim, "ch16", (0, WIDTH), (0, HEIGHT), (z, z + 1)).await;
         let missing = |x: u64| x >= 512 && z >= Z_CHUNK;
         let want: Vec<u8> = (0..HEIGHT)
             .flat_map(|y| {

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use crate::support::cmd::{temp_dir, Cmd, Output};
 use crate::support::data::{Dtype, Format, Stack};
 use crate::support::sim::{SimHandle, SimOptions};
+use crate::support::volumetric::cutout;
 
 /// The extent of every job here: x/y not multiples of the 512 tile, z not a multiple of 16.
 const WIDTH: u32 = 700;
@@ -83,25 +84,15 @@ fn job_id(out: &Output) -> u64 {
 
 /// Reads the whole extent back and compares it with the source, slice by slice.
 async fn assert_cutout_equals(sim: &SimHandle, channel: &str, stack: &Stack) {
-    let http = reqwest::Client::new();
     for z in Z.0..Z.1 {
-        let url = format!(
-            "{}/v1/cutout/col/exp/{channel}/0/0:{}/0:{}/{z}:{}/",
-            sim.api,
-            stack.width,
-            stack.height,
-            z + 1
-        );
-        let got = http
-            .get(&url)
-            .header("Authorization", format!("Token {}", sim.token))
-            .header("Accept", "application/octet-stream")
-            .send()
-            .await
-            .expect("cutout request")
-            .bytes()
-            .await
-            .expect("cutout body");
+        let got = cutout(
+            sim,
+            channel,
+            (0, stack.width.into()),
+            (0, stack.height.into()),
+            (z, z + 1),
+        )
+        .await;
         let want = stack.expected_box(
             (0, stack.width.into()),
             (0, stack.height.into()),
@@ -116,13 +107,13 @@ async fn assert_cutout_equals(sim: &SimHandle, channel: &str, stack: &Stack) {
     }
 }
 
-/// The sim saw every tile stored once, with metadata, and no tile errors.
-fn assert_clean_stats(stats: &Value, tiles: u64) {
-    assert_eq!(stats["state"], "COMPLETE", "{stats}");
+/// The job completed cleanly, and the sim saw every tile stored once, with no tile errors.
+async fn assert_clean_stats(sim: &SimHandle, job: u64, tiles: u64) -> Value {
+    let stats = sim.assert_completed_cleanly(job).await;
     assert_eq!(stats["tiles_stored"], tiles, "{stats}");
-    assert_eq!(stats["tiles_missing_metadata"], 0, "{stats}");
     assert_eq!(stats["duplicate_tiles"], 0, "{stats}");
     assert_eq!(stats["tile_errors"], 0, "{stats}");
+    stats
 }
 
 /// 2 × 2 tiles per slice, 37 slices.
@@ -154,8 +145,12 @@ async fn uint8_png_stack_is_created_uploaded_and_completed_exactly() {
         "{}",
         out.both()
     );
-    let stats = sim.stats(job).await;
-    assert_clean_stats(&stats, TILES);
+    let stats = assert_clean_stats(&sim, job, TILES).await;
+    // A tile's S3 user metadata as the client sends it, with the join's production-shaped
+    // parameters and, on the embedded backend, a production-length receipt handle.
+    let metadata = stats["metadata_bytes_max"].as_u64().unwrap();
+    eprintln!("largest tile metadata: {metadata} bytes of S3's 2048");
+    assert!(metadata > 0 && metadata <= 2048, "{stats}");
     assert_cutout_equals(&sim, "ch", &stack).await;
 
     // `verify` reads the job back tile by tile and agrees.
@@ -258,7 +253,7 @@ async fn uint16_tiff_stack_is_uploaded_exactly() {
     let out = run(ingest(&sim, &config)).await;
     assert_eq!(out.code, Some(0), "{}", out.both());
     let job = job_id(&out);
-    assert_clean_stats(&sim.stats(job).await, TILES);
+    assert_clean_stats(&sim, job, TILES).await;
     assert_cutout_equals(&sim, "ch16", &stack).await;
 }
 
@@ -325,11 +320,10 @@ async fn a_client_killed_mid_job_is_resumed_with_its_job_id() {
         "{}",
         out.both()
     );
-    let stats = sim
-        .wait_for_state(job, "COMPLETE", Duration::from_secs(5))
+    sim.wait_for_state(job, "COMPLETE", Duration::from_secs(5))
         .await;
+    let stats = sim.assert_completed_cleanly(job).await;
     assert_eq!(stats["tile_errors"], 0, "{stats}");
-    assert_eq!(stats["tiles_missing_metadata"], 0, "{stats}");
     assert_cutout_equals(&sim, "ch", &stack).await;
 }
 
@@ -364,10 +358,8 @@ async fn three_clients_on_one_job_complete_it_exactly() {
         uploaded >= TILES,
         "clients uploaded {uploaded} of {TILES} tiles"
     );
-    let stats = sim.stats(job).await;
-    assert_eq!(stats["state"], "COMPLETE", "{stats}");
+    let stats = sim.assert_completed_cleanly(job).await;
     assert_eq!(stats["tile_errors"], 0, "{stats}");
-    assert_eq!(stats["tiles_missing_metadata"], 0, "{stats}");
     assert_cutout_equals(&sim, "ch", &stack).await;
 }
 
@@ -427,10 +419,8 @@ async fn keys_expiring_every_few_seconds_are_renewed_without_loss() {
     let out = run(ingest(&sim, &config)).await;
     assert_eq!(out.code, Some(0), "{}", out.both());
     let job = job_id(&out);
-    let stats = sim.stats(job).await;
-    assert_eq!(stats["state"], "COMPLETE", "{stats}");
+    let stats = sim.assert_completed_cleanly(job).await;
     assert_eq!(stats["tile_errors"], 0, "{stats}");
-    assert_eq!(stats["tiles_missing_metadata"], 0, "{stats}");
     assert!(
         stats["rest_requests"]["join"].as_u64().unwrap_or(0) > 1,
         "the keys were never renewed: {stats}"
@@ -450,8 +440,7 @@ async fn injected_faults_do_not_lose_a_voxel() {
     let out = run(ingest(&sim, &config)).await;
     assert_eq!(out.code, Some(0), "{}", out.both());
     let job = job_id(&out);
-    let stats = sim.stats(job).await;
-    assert_eq!(stats["state"], "COMPLETE", "{stats}");
+    let stats = sim.assert_completed_cleanly(job).await;
     assert_eq!(stats["tile_errors"], 0, "{stats}");
     assert!(
         stats["faults_injected"]["s3.put"].as_u64().unwrap_or(0) > 0,
@@ -537,25 +526,17 @@ async fn a_missing_slice_is_quarantined_and_reported() {
         stats["tiles_stored"].as_u64().unwrap() - stats["duplicate_tiles"].as_u64().unwrap();
     assert_eq!(unique, TILES - 4, "{stats}");
     // Chunks are slices 0–15, 16–31 and 32–36: the two without slice 20 are exact.
-    let http = reqwest::Client::new();
     for z in (0..16).chain(32..37) {
-        let url = format!(
-            "{}/v1/cutout/col/exp/ch/0/0:{WIDTH}/0:{HEIGHT}/{z}:{}/",
-            sim.api,
-            z + 1
-        );
-        let got = http
-            .get(&url)
-            .header("Authorization", format!("Token {}", sim.token))
-            .header("Accept", "application/octet-stream")
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
+        let got = cutout(
+            &sim,
+            "ch",
+            (0, WIDTH.into()),
+            (0, HEIGHT.into()),
+            (z, z + 1),
+        )
+        .await;
         let want = stack.expected_box((0, WIDTH.into()), (0, HEIGHT.into()), (z, z + 1));
-        assert!(got.as_ref() == want.as_slice(), "slice {z} differs");
+        assert!(got == want, "slice {z} differs");
     }
 }
 
@@ -624,7 +605,7 @@ async fn a_python_client_config_runs_unchanged() {
     let out = run(ingest(&sim, &config)).await;
     assert_eq!(out.code, Some(0), "{}", out.both());
     let job = job_id(&out);
-    assert_clean_stats(&sim.stats(job).await, TILES);
+    assert_clean_stats(&sim, job, TILES).await;
     assert_cutout_equals(&sim, "ch", &stack).await;
 }
 
@@ -731,6 +712,7 @@ async fn ctrl_c_finishes_tiles_in_flight_and_says_how_to_resume() {
     assert_eq!(out.code, Some(0), "{}", out.both());
     sim.wait_for_state(job, "COMPLETE", Duration::from_secs(5))
         .await;
+    sim.assert_completed_cleanly(job).await;
     assert_cutout_equals(&sim, "ch", &stack).await;
 }
 

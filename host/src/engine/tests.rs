@@ -11,7 +11,7 @@ use std::time::Duration;
 use boss_sim::faults::FaultSpec;
 use boss_sim::resources::Resources;
 use boss_sim::server::{AwsSource, Settings};
-use boss_sim::state::Timing;
+use boss_sim::state::{ExpiredKeys, Timing};
 use serde_json::{json, Value};
 use tokio::sync::{oneshot, Notify};
 
@@ -47,6 +47,7 @@ impl Sim {
                 wait_on_queues: Duration::ZERO,
                 credential_ttl: None,
                 visibility_timeout_secs: VISIBILITY.as_secs() as u32,
+                expired_keys: ExpiredKeys::Deleted,
             },
             faults: FaultSpec::default(),
             seed: 7,
