@@ -153,6 +153,18 @@ async fn uint8_png_stack_is_created_uploaded_and_completed_exactly() {
     assert!(metadata > 0 && metadata <= 2048, "{stats}");
     assert_cutout_equals(&sim, "ch", &stack).await;
 
+    // A late worker joining the finished job: the Boss answers 400/9001 NonExistentQueue, and
+    // the client reads the job's status and says so at once instead of retrying a join.
+    let out = run(ingest(&sim, &config).args(["-j", &job.to_string()])).await;
+    assert_eq!(out.code, Some(0), "{}", out.both());
+    assert_eq!(
+        out.stdout.trim(),
+        format!(
+            "Resuming ingest job {job} on {}\njob {job} is already complete",
+            sim.api
+        )
+    );
+
     // `verify` reads the job back tile by tile and agrees.
     let verify = || {
         Cmd::boss_ingest()
