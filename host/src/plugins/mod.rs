@@ -13,25 +13,28 @@
 //! and never unloaded. Processor handles are cheap to clone and safe to share between threads.
 //!
 //! # Layout
+//! - `cache`: where a library came from, and loading each library file once.
 //! - [`search`]: the search path and finding a library file by name.
 //! - [`error`]: [`PluginsError`], one readable paragraph per failure.
 //! - [`services`]: the host services (local, `s3://` and `http(s)://` reads, logging) plugins get.
 
+mod cache;
 pub mod error;
 pub mod optional;
 pub mod search;
 pub mod services;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 use plugin_abi::loader::{self, Library};
 use plugin_abi::{ChunkArray, ClassInfo, ErrorKind, PluginError, ProcessorKind, TileOutput};
 
+pub use cache::Source;
 pub use error::PluginsError;
 pub use search::{SearchDir, SearchPath};
 
+use cache::{load, Loaded};
 use services::Services;
 
 /// A processor as a config names it: `class`, optional `plugin` (library), and its params (with
@@ -54,58 +57,6 @@ fn builtin_modules() -> Vec<plugin_abi::PluginModuleRef> {
         boss_ingest_plugin_catmaid::root_module(),
         boss_ingest_plugin_intern::root_module(),
     ]
-}
-
-/// Where a library came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
-    BuiltIn,
-    File(PathBuf),
-}
-
-impl std::fmt::Display for Source {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Source::BuiltIn => f.write_str("built into boss-ingest"),
-            Source::File(path) => write!(f, "{}", path.display()),
-        }
-    }
-}
-
-/// A library ready to construct processors.
-#[derive(Debug, Clone)]
-struct Loaded {
-    library: Library,
-    source: Source,
-}
-
-/// Libraries loaded in this process, by canonical path. Never emptied: a loaded library is never
-/// unloaded (its code may be running on any thread), and loading a file once is enough.
-fn loaded_libraries() -> &'static Mutex<HashMap<PathBuf, Library>> {
-    static LOADED: OnceLock<Mutex<HashMap<PathBuf, Library>>> = OnceLock::new();
-    LOADED.get_or_init(|| Mutex::new(HashMap::new()))
-}
-
-/// Loads (or returns the already loaded) library at `path`.
-fn load(path: &Path) -> Result<Loaded, PluginsError> {
-    let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-    // A poisoned lock only means another thread panicked while holding it; the map is still a
-    // valid cache.
-    let mut cache = loaded_libraries()
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let library = match cache.get(&canonical) {
-        Some(library) => library.clone(),
-        None => {
-            let library = Library::load(path)?;
-            cache.insert(canonical, library.clone());
-            library
-        }
-    };
-    Ok(Loaded {
-        library,
-        source: Source::File(path.to_path_buf()),
-    })
 }
 
 /// Everything boss-ingest knows about a library, for `boss-ingest plugins`.
