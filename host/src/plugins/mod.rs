@@ -14,17 +14,19 @@
 //!
 //! # Layout
 //! - `cache`: where a library came from, and loading each library file once.
+//! - `listing`: what `boss-ingest plugins` shows.
 //! - [`search`]: the search path and finding a library file by name.
 //! - [`error`]: [`PluginsError`], one readable paragraph per failure.
 //! - [`services`]: the host services (local, `s3://` and `http(s)://` reads, logging) plugins get.
 
 mod cache;
 pub mod error;
+mod listing;
 pub mod optional;
 pub mod search;
 pub mod services;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use plugin_abi::loader::{self, Library};
@@ -32,6 +34,7 @@ use plugin_abi::{ChunkArray, ClassInfo, ErrorKind, PluginError, ProcessorKind, T
 
 pub use cache::Source;
 pub use error::PluginsError;
+pub use listing::{FoundLibrary, LibraryInfo, Listing};
 pub use search::{SearchDir, SearchPath};
 
 use cache::{load, Loaded};
@@ -57,49 +60,6 @@ fn builtin_modules() -> Vec<plugin_abi::PluginModuleRef> {
         boss_ingest_plugin_catmaid::root_module(),
         boss_ingest_plugin_intern::root_module(),
     ]
-}
-
-/// Everything boss-ingest knows about a library, for `boss-ingest plugins`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LibraryInfo {
-    /// The name the library gives itself.
-    pub name: String,
-    pub source: Source,
-    pub abi_version: String,
-    pub description: String,
-    pub classes: Vec<ClassInfo>,
-}
-
-impl LibraryInfo {
-    fn of(loaded: &Loaded) -> LibraryInfo {
-        LibraryInfo {
-            name: loaded.library.name().to_string(),
-            source: loaded.source.clone(),
-            abi_version: loaded.library.abi_version().to_string(),
-            description: loaded.library.description().to_string(),
-            classes: loaded.library.classes().to_vec(),
-        }
-    }
-}
-
-/// A library file found on the search path.
-#[derive(Debug)]
-pub struct FoundLibrary {
-    /// The name configs use for it (`foo` for `libboss_ingest_plugin_foo.so`).
-    pub name: String,
-    pub path: PathBuf,
-    /// What loading it gave.
-    pub library: Result<LibraryInfo, PluginsError>,
-    /// Another library or a built-in has the same name, so configs cannot use this name alone.
-    pub ambiguous: bool,
-}
-
-/// What `boss-ingest plugins` shows.
-#[derive(Debug)]
-pub struct Listing {
-    pub builtins: Vec<LibraryInfo>,
-    pub found: Vec<FoundLibrary>,
-    pub searched: Vec<SearchDir>,
 }
 
 /// The plugin registry of one process: built-ins plus the search path for libraries.
@@ -170,28 +130,6 @@ impl Plugins {
         )
         .map_err(|e| who.constructor_error(e))?;
         Ok((inner, Arc::new(who)))
-    }
-
-    /// Built-ins, every library file on the search path (loaded, to show its classes), and the
-    /// directories searched.
-    pub fn list(&self) -> Listing {
-        let builtin_names: Vec<&str> = self.builtins.iter().map(|b| b.library.name()).collect();
-        let files = self.search.all_libraries();
-        let found = files
-            .iter()
-            .map(|(name, path)| FoundLibrary {
-                name: name.clone(),
-                path: path.clone(),
-                library: load(path).map(|l| LibraryInfo::of(&l)),
-                ambiguous: builtin_names.contains(&name.as_str())
-                    || files.iter().filter(|(n, _)| n == name).count() > 1,
-            })
-            .collect();
-        Listing {
-            builtins: self.builtins.iter().map(LibraryInfo::of).collect(),
-            found,
-            searched: self.search.dirs().to_vec(),
-        }
     }
 
     /// Finds the library and the class name within it for `spec`.
