@@ -13,6 +13,7 @@
 //! and never unloaded. Processor handles are cheap to clone and safe to share between threads.
 //!
 //! # Layout
+//! - `attribution`: which plugin and class a processor is; its errors rewritten to say so.
 //! - `cache`: where a library came from, and loading each library file once.
 //! - `listing`: what `boss-ingest plugins` shows.
 //! - `resolve`: a config's class name → a built-in or library and the class within it.
@@ -20,6 +21,7 @@
 //! - [`error`]: [`PluginsError`], one readable paragraph per failure.
 //! - [`services`]: the host services (local, `s3://` and `http(s)://` reads, logging) plugins get.
 
+mod attribution;
 mod cache;
 pub mod error;
 mod listing;
@@ -33,7 +35,7 @@ mod test_support;
 use std::sync::Arc;
 
 use plugin_abi::loader::{self, Library};
-use plugin_abi::{ChunkArray, ErrorKind, PluginError, ProcessorKind, TileOutput};
+use plugin_abi::{ChunkArray, PluginError, ProcessorKind, TileOutput};
 
 pub use cache::Source;
 pub use error::PluginsError;
@@ -41,8 +43,8 @@ pub use listing::{FoundLibrary, LibraryInfo, Listing};
 pub use resolve::ProcessorSpec;
 pub use search::{SearchDir, SearchPath};
 
+use attribution::Who;
 use cache::Loaded;
-use services::Services;
 
 /// The built-in plugins' root modules, in the order they are searched.
 fn builtin_modules() -> Vec<plugin_abi::PluginModuleRef> {
@@ -128,75 +130,6 @@ impl Plugins {
     }
 }
 
-/// Which processor a handle is, for messages.
-#[derive(Debug)]
-struct Who {
-    library: String,
-    class: String,
-    source: Source,
-}
-
-impl Who {
-    fn new(loaded: &Loaded, class: &str) -> Who {
-        Who {
-            library: loaded.library.name().to_string(),
-            class: class.to_string(),
-            source: loaded.source.clone(),
-        }
-    }
-
-    fn services(&self) -> Arc<dyn plugin_abi::HostApi> {
-        Arc::new(Services::new(&self.library, &self.class))
-    }
-
-    fn constructor_error(&self, e: PluginError) -> PluginsError {
-        let (library, class, origin, message) = (
-            self.library.clone(),
-            self.class.clone(),
-            self.source.to_string(),
-            e.message,
-        );
-        match e.kind {
-            ErrorKind::Params => PluginsError::Params {
-                library,
-                class,
-                origin,
-                message,
-            },
-            ErrorKind::Panic => PluginsError::ConstructorPanic {
-                library,
-                class,
-                origin,
-                message,
-            },
-            _ => PluginsError::Constructor {
-                library,
-                class,
-                origin,
-                message,
-            },
-        }
-    }
-
-    /// A processor call's error. A panic is the plugin's bug, not the data's: say whose.
-    fn call_error(&self, e: PluginError) -> PluginError {
-        if e.kind != ErrorKind::Panic {
-            return e;
-        }
-        PluginError::new(
-            ErrorKind::Panic,
-            format!(
-                "the plugin {}::{} ({}) {}; this is a bug in the plugin",
-                self.library, self.class, self.source, e.message
-            ),
-        )
-    }
-
-    fn name(&self) -> String {
-        format!("{}::{}", self.library, self.class)
-    }
-}
-
 /// A constructed path processor. Clone freely; calls may run on any thread.
 #[derive(Clone)]
 pub struct PathHandle {
@@ -278,10 +211,10 @@ impl ChunkHandle {
 
 #[cfg(test)]
 mod tests {
+    use plugin_abi::ErrorKind;
     use serde_json::json;
 
     use super::test_support::{error_text, job, nowhere, spec};
-    use super::*;
     #[test]
     fn params_rejected_by_the_plugin_carry_its_message() {
         let (_d, plugins) = nowhere();
