@@ -13,12 +13,14 @@
 //! and never unloaded. Processor handles are cheap to clone and safe to share between threads.
 //!
 //! # Layout
+//! - `registry`: [`Plugins`], the built-ins and the search path of one process.
+//! - `resolve`: a config's class name → a built-in or library and the class within it.
+//! - `handle`: constructing a processor, and the one handle type for all three kinds.
 //! - `attribution`: which plugin and class a processor is; its errors rewritten to say so.
 //! - `cache`: where a library came from, and loading each library file once.
 //! - `listing`: what `boss-ingest plugins` shows.
-//! - `resolve`: a config's class name → a built-in or library and the class within it.
-//! - `handle`: constructing a processor, and the one handle type for all three kinds.
 //! - [`search`]: the search path and finding a library file by name.
+//! - [`optional`]: legacy names served by plugins kept out of the binary (HDF5).
 //! - [`error`]: [`PluginsError`], one readable paragraph per failure.
 //! - [`services`]: the host services (local, `s3://` and `http(s)://` reads, logging) plugins get.
 
@@ -28,65 +30,17 @@ pub mod error;
 mod handle;
 mod listing;
 pub mod optional;
+mod registry;
 mod resolve;
 pub mod search;
 pub mod services;
 #[cfg(test)]
 mod test_support;
 
-use plugin_abi::loader::Library;
-
 pub use cache::Source;
 pub use error::PluginsError;
 pub use handle::{ChunkHandle, Handle, PathHandle, TileHandle};
 pub use listing::{FoundLibrary, LibraryInfo, Listing};
+pub use registry::Plugins;
 pub use resolve::ProcessorSpec;
 pub use search::{SearchDir, SearchPath};
-
-use cache::Loaded;
-
-/// The built-in plugins' root modules, in the order they are searched.
-fn builtin_modules() -> Vec<plugin_abi::PluginModuleRef> {
-    vec![
-        boss_ingest_plugin_stack::root_module(),
-        boss_ingest_plugin_testing::root_module(),
-        boss_ingest_plugin_multipage_tiff::root_module(),
-        boss_ingest_plugin_zarr::root_module(),
-        boss_ingest_plugin_cloudvolume::root_module(),
-        boss_ingest_plugin_catmaid::root_module(),
-        boss_ingest_plugin_intern::root_module(),
-    ]
-}
-
-/// The plugin registry of one process: built-ins plus the search path for libraries.
-pub struct Plugins {
-    search: SearchPath,
-    builtins: Vec<Loaded>,
-}
-
-impl std::fmt::Debug for Plugins {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Plugins")
-            .field("search", &self.search)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Plugins {
-    pub fn new(search: SearchPath) -> Plugins {
-        Plugins {
-            search,
-            builtins: builtin_modules()
-                .into_iter()
-                .map(|m| Loaded {
-                    library: Library::from_root_module(m),
-                    source: Source::BuiltIn,
-                })
-                .collect(),
-        }
-    }
-
-    pub fn search_path(&self) -> &SearchPath {
-        &self.search
-    }
-}
