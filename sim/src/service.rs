@@ -208,6 +208,7 @@ async fn index_tile(sim: &Sim, id: u64, body: &str, ingest_url: &str) {
             return;
         };
         if job.assembled.contains(&chunk_key) {
+            job.stats.tiles_indexed += 1;
             job.stats.duplicate_tiles += 1;
             delete_duplicate = true;
         } else if !job.uploaded_tiles.contains(&tile_key) {
@@ -217,6 +218,7 @@ async fn index_tile(sim: &Sim, id: u64, body: &str, ingest_url: &str) {
                 "job {id}: tile {tile_key} indexed but not validly uploaded; treated as missing"
             );
         } else {
+            job.stats.tiles_indexed += 1;
             let pending = job.pending.entry(chunk_key.clone()).or_default();
             if !pending.slices.insert(tile.z) {
                 job.stats.duplicate_tiles += 1;

@@ -50,6 +50,8 @@ pub struct JobStats {
     pub tiles_stored: u64,
     pub tiles_missing_metadata: u64,
     pub duplicate_tiles: u64,
+    /// Tile-index messages the service took for validly uploaded tiles (duplicates included).
+    pub tiles_indexed: u64,
     pub chunks_assembled: u64,
     pub cuboids_stored: u64,
     pub cuboid_errors: u64,
