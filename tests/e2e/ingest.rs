@@ -263,6 +263,28 @@ async fn uint16_tiff_stack_is_uploaded_exactly() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_aws_sdks_own_log_reaches_the_log_file_when_asked_for() {
+    let dir = temp_dir();
+    let stack = png_stack(dir.path());
+    let sim = sim(SimOptions::default());
+    let config = write_config(dir.path(), &stack_config(&sim, &stack, "ch"));
+    let log = dir.path().join("ingest.log");
+    let out = run(ingest(&sim, &config)
+        .env("BOSS_INGEST_LOG", "aws_smithy_runtime=debug")
+        .arg("-l")
+        .arg(&log))
+    .await;
+    assert_eq!(out.code, Some(0), "{}", out.both());
+    // The SDK's tracing event for every request it sends, as a log record under its module.
+    let line = "DEBUG aws_smithy_runtime::client::orchestrator] retry strategy has OKed initial \
+                request\n";
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains(line), "no {line:?} in the log:\n{text}");
+    // Asked for by target: nothing else gets louder.
+    assert!(!text.contains(" DEBUG boss_ingest"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_client_killed_mid_job_is_resumed_with_its_job_id() {
     use std::io::BufRead;
     let dir = temp_dir();
