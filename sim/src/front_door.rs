@@ -402,6 +402,8 @@ async fn handle(State(door): State<Door>, request: Request) -> Response {
             (Service::S3, s) if s >= 500 => "InternalError",
             (_, 503) => "ServiceUnavailable",
             (_, s) if s >= 500 => "InternalFailure",
+            // As AWS refuses a call the keys' policy does not grant.
+            (_, 403) => "AccessDenied",
             _ => "InjectedFault",
         };
         return aws_error(call.service, status, code, "Fault injected by boss-sim");

@@ -224,9 +224,11 @@ async fn index_tile(sim: &Sim, id: u64, body: &str, ingest_url: &str) {
             return;
         };
         if job.assembled.contains(&chunk_key) {
+            job.stats.tiles_indexed += 1;
             job.stats.duplicate_tiles += 1;
             delete_duplicate = true;
         } else {
+            job.stats.tiles_indexed += 1;
             let pending = job.pending.entry(chunk_key.clone()).or_default();
             if !pending.slices.insert(tile.z) {
                 job.stats.duplicate_tiles += 1;

@@ -71,6 +71,8 @@ pub struct JobStats {
     /// Tile-index messages the service cannot index (no or malformed `ingest_job`, `chunk_key`
     /// or `tile_key`, or another job's id): dead-lettered on BossDB, the tile is not indexed.
     pub tile_index_rejected: u64,
+    /// Tile-index messages the service took for validly uploaded tiles (duplicates included).
+    pub tiles_indexed: u64,
     pub chunks_assembled: u64,
     /// Chunk ingests that failed (parameters missing from the ingest message, invalid
     /// `metadata` JSON, a colour or mixed-size tile): the message comes back and is retried.

@@ -270,6 +270,28 @@ async fn uint16_tiff_stack_is_uploaded_exactly() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_aws_sdks_own_log_reaches_the_log_file_when_asked_for() {
+    let dir = temp_dir();
+    let stack = png_stack(dir.path());
+    let sim = sim(SimOptions::default());
+    let config = write_config(dir.path(), &stack_config(&sim, &stack, "ch"));
+    let log = dir.path().join("ingest.log");
+    let out = run(ingest(&sim, &config)
+        .env("BOSS_INGEST_LOG", "aws_smithy_runtime=debug")
+        .arg("-l")
+        .arg(&log))
+    .await;
+    assert_eq!(out.code, Some(0), "{}", out.both());
+    // The SDK's tracing event for every request it sends, as a log record under its module.
+    let line = "DEBUG aws_smithy_runtime::client::orchestrator] retry strategy has OKed initial \
+                request\n";
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains(line), "no {line:?} in the log:\n{text}");
+    // Asked for by target: nothing else gets louder.
+    assert!(!text.contains(" DEBUG boss_ingest"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_client_killed_mid_job_is_resumed_with_its_job_id() {
     use std::io::BufRead;
     let dir = temp_dir();
@@ -621,9 +643,128 @@ async fn a_python_client_config_runs_unchanged() {
     assert_cutout_equals(&sim, "ch", &stack).await;
 }
 
+/// A `boss-ingest` run in the background whose stdout is read line by line as it runs, for
+/// tests that signal it.
+struct Running {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    /// Reads all of stdout (the process must never write into a closed pipe) and returns it.
+    reader: std::thread::JoinHandle<String>,
+    _home: tempfile::TempDir,
+}
+
+impl Running {
+    fn start(sim: &SimHandle, config: &Path, args: &[&str]) -> Running {
+        use std::io::BufRead;
+        let home = temp_dir();
+        let mut child = std::process::Command::new(crate::support::cmd::bin("boss-ingest"))
+            .env_clear()
+            .env("HOME", home.path())
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AWS_ENDPOINT_URL", &sim.aws)
+            .env("INTERN_TOKEN", &sim.token)
+            .arg(config)
+            .args(["-f", "--receive-wait-secs", "1", "-p", "1"])
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start boss-ingest");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, lines) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let mut all = String::new();
+            for line in std::io::BufReader::new(stdout).lines() {
+                let line = line.expect("stdout line");
+                let _ = tx.send(line.clone());
+                all.push_str(&line);
+                all.push('\n');
+            }
+            all
+        });
+        Running {
+            child,
+            lines,
+            reader,
+            _home: home,
+        }
+    }
+
+    /// Waits for the first line printed from now on that contains `marker`.
+    async fn line_with(&mut self, marker: &'static str) -> String {
+        let lines = std::mem::replace(&mut self.lines, std::sync::mpsc::channel().1);
+        let (line, lines) = tokio::task::spawn_blocking(move || {
+            let line = lines
+                .iter()
+                .find(|l| l.contains(marker))
+                .unwrap_or_else(|| panic!("boss-ingest ended without printing {marker:?}"));
+            (line, lines)
+        })
+        .await
+        .unwrap();
+        self.lines = lines;
+        line
+    }
+
+    /// The id of the job it created.
+    async fn job_id(&mut self) -> u64 {
+        let line = self.line_with("keep this id to resume: boss-ingest ").await;
+        line.rsplit(" -j ").next().unwrap().trim().parse().unwrap()
+    }
+
+    /// Waits until the sim has stored `at_least` tiles of `job`, while the run goes on.
+    async fn wait_for_stored(&mut self, sim: &SimHandle, job: u64, at_least: u64) {
+        loop {
+            let stored = sim.stats(job).await["tiles_stored"].as_u64().unwrap_or(0);
+            if stored >= at_least {
+                return;
+            }
+            assert!(
+                self.child.try_wait().unwrap().is_none(),
+                "finished before it could be signalled"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Sends `signal` (`INT`, `TERM`) to the process by its PID.
+    fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Waits for the end: the exit code and all of stdout.
+    async fn finish(self) -> (Option<i32>, String) {
+        let Running {
+            mut child, reader, ..
+        } = self;
+        let code = tokio::task::spawn_blocking(move || child.wait().unwrap().code())
+            .await
+            .unwrap();
+        (code, reader.join().unwrap())
+    }
+}
+
+/// The job's visible upload messages (the service's `current_message_count`).
+async fn queued(sim: &SimHandle, job: u64) -> u64 {
+    let status: Value = reqwest::Client::new()
+        .get(format!("{}/latest/ingest/{job}/status", sim.api))
+        .header("Authorization", format!("Token {}", sim.token))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    status["current_message_count"].as_u64().unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_finishes_tiles_in_flight_and_says_how_to_resume() {
-    use std::io::BufRead;
     let dir = temp_dir();
     let stack = png_stack(dir.path());
     // Short visibility timeout: whatever was received but not finished is visible again soon.
@@ -632,61 +773,11 @@ async fn ctrl_c_finishes_tiles_in_flight_and_says_how_to_resume() {
         ..SimOptions::default()
     });
     let config = write_config(dir.path(), &stack_config(&sim, &stack, "ch"));
-    let home = temp_dir();
-    let mut child = std::process::Command::new(crate::support::cmd::bin("boss-ingest"))
-        .env_clear()
-        .env("HOME", home.path())
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("AWS_ENDPOINT_URL", &sim.aws)
-        .env("INTERN_TOKEN", &sim.token)
-        .arg(&config)
-        .args(["-f", "--receive-wait-secs", "1", "-p", "1"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start boss-ingest");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (id_tx, id_rx) = std::sync::mpsc::channel();
-    // Reads all of stdout (the process must never write into a closed pipe), reporting the id.
-    let reader = std::thread::spawn(move || {
-        let marker = "keep this id to resume: boss-ingest ";
-        let mut all = String::new();
-        for line in std::io::BufReader::new(stdout).lines() {
-            let line = line.expect("stdout line");
-            if line.contains(marker) {
-                let id: u64 = line.rsplit(" -j ").next().unwrap().trim().parse().unwrap();
-                let _ = id_tx.send(id);
-            }
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
-    let job = tokio::task::spawn_blocking(move || id_rx.recv().expect("a job id is printed"))
-        .await
-        .unwrap();
-    loop {
-        let stored = sim.stats(job).await["tiles_stored"].as_u64().unwrap_or(0);
-        if stored >= 20 {
-            break;
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "finished before Ctrl-C"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let pid = child.id().to_string();
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .expect("kill -INT");
-    assert!(status.success());
-    let code = tokio::task::spawn_blocking(move || child.wait().unwrap().code())
-        .await
-        .unwrap();
-    let stdout = reader.join().unwrap();
+    let mut client = Running::start(&sim, &config, &[]);
+    let job = client.job_id().await;
+    client.wait_for_stored(&sim, job, 20).await;
+    client.signal("INT");
+    let (code, stdout) = client.finish().await;
     assert_eq!(code, Some(130), "{stdout}");
     assert!(
         stdout.contains(&format!(
@@ -701,16 +792,7 @@ async fn ctrl_c_finishes_tiles_in_flight_and_says_how_to_resume() {
     let stats = sim.stats(job).await;
     let unique =
         stats["tiles_stored"].as_u64().unwrap() - stats["duplicate_tiles"].as_u64().unwrap();
-    let status: Value = reqwest::Client::new()
-        .get(format!("{}/latest/ingest/{job}/status", sim.api))
-        .header("Authorization", format!("Token {}", sim.token))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let queued = status["current_message_count"].as_u64().unwrap();
+    let queued = queued(&sim, job).await;
     assert!(
         unique < TILES,
         "the interrupt came too late to test anything: {stats}"
@@ -726,6 +808,97 @@ async fn ctrl_c_finishes_tiles_in_flight_and_says_how_to_resume() {
         .await;
     sim.assert_completed_cleanly(job).await;
     assert_cutout_equals(&sim, "ch", &stack).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_mid_job_indexes_and_deletes_what_was_in_flight_and_exits_143() {
+    let dir = temp_dir();
+    let stack = png_stack(dir.path());
+    // Short visibility timeout: a message received but not finished is visible again soon.
+    let sim = sim(SimOptions {
+        visibility_timeout_secs: 2,
+        ..SimOptions::default()
+    });
+    let config = write_config(dir.path(), &stack_config(&sim, &stack, "ch"));
+    let mut client = Running::start(&sim, &config, &["--drain-secs", "20"]);
+    let job = client.job_id().await;
+    client.wait_for_stored(&sim, job, 20).await;
+    client.signal("TERM");
+    let (code, stdout) = client.finish().await;
+    assert_eq!(code, Some(143), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "Interrupted. Tiles in flight were finished; resume with: boss-ingest {} -j {job}",
+            config.display()
+        )),
+        "{stdout}"
+    );
+    // Every upload that started was stored, once; the service takes the index messages on its
+    // own time, so wait until it has taken as many as there are stored tiles.
+    let stats = sim.stats(job).await;
+    let stored = stats["tiles_stored"].as_u64().unwrap();
+    assert!(stored < TILES, "the signal came too late: {stats}");
+    assert_eq!(
+        stats["aws_requests"]["s3.PutObject"],
+        json!(stored),
+        "{stats}"
+    );
+    assert_eq!(stats["duplicate_tiles"], json!(0), "{stats}");
+    let mut indexed = 0;
+    for _ in 0..100 {
+        indexed = sim.stats(job).await["tiles_indexed"].as_u64().unwrap();
+        if indexed >= stored {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(indexed, stored, "{}", sim.stats(job).await);
+    // Each stored tile's message was deleted, and every other message is back on the queue once
+    // the visibility timeout has passed.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(queued(&sim, job).await, TILES - stored);
+
+    let out = run(ingest(&sim, &config).args(["-j", &job.to_string()])).await;
+    assert_eq!(out.code, Some(0), "{}", out.both());
+    let stats = sim
+        .wait_for_state(job, "COMPLETE", Duration::from_secs(5))
+        .await;
+    assert_eq!(stats["tiles_stored"], json!(TILES), "{stats}");
+    assert_eq!(stats["duplicate_tiles"], json!(0), "{stats}");
+    assert_cutout_equals(&sim, "ch", &stack).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_while_the_job_is_created_still_prints_its_id() {
+    let dir = temp_dir();
+    let stack = png_stack(dir.path());
+    // Every request takes 4 s, so the create request is still unanswered when the signal comes.
+    let sim = sim(SimOptions {
+        faults: Some("latency:4000ms".into()),
+        ..SimOptions::default()
+    });
+    let config = write_config(dir.path(), &stack_config(&sim, &stack, "ch"));
+    let mut client = Running::start(&sim, &config, &[]);
+    // The summary is printed just before the create request is sent (-f asks nothing); give
+    // the request a second to leave, well inside its 4 s.
+    client.line_with("Ingest job ").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    client.signal("TERM");
+    let (code, stdout) = client.finish().await;
+    assert_eq!(code, Some(143), "{stdout}");
+    let resume = format!("boss-ingest {} -j 1", config.display());
+    assert!(
+        stdout.contains(&format!(
+            "Created ingest job 1 ({TILES} tiles); keep this id to resume: {resume}\n\
+             Not uploading (SIGTERM). Resume with: {resume}\n"
+        )),
+        "{stdout}"
+    );
+    // The job exists, whole, and was never joined: a later `-j 1` run takes it from here.
+    let stats = sim.stats(1).await;
+    assert_eq!(stats["tile_count"], json!(TILES), "{stats}");
+    assert_eq!(stats["rest_requests"]["join"], Value::Null, "{stats}");
+    assert_eq!(stats["tiles_stored"], json!(0), "{stats}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
