@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, Semaphore};
 
 use super::kind::{Delivery, Kind};
 use super::retry::{with_session, CallError};
-use super::{Ctx, End, Work};
+use super::{Ctx, End, InFlight, Work};
 use crate::aws::{classify, describe};
 use crate::backend::backoff::Backoff;
 
@@ -199,5 +199,6 @@ fn accept<K: Kind>(
         item,
         receives,
         _slot: slot,
+        _in_flight: InFlight::start(ctx.stats.clone()),
     })
 }

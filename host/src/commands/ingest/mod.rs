@@ -7,7 +7,8 @@
 //! Questions are asked only on a terminal: without one and without `-f` the command fails at
 //! once, because a scheduler's job waiting for an answer nobody will type is worse than an error.
 //! The first SIGINT or SIGTERM stops taking tiles and finishes those in flight; a second exits at
-//! once (see [`crate::shutdown`]).
+//! once (see [`crate::shutdown`]). With `--metrics-addr`, the endpoint is bound first of all, so
+//! that an address in use fails the command before a job exists (see [`crate::metrics`]).
 //!
 //! # Layout
 //! - [`start`]: create the job or resume it, and join it.
@@ -26,7 +27,8 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::cli::IngestSettings;
-use crate::exit::Code;
+use crate::exit::{Code, ResultExt};
+use crate::metrics::{self, Metrics};
 use crate::prepared::{self, Prepared};
 
 /// How often to ask again while the service prepares the job or completes it.
@@ -45,6 +47,19 @@ pub fn run(s: &IngestSettings) -> anyhow::Result<Code> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
+        // Bound before the job is created: an address in use must not leave a job behind.
+        let metrics = match &s.metrics_addr {
+            Some(addr) => {
+                let m = Metrics::serve(addr).await.exit_code(Code::Usage)?;
+                println!(
+                    "Serving metrics at http://{}{}",
+                    m.local_addr(),
+                    metrics::PATH
+                );
+                Some(m)
+            }
+            None => None,
+        };
         let Some(job_id) = start::create_or_resume(s, &prepared, &backend).await? else {
             return Ok(Code::Ok);
         };
@@ -52,6 +67,9 @@ pub fn run(s: &IngestSettings) -> anyhow::Result<Code> {
             return Ok(Code::Ok);
         };
         let upload = session::Upload::new(s, prepared, &backend, job_id, &join)?;
+        if let Some(m) = &metrics {
+            m.observe(upload.observed());
+        }
         upload.run(&backend).await
     })
 }

@@ -9,17 +9,18 @@ use anyhow::anyhow;
 use plugin_abi::Dtype;
 
 use super::rounds::{self, Round};
-use super::summary::Unit;
 use super::PREPARING_POLL;
 use crate::aws::{Endpoints, JobCredentials, RefreshPolicy, Rejoin, Session};
 use crate::backend::{Backend, Join};
 use crate::cli::IngestSettings;
 use crate::engine::quarantine::Quarantine;
-use crate::engine::{self, Chunks, Options, Stats, Tiles};
+use crate::engine::{self, Chunks, Options, Stats, Tiles, Unit};
 use crate::exit::{Code, ResultExt};
 use crate::logging;
+use crate::metrics;
 use crate::prepared::Prepared;
 use crate::processors::Processors;
+use crate::progress::JobWide;
 
 /// A joined job, ready to upload.
 pub struct Upload {
@@ -89,12 +90,25 @@ impl Upload {
                 ramp: Duration::from_secs(s.ramp_seconds.unwrap_or(0)),
             },
             stats: Arc::new(Stats::default()),
+            job_wide: Arc::new(JobWide::default()),
             quarantine: Arc::new(Quarantine::new(report)),
             progress: s.progress,
             manual_complete: s.manual_complete,
             resume: format!("boss-ingest {} -j {job_id}", s.config.display()),
         };
         Ok(Upload { kind, round })
+    }
+
+    /// Where the metrics endpoint reads this upload's numbers.
+    pub fn observed(&self) -> metrics::Run {
+        let r = &self.round;
+        metrics::Run {
+            job_id: r.job_id,
+            unit: r.unit,
+            stats: r.stats.clone(),
+            renewals: r.session.renewals(),
+            job_wide: r.job_wide.clone(),
+        }
     }
 
     /// Uploads until the job is complete, interrupted, or cannot go on.
