@@ -12,6 +12,7 @@ mod cloudvolume;
 mod hdf5;
 mod ingest;
 mod intern;
+mod metrics;
 mod multipage_tiff;
 mod plugin_loading;
 mod services;
