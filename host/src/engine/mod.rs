@@ -141,6 +141,7 @@ struct Work<I> {
     /// The message's ApproximateReceiveCount: this is its n-th delivery.
     receives: u32,
     _slot: OwnedSemaphorePermit,
+    /// Counts the message in the stats' in-flight gauge for as long as it holds its slot.
     _in_flight: InFlight,
 }
 
