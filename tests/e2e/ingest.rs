@@ -763,22 +763,32 @@ async fn queued(sim: &SimHandle, job: u64) -> u64 {
     status["current_message_count"].as_u64().unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn ctrl_c_finishes_tiles_in_flight_and_says_how_to_resume() {
+/// A job stopped by a signal once 20 of its tiles are stored: what the tests of the drain inspect.
+struct Stopped {
+    _dir: tempfile::TempDir,
+    stack: Stack,
+    sim: SimHandle,
+    config: PathBuf,
+    job: u64,
+}
+
+/// Starts a job, sends `signal` once 20 tiles are stored, and asserts the exit code and the
+/// drain's last line: every tile in flight was finished, and how to resume.
+async fn stop_mid_job(signal: &str, code: Option<i32>, args: &[&str]) -> Stopped {
     let dir = temp_dir();
     let stack = png_stack(dir.path());
-    // Short visibility timeout: whatever was received but not finished is visible again soon.
+    // Short visibility timeout: a message received but not finished is visible again soon.
     let sim = sim(SimOptions {
         visibility_timeout_secs: 2,
         ..SimOptions::default()
     });
     let config = write_config(dir.path(), &stack_config(&sim, &stack, "ch"));
-    let mut client = Running::start(&sim, &config, &[]);
+    let mut client = Running::start(&sim, &config, args);
     let job = client.job_id().await;
     client.wait_for_stored(&sim, job, 20).await;
-    client.signal("INT");
-    let (code, stdout) = client.finish().await;
-    assert_eq!(code, Some(130), "{stdout}");
+    client.signal(signal);
+    let (got, stdout) = client.finish().await;
+    assert_eq!(got, code, "{stdout}");
     assert!(
         stdout.contains(&format!(
             "Interrupted. Tiles in flight were finished; resume with: boss-ingest {} -j {job}",
@@ -786,6 +796,24 @@ async fn ctrl_c_finishes_tiles_in_flight_and_says_how_to_resume() {
         )),
         "{stdout}"
     );
+    Stopped {
+        _dir: dir,
+        stack,
+        sim,
+        config,
+        job,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_finishes_tiles_in_flight_and_says_how_to_resume() {
+    let Stopped {
+        _dir,
+        stack,
+        sim,
+        config,
+        job,
+    } = stop_mid_job("INT", Some(130), &[]).await;
     // Nothing was lost: every tile is stored or back in the queue once the visibility timeout
     // has passed.
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -812,27 +840,13 @@ async fn ctrl_c_finishes_tiles_in_flight_and_says_how_to_resume() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_mid_job_indexes_and_deletes_what_was_in_flight_and_exits_143() {
-    let dir = temp_dir();
-    let stack = png_stack(dir.path());
-    // Short visibility timeout: a message received but not finished is visible again soon.
-    let sim = sim(SimOptions {
-        visibility_timeout_secs: 2,
-        ..SimOptions::default()
-    });
-    let config = write_config(dir.path(), &stack_config(&sim, &stack, "ch"));
-    let mut client = Running::start(&sim, &config, &["--drain-secs", "20"]);
-    let job = client.job_id().await;
-    client.wait_for_stored(&sim, job, 20).await;
-    client.signal("TERM");
-    let (code, stdout) = client.finish().await;
-    assert_eq!(code, Some(143), "{stdout}");
-    assert!(
-        stdout.contains(&format!(
-            "Interrupted. Tiles in flight were finished; resume with: boss-ingest {} -j {job}",
-            config.display()
-        )),
-        "{stdout}"
-    );
+    let Stopped {
+        _dir,
+        stack,
+        sim,
+        config,
+        job,
+    } = stop_mid_job("TERM", Some(143), &["--drain-secs", "20"]).await;
     // Every upload that started was stored, once; the service takes the index messages on its
     // own time, so wait until it has taken as many as there are stored tiles.
     let stats = sim.stats(job).await;
