@@ -809,3 +809,25 @@ fn check_reports_a_library_it_cannot_load_as_a_config_error() {
     );
     assert!(out.stderr.contains(&expected), "{}", out.both());
 }
+
+#[test]
+fn check_suggests_the_closest_class_of_a_builtin_plugin() {
+    let dir = temp_dir();
+    let config = tiny_job(
+        json!({"class": "ingestclient.plugins.stack.NoSuchProcessor", "params": {}}),
+        json!({"class": "ingestclient.plugins.tile.TestRandomTileProcessor", "params": {}}),
+        1,
+    );
+    let path = dir.path().join("job.json");
+    std::fs::write(&path, config.to_string()).unwrap();
+    let out = Cmd::boss_ingest().arg("check").arg(&path).run();
+    assert_eq!(out.code, Some(2), "{}", out.both());
+    assert_eq!(
+        out.stderr,
+        "error: unknown path processor class \"ingestclient.plugins.stack.NoSuchProcessor\": the \
+         built-in plugin \"stack\" has no path processor of that name; did you mean \
+         ZindexStackPathProcessor? Its path processor classes are: ZindexStackPathProcessor.\n",
+        "{}",
+        out.both()
+    );
+}

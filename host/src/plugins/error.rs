@@ -62,6 +62,25 @@ pub enum PluginsError {
         hint: Option<String>,
     },
 
+    /// A legacy name in a built-in plugin's module that the plugin does not have: a typo, most
+    /// likely, so the message lists the plugin's classes of that kind and the closest one.
+    #[error(
+        "unknown {kind} processor class \"{class}\": the built-in plugin \"{library}\" has no \
+         {kind} processor of that name{}",
+        builtin_classes_text(*kind, suggestion, same_kind, available)
+    )]
+    NotInBuiltin {
+        class: String,
+        kind: ProcessorKind,
+        library: String,
+        /// The class of `kind` whose name is closest to the one asked for.
+        suggestion: Option<String>,
+        /// The plugin's classes of `kind`.
+        same_kind: Vec<String>,
+        /// All its classes, for when it has none of `kind`.
+        available: Vec<(String, ProcessorKind)>,
+    },
+
     #[error("{library}::{class} ({origin}) rejected its params: {message}")]
     Params {
         library: String,
@@ -116,4 +135,22 @@ fn classes_text(available: &[(String, ProcessorKind)]) -> String {
         .map(|(name, kind)| format!("{name} ({kind})"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+fn builtin_classes_text(
+    kind: ProcessorKind,
+    suggestion: &Option<String>,
+    same_kind: &[String],
+    available: &[(String, ProcessorKind)],
+) -> String {
+    match suggestion {
+        Some(closest) => format!(
+            "; did you mean {closest}? Its {kind} processor classes are: {}.",
+            same_kind.join(", ")
+        ),
+        None => format!(
+            "; it has no {kind} processor classes at all. Its classes are: {}.",
+            classes_text(available)
+        ),
+    }
 }

@@ -82,6 +82,9 @@ impl Plugins {
                             self.search.dirs().iter().map(|d| d.to_string()).collect();
                         return Err(o.not_installed(class, kind, &dirs).into());
                     }
+                    if let Some(builtin) = self.builtin_of_module(module) {
+                        return Err(not_in_builtin(builtin, class, kind));
+                    }
                     return Err(PluginsError::UnknownClass {
                         class: class.to_string(),
                         kind,
@@ -141,6 +144,52 @@ impl Plugins {
             }),
         }
     }
+}
+
+impl Plugins {
+    /// The built-in plugin whose classes live in the legacy module `module`
+    /// (`ingestclient.plugins.<module>.*`), or that is named `module`.
+    fn builtin_of_module(&self, module: &str) -> Option<&Loaded> {
+        let prefix = format!("ingestclient.plugins.{module}.");
+        self.builtins.iter().find(|b| {
+            b.library.name() == module
+                || b.library
+                    .classes()
+                    .iter()
+                    .any(|c| c.legacy_names.iter().any(|n| n.starts_with(&prefix)))
+        })
+    }
+}
+
+/// The error for a legacy `class` in `builtin`'s module that `builtin` does not have: its
+/// classes of `kind` and the closest of them to what was written.
+fn not_in_builtin(builtin: &Loaded, class: &str, kind: ProcessorKind) -> PluginsError {
+    let classes = builtin.library.classes();
+    let same_kind: Vec<String> = classes
+        .iter()
+        .filter(|c| c.kind == kind)
+        .map(|c| c.name.clone())
+        .collect();
+    let short = class.rsplit('.').next().unwrap_or(class);
+    PluginsError::NotInBuiltin {
+        class: class.to_string(),
+        kind,
+        library: builtin.library.name().to_string(),
+        suggestion: closest(short, &same_kind).map(str::to_string),
+        same_kind,
+        available: classes.iter().map(|c| (c.name.clone(), c.kind)).collect(),
+    }
+}
+
+/// The candidate with the smallest edit distance to `name` (the first of equals), ignoring case:
+/// `ZindexStackPathProcessor` for `ZIndexStackPathProcesor`. A plugin has a handful of classes
+/// of a kind, so the closest is always worth naming, however far it is.
+fn closest<'a>(name: &str, candidates: &'a [String]) -> Option<&'a str> {
+    let name = name.to_lowercase();
+    candidates
+        .iter()
+        .min_by_key(|c| strsim::levenshtein(&name, &c.to_lowercase()))
+        .map(String::as_str)
 }
 
 /// `stack` for `ingestclient.plugins.stack.ZindexStackTileProcessor`.
@@ -301,5 +350,62 @@ mod tests {
                 file.display()
             )
         );
+    }
+    #[test]
+    fn an_unknown_class_in_a_builtin_module_suggests_the_closest() {
+        let (_d, plugins) = nowhere();
+        let text = error_text(plugins.path_processor(&spec(
+            "ingestclient.plugins.stack.NoSuchProcessor",
+            None,
+            job(),
+        )));
+        assert_eq!(
+            text,
+            "unknown path processor class \"ingestclient.plugins.stack.NoSuchProcessor\": the \
+             built-in plugin \"stack\" has no path processor of that name; did you mean \
+             ZindexStackPathProcessor? Its path processor classes are: ZindexStackPathProcessor."
+        );
+        // Of several classes of the kind, the nearest by edit distance, whatever the case.
+        let text = error_text(plugins.tile_processor(&spec(
+            "ingestclient.plugins.tile.testrandomtileprocesor",
+            None,
+            job(),
+        )));
+        assert_eq!(
+            text,
+            "unknown tile processor class \"ingestclient.plugins.tile.testrandomtileprocesor\": \
+             the built-in plugin \"testing\" has no tile processor of that name; did you mean \
+             TestRandomTileProcessor? Its tile processor classes are: TestTileProcessor, \
+             TestRandomTileProcessor, PanickingTileProcessor."
+        );
+        // A plugin without classes of the kind lists what it has instead.
+        let text = error_text(plugins.chunk_processor(&spec(
+            "ingestclient.plugins.stack.ZindexStackChunkProcessor",
+            None,
+            job(),
+        )));
+        assert_eq!(
+            text,
+            "unknown chunk processor class \"ingestclient.plugins.stack.ZindexStackChunkProcessor\": \
+             the built-in plugin \"stack\" has no chunk processor of that name; it has no chunk \
+             processor classes at all. Its classes are: ZindexStackPathProcessor (path), \
+             ZindexStackTileProcessor (tile)."
+        );
+    }
+
+    #[test]
+    fn closest_is_the_smallest_edit_distance_first_of_equals() {
+        let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let candidates = names(&["ZindexStackPathProcessor", "ZindexStackTileProcessor"]);
+        assert_eq!(
+            closest("ZIndexStackTilProcessor", &candidates),
+            Some("ZindexStackTileProcessor")
+        );
+        // "Xxxx" is four edits from both "Path" and "Tile": equal distances keep list order.
+        assert_eq!(
+            closest("ZindexStackXxxxProcessor", &candidates),
+            Some("ZindexStackPathProcessor")
+        );
+        assert_eq!(closest("Anything", &[]), None);
     }
 }

@@ -1,5 +1,8 @@
 //! TIFF: only the strips or tiles a window meets, of one page of the file, so that through a
 //! reader of byte ranges ([`crate::ranged`]) the rest of a large file is never fetched.
+//!
+//! The tiff crate decompresses the strips: none, LZW, deflate (with or without a predictor),
+//! PackBits, JPEG, and, with the workspace's `zstd` and `webp` features, Zstandard and WebP.
 
 use std::io::{Read, Seek};
 
@@ -131,7 +134,7 @@ pub(super) fn chunks<R: Read + Seek>(
 mod tests {
     use super::super::tests::{check, value, win};
     use crate::decode::{decode_window, Conversion, DecodeError};
-    use crate::fixtures::{colortype, tiff};
+    use crate::fixtures::{colortype, tiff, tiff_compressed, TiffCompression};
     use crate::header::sniff;
     use plugin_abi::Dtype;
     use std::io::Cursor;
@@ -280,5 +283,105 @@ mod tests {
                 "1-bit TIFF samples (convert the files to 8 or 16 bits)".into()
             ))
         );
+    }
+    /// The file's Compression and Predictor tags (1 = none for each when absent), so that a
+    /// fixture is known to hold what its test is named for.
+    fn stored_as(bytes: &[u8]) -> (u16, u16) {
+        use ::tiff::tags::Tag;
+        let mut decoder = ::tiff::decoder::Decoder::new(Cursor::new(bytes)).unwrap();
+        let mut tag = |t| decoder.find_tag_unsigned::<u16>(t).unwrap().unwrap_or(1);
+        (tag(Tag::Compression), tag(Tag::Predictor))
+    }
+
+    /// A 40×30 uint16 TIFF with `compression` (stored with the Compression and Predictor tags
+    /// `stored`), read back exactly: a window inside the image and
+    /// one over its right and bottom edge (so every strip and the padding are exercised).
+    fn reads_exactly(compression: TiffCompression, stored: (u16, u16)) {
+        let (w, h) = (40, 30);
+        let data: Vec<u16> = (0..u64::from(h))
+            .flat_map(|y| (0..u64::from(w)).map(move |x| value(x, y) as u16))
+            .collect();
+        let bytes = tiff_compressed::<colortype::Gray16>(w, h, &data, compression);
+        assert_eq!(stored_as(&bytes), stored);
+        check(&bytes, 40, 30, Dtype::U16, 0xFFFF, win(0, 0, 16, 16));
+        check(&bytes, 40, 30, Dtype::U16, 0xFFFF, win(24, 16, 32, 32));
+    }
+
+    #[test]
+    fn uncompressed_tiff() {
+        reads_exactly(TiffCompression::None, (1, 1));
+    }
+
+    #[test]
+    fn lzw_tiff() {
+        reads_exactly(TiffCompression::Lzw, (5, 1));
+    }
+
+    #[test]
+    fn deflate_tiff() {
+        reads_exactly(TiffCompression::Deflate, (8, 1));
+    }
+
+    #[test]
+    fn deflate_tiff_with_the_horizontal_predictor() {
+        reads_exactly(TiffCompression::DeflatePredictor, (8, 2));
+    }
+
+    #[test]
+    fn packbits_tiff() {
+        reads_exactly(TiffCompression::PackBits, (32773, 1));
+    }
+
+    #[test]
+    fn zstd_tiff() {
+        reads_exactly(TiffCompression::Zstd, (50000, 1));
+    }
+
+    /// WebP in TIFF is RGB(A) 8-bit only, so it is read with a cast to gray; a gray picture stored
+    /// as R = G = B comes back exactly (the luma weights sum to 1, and the cast rounds).
+    #[test]
+    fn webp_lossless_tiff() {
+        let (w, h) = (40u32, 30u32);
+        let gray = |x: u64, y: u64| value(x, y) as u8;
+        let rgb: Vec<u8> = (0..u64::from(h))
+            .flat_map(|y| (0..u64::from(w)).flat_map(move |x| [gray(x, y); 3]))
+            .collect();
+        let bytes = tiff_compressed::<colortype::RGB8>(w, h, &rgb, TiffCompression::WebpLossless);
+        assert_eq!(stored_as(&bytes), (50001, 1));
+        let header = sniff(&bytes).unwrap();
+        let cast = Conversion::Cast("clip_uint8".parse().unwrap());
+        let window = win(24, 16, 32, 32);
+        let got = decode_window(&bytes, &header, window, cast).unwrap();
+        let want: Vec<u8> = (16..48u64)
+            .flat_map(|y| (24..56u64).map(move |x| if x < 40 && y < 30 { gray(x, y) } else { 0 }))
+            .collect();
+        assert!(got.data == want, "pixels differ");
+    }
+
+    /// JPEG is lossy even at quality 100: with every quantisation step 1, what is left is the
+    /// rounding of the DCT and its inverse, at most a few levels per pixel on a smooth picture
+    /// (this one measures 1). Within 2 levels, and the padding exactly 0.
+    #[test]
+    fn jpeg_tiff_within_two_levels() {
+        let (w, h) = (40u32, 30u32);
+        let gray = |x: u64, y: u64| (x * 3 + y * 4) as u8;
+        let data: Vec<u8> = (0..u64::from(h))
+            .flat_map(|y| (0..u64::from(w)).map(move |x| gray(x, y)))
+            .collect();
+        let bytes = tiff_compressed::<colortype::Gray8>(w, h, &data, TiffCompression::Jpeg);
+        assert_eq!(stored_as(&bytes), (7, 1));
+        let header = sniff(&bytes).unwrap();
+        let window = win(24, 16, 32, 32);
+        let got = decode_window(&bytes, &header, window, Conversion::Exact(Dtype::U8)).unwrap();
+        let mut worst = 0;
+        for (i, &v) in got.data.iter().enumerate() {
+            let (x, y) = (24 + (i % 32) as u64, 16 + (i / 32) as u64);
+            if x < 40 && y < 30 {
+                worst = worst.max(v.abs_diff(gray(x, y)));
+            } else {
+                assert_eq!(v, 0, "padding at ({x}, {y})");
+            }
+        }
+        assert!(worst <= 2, "a pixel is {worst} levels off");
     }
 }

@@ -24,7 +24,7 @@ pub enum BytesCodec {
     Gzip,
     Zlib,
     Zstd,
-    /// A CRC-32C checksum appended as 4 bytes; decoding drops it.
+    /// A CRC-32C checksum appended as 4 little-endian bytes; decoding verifies and drops it.
     Crc32c,
 }
 
@@ -118,18 +118,33 @@ fn undo(codec: BytesCodec, bytes: Vec<u8>) -> Result<Vec<u8>, ZarrError> {
                 .map_err(|e| corrupt(format!("zstd: {e}")))
         }
         BytesCodec::Crc32c => {
-            // Dropped without checking: the codecs underneath detect damaged data, and a
-            // checksum mismatch alone would not tell the user more.
-            let keep = bytes
-                .len()
-                .checked_sub(4)
-                .ok_or_else(|| corrupt("shorter than its crc32c checksum"))?;
+            let keep = checked(&bytes, "its")?.len();
             let mut bytes = bytes;
             bytes.truncate(keep);
             return Ok(bytes);
         }
     };
     Ok(out)
+}
+
+/// The bytes before the CRC-32C checksum that ends `bytes`, when the checksum matches them. A
+/// mismatch is the damage no other codec may notice (uncompressed bytes have no other check):
+/// the error gives both checksums, `whose` names the checked part ("its", "its shard index's").
+fn checked<'a>(bytes: &'a [u8], whose: &str) -> Result<&'a [u8], ZarrError> {
+    let keep = bytes
+        .len()
+        .checked_sub(4)
+        .ok_or_else(|| corrupt(format!("shorter than {whose} crc32c checksum")))?;
+    let (data, stored) = bytes.split_at(keep);
+    let expected = u32::from_le_bytes(stored.try_into().expect("4 bytes"));
+    let found = crc32c::crc32c(data);
+    if found != expected {
+        return Err(corrupt(format!(
+            "{whose} crc32c checksum does not match: stored {expected:#010x}, computed \
+             {found:#010x}"
+        )));
+    }
+    Ok(data)
 }
 
 /// Reorders samples stored first-axis-fastest into C order.
@@ -189,6 +204,11 @@ fn decode_shard(
         &bytes[..index_len]
     } else {
         &bytes[bytes.len() - index_len..]
+    };
+    let index = if sharding.index_checksum {
+        checked(index, "its shard index's")?
+    } else {
+        index
     };
     let mut out = fill.repeat(volume(shape) as usize);
     let mut position = vec![0u64; grid.len()];
@@ -364,12 +384,14 @@ mod tests {
     fn a_shard_with_one_missing_inner_chunk_fills_it() {
         // Shard 2×4 of u8 with inner chunks 2×2: chunk (0,0) present, chunk (0,1) absent.
         let inner: Vec<u8> = vec![1, 2, 3, 4];
-        let mut shard = inner.clone();
+        let mut index = Vec::new();
         for (offset, length) in [(0u64, 4u64), (u64::MAX, u64::MAX)] {
-            shard.extend_from_slice(&offset.to_le_bytes());
-            shard.extend_from_slice(&length.to_le_bytes());
+            index.extend_from_slice(&offset.to_le_bytes());
+            index.extend_from_slice(&length.to_le_bytes());
         }
-        shard.extend_from_slice(&[0; 4]); // checksum, not checked
+        let mut shard = inner.clone();
+        shard.extend_from_slice(&index);
+        shard.extend_from_slice(&crc32c::crc32c(&index).to_le_bytes());
         let codecs = Codecs {
             fortran_order: false,
             array: ArrayToBytes::Sharding(Box::new(Sharding {

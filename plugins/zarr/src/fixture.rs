@@ -43,6 +43,8 @@ pub struct Fixture {
     pub shard_inner: Option<[u64; 3]>,
     /// Grid positions (z, y, x) of objects not to write.
     pub omit: Vec<[u64; 3]>,
+    /// v3 only: end each chunk (and a shard's index) with the `crc32c` codec's checksum.
+    pub checksum: bool,
 }
 
 impl Fixture {
@@ -56,6 +58,7 @@ impl Fixture {
             fill_value: 0,
             shard_inner: None,
             omit: Vec::new(),
+            checksum: false,
         }
     }
 
@@ -130,7 +133,7 @@ impl Fixture {
         value: &impl Fn(u64, u64, u64) -> u64,
     ) -> Vec<u8> {
         let raw = self.samples(origin, shape, value);
-        match self.compression {
+        let compressed = match self.compression {
             Compression::None => raw,
             Compression::Blosc => {
                 boss_protocol::cuboid::compress_with_typesize(&raw, self.dtype.size())
@@ -149,7 +152,18 @@ impl Fixture {
             Compression::Zstd => {
                 zstd::encode_all(raw.as_slice(), 1).expect("zstd into memory cannot fail")
             }
+        };
+        self.with_checksum(compressed)
+    }
+
+    /// `bytes` followed by their CRC-32C (little-endian), when the fixture has checksums.
+    fn with_checksum(&self, mut bytes: Vec<u8>) -> Vec<u8> {
+        if self.checksum {
+            assert_eq!(self.format, Format::V3, "Zarr v2 has no crc32c codec");
+            let crc = crc32c::crc32c(&bytes);
+            bytes.extend_from_slice(&crc.to_le_bytes());
         }
+        bytes
     }
 
     /// A shard: the inner chunks one after another, then the index of (offset, length) pairs.
@@ -176,7 +190,7 @@ impl Fixture {
                 }
             }
         }
-        body.extend_from_slice(&index);
+        body.extend_from_slice(&self.with_checksum(index));
         body
     }
 
@@ -210,16 +224,26 @@ impl Fixture {
             Compression::Zstd => codecs.push(serde_json::json!({"name": "zstd",
                 "configuration": {"level": 1, "checksum": false}})),
         }
+        if self.checksum {
+            codecs.push(serde_json::json!({"name": "crc32c"}));
+        }
         serde_json::Value::Array(codecs)
     }
 
     fn v3_metadata(&self) -> serde_json::Value {
         let codecs = match self.shard_inner {
             None => self.v3_codecs(),
-            Some(inner) => serde_json::json!([{"name": "sharding_indexed", "configuration": {
-                "chunk_shape": inner, "codecs": self.v3_codecs(),
-                "index_codecs": [{"name": "bytes", "configuration": {"endian": "little"}}],
-                "index_location": "end"}}]),
+            Some(inner) => {
+                let mut index_codecs = vec![
+                    serde_json::json!({"name": "bytes", "configuration": {"endian": "little"}}),
+                ];
+                if self.checksum {
+                    index_codecs.push(serde_json::json!({"name": "crc32c"}));
+                }
+                serde_json::json!([{"name": "sharding_indexed", "configuration": {
+                    "chunk_shape": inner, "codecs": self.v3_codecs(),
+                    "index_codecs": index_codecs, "index_location": "end"}}])
+            }
         };
         serde_json::json!({
             "zarr_format": 3, "node_type": "array", "shape": self.shape,

@@ -103,6 +103,77 @@ fn v3_arrays_read_exactly_with_every_codec_and_sharded() {
 }
 
 #[test]
+fn v3_checksums_are_verified_and_dropped() {
+    let mut plain = fixture(Format::V3, Dtype::U16, Compression::None);
+    plain.checksum = true;
+    round_trip(plain);
+    let mut sharded = fixture(Format::V3, Dtype::U8, Compression::Gzip);
+    sharded.checksum = true;
+    sharded.shard_inner = Some([4, 8, 8]);
+    round_trip(sharded);
+}
+
+/// Flips one voxel's byte of an uncompressed chunk: only the checksum can tell, and it does,
+/// naming the object and both checksums instead of returning the wrong voxel.
+#[test]
+fn a_chunk_whose_checksum_does_not_match_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let array = dir.path().join("raw");
+    let mut f = fixture(Format::V3, Dtype::U16, Compression::None);
+    f.checksum = true;
+    f.write(&array, value).unwrap();
+    let object = array.join("c/0/0/1");
+    let mut bytes = std::fs::read(&object).unwrap();
+    let (data, stored) = bytes.split_at(bytes.len() - 4);
+    let stored = u32::from_le_bytes(stored.try_into().unwrap());
+    assert_eq!(stored, crc32c::crc32c(data));
+    bytes[10] ^= 0x01;
+    let found = crc32c::crc32c(&bytes[..bytes.len() - 4]);
+    std::fs::write(&object, &bytes).unwrap();
+    let err = processor(dir.path(), "raw", [50, 40, 20])
+        .chunk("", 0, 0, 0)
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidImage);
+    assert_eq!(
+        err.message,
+        format!(
+            "Zarr array {}: a stored chunk is damaged: its crc32c checksum does not match: \
+             stored {stored:#010x}, computed {found:#010x} (object c/0/0/1)",
+            array.display()
+        )
+    );
+}
+
+#[test]
+fn a_shard_whose_index_checksum_does_not_match_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let array = dir.path().join("raw");
+    let mut f = fixture(Format::V3, Dtype::U8, Compression::None);
+    f.checksum = true;
+    f.shard_inner = Some([4, 8, 8]);
+    f.write(&array, value).unwrap();
+    let object = array.join("c/1/0/0");
+    let mut bytes = std::fs::read(&object).unwrap();
+    // The index of 2·2·2 (offset, length) pairs and its checksum end the shard.
+    let n = bytes.len();
+    let stored = u32::from_le_bytes(bytes[n - 4..].try_into().unwrap());
+    bytes[n - 4 - 8 * 16] ^= 0x01;
+    let found = crc32c::crc32c(&bytes[n - 4 - 8 * 16..n - 4]);
+    std::fs::write(&object, &bytes).unwrap();
+    let err = processor(dir.path(), "raw", [50, 40, 20])
+        .chunk("", 0, 0, 0)
+        .unwrap_err();
+    assert_eq!(
+        err.message,
+        format!(
+            "Zarr array {}: a stored chunk is damaged: its shard index's crc32c checksum does \
+             not match: stored {stored:#010x}, computed {found:#010x} (object c/1/0/0)",
+            array.display()
+        )
+    );
+}
+
+#[test]
 fn chunks_are_clipped_to_the_extent_and_s3_style_paths_join() {
     let dir = tempfile::tempdir().unwrap();
     fixture(Format::V2, Dtype::U16, Compression::None)
