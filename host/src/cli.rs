@@ -107,7 +107,7 @@ pub struct IngestArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct AuthArgs {
-    /// Boss API token (default: $INTERN_TOKEN, then ~/.intern/intern.cfg).
+    /// Boss API token (default: $INTERN_TOKEN, then ~/.intern/intern.cfg, then ./token.json).
     #[arg(short = 'a', long = "api-token", value_name = "TOKEN")]
     pub api_token: Option<String>,
 }

@@ -7,6 +7,7 @@ mod support;
 mod catmaid;
 mod check;
 mod cloudvolume;
+mod command_line;
 mod hdf5;
 mod ingest;
 mod intern;

@@ -27,7 +27,7 @@ const MAX_TRIES: u32 = 8;
 pub enum BackendError {
     #[error(
         "the Boss at {base} refused the API token ({detail}); pass a valid one with -a, \
-         INTERN_TOKEN or ~/.intern/intern.cfg"
+         INTERN_TOKEN, ~/.intern/intern.cfg or ./token.json"
     )]
     Unauthorized { base: String, detail: String },
     #[error("job {job} was cancelled (it is DELETED); create a new job to ingest this data")]

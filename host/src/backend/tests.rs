@@ -106,7 +106,7 @@ fn errors_name_the_job_and_what_to_do() {
     assert_eq!(
         e.to_string(),
         "the Boss at http://127.0.0.1:9 refused the API token (Invalid token.); pass a valid one \
-         with -a, INTERN_TOKEN or ~/.intern/intern.cfg"
+         with -a, INTERN_TOKEN, ~/.intern/intern.cfg or ./token.json"
     );
     let e = map_error(
         base,
