@@ -1,5 +1,5 @@
-//! The command line around the upload: where the API token comes from (the Python developers'
-//! `./token.json`).
+//! The command line around the upload: shell completions, man pages, the environment listed in
+//! `--help`, and where the API token comes from (the Python developers' `./token.json`).
 
 use serde_json::json;
 
@@ -7,6 +7,105 @@ use crate::support::boss::{create_job, tile_config};
 use crate::support::cmd::{temp_dir, Cmd};
 use crate::support::sim::{SimHandle, SimOptions};
 use crate::support::volumetric::{run, write_config};
+
+#[test]
+fn completions_bash_prints_a_script_that_completes_every_subcommand() {
+    let out = Cmd::boss_ingest().args(["completions", "bash"]).run();
+    assert_eq!(out.code, Some(0), "{}", out.both());
+    assert_eq!(out.stderr, "");
+    // clap_complete registers its function for the program name, with bash's default fallbacks.
+    assert!(
+        out.stdout
+            .contains("complete -F _boss__ingest -o nosort -o bashdefault -o default boss-ingest"),
+        "{}",
+        out.stdout
+    );
+    // Its list of words after `boss-ingest`, subcommands included.
+    assert!(
+        out.stdout
+            .contains("opts=\"check verify plugins completions man help\""),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn completions_zsh_and_fish_are_scripts_for_those_shells() {
+    let zsh = Cmd::boss_ingest().args(["completions", "zsh"]).run();
+    assert_eq!(zsh.code, Some(0), "{}", zsh.both());
+    assert!(
+        zsh.stdout.starts_with("#compdef boss-ingest\n"),
+        "{}",
+        zsh.stdout
+    );
+    let fish = Cmd::boss_ingest().args(["completions", "fish"]).run();
+    assert_eq!(fish.code, Some(0), "{}", fish.both());
+    assert!(
+        fish.stdout.contains(
+            "complete -c boss-ingest -n \"__fish_boss_ingest_needs_command\" -a \"check\" \
+             -d 'Check a config and its source data"
+        ),
+        "{}",
+        fish.stdout
+    );
+    let bad = Cmd::boss_ingest().args(["completions", "tcsh"]).run();
+    assert_eq!(bad.code, Some(2), "{}", bad.both());
+    assert!(
+        bad.stderr.contains("invalid value 'tcsh' for '<SHELL>'"),
+        "{}",
+        bad.stderr
+    );
+}
+
+#[test]
+fn help_lists_every_environment_variable() {
+    let out = Cmd::boss_ingest().arg("--help").run();
+    assert_eq!(out.code, Some(0), "{}", out.both());
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    for line in [
+        "Environment:",
+        "  INTERN_TOKEN                     the Boss API token when -a is not given (also the intern",
+        "  BOSS_INGEST_LOG                  log filter over -v, in env_logger syntax: boss_ingest=debug",
+        "  BOSS_INGEST_PROGRESS_SECS        seconds between progress updates (default: bar 2, log/json 30)",
+        "  BOSS_INGEST_PLUGIN_PATH          directories searched first for plugin libraries, split like PATH",
+        "  AWS_ENDPOINT_URL                 S3 and SQS endpoint instead of AWS (how a local Boss is reached)",
+        "  AWS_ENDPOINT_URL_S3              S3 endpoint, over AWS_ENDPOINT_URL",
+        "  AWS_ENDPOINT_URL_SQS             SQS endpoint, over AWS_ENDPOINT_URL",
+        "  BOSS_INGEST_SOURCE_ENDPOINT_URL  endpoint for s3:// sources only, over the AWS_ENDPOINT_URL* ones",
+    ] {
+        assert!(lines.contains(&line), "no line {line:?} in:\n{}", out.stdout);
+    }
+    assert!(
+        out.stdout.contains(
+            "Boss API token (default: $INTERN_TOKEN, then ~/.intern/intern.cfg, then ./token.json)"
+        ),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn man_writes_a_page_per_command_into_the_directory() {
+    let dir = temp_dir();
+    let out_dir = dir.path().join("man1");
+    let out = Cmd::boss_ingest().arg("man").arg(&out_dir).run();
+    assert_eq!(out.code, Some(0), "{}", out.both());
+    let expected: Vec<String> = [
+        "boss-ingest-check.1",
+        "boss-ingest-completions.1",
+        "boss-ingest-man.1",
+        "boss-ingest-plugins.1",
+        "boss-ingest-verify.1",
+        "boss-ingest.1",
+    ]
+    .iter()
+    .map(|name| format!("{}\n", out_dir.join(name).display()))
+    .collect();
+    assert_eq!(out.stdout, expected.concat());
+    let page = std::fs::read_to_string(out_dir.join("boss-ingest.1")).unwrap();
+    assert!(page.contains(".TH boss-ingest 1"), "{page}");
+    assert!(page.contains("BOSS_INGEST_SOURCE_ENDPOINT_URL"), "{page}");
+}
 
 #[test]
 fn a_malformed_token_json_is_a_usage_error_naming_the_file() {
