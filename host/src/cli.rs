@@ -50,7 +50,8 @@ Environment:
                                    reports, plugins)
 
 Exit codes: 0 ok, 1 finished with quarantined or bad tiles, 2 usage or config error,
-3 service or job error, 130 interrupted.";
+3 service or job error, 130 interrupted (SIGINT, Ctrl-C), 143 terminated (SIGTERM); after 130 or
+143 the job is resumed with -j ID.";
 
 /// First stage: what clap parsed, without judgement.
 #[derive(Debug, Parser)]
@@ -122,6 +123,12 @@ pub struct IngestArgs {
     /// Quarantine a tile after this many deliveries of its message (ApproximateReceiveCount).
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_attempts: u32,
+
+    /// After SIGTERM or SIGINT (Ctrl-C), finish the tiles or chunks in flight for at most SECS
+    /// seconds, then leave what is unfinished on the queue for a later `-j` run. The default fits
+    /// inside the 30 s Kubernetes waits before it kills a pod.
+    #[arg(long, value_name = "SECS", default_value_t = 25)]
+    pub drain_secs: u64,
 
     /// Long-poll wait of each ReceiveMessage in seconds (tests use short waits).
     #[arg(long, value_name = "SECS", default_value_t = 20, hide = true, value_parser = clap::value_parser!(u32).range(0..=20))]
@@ -314,6 +321,8 @@ pub struct IngestSettings {
     pub max_attempts: u32,
     /// Long-poll wait per ReceiveMessage, 0..=20 s.
     pub receive_wait_secs: u32,
+    /// The bound of the drain after a signal.
+    pub drain_secs: u64,
 }
 
 /// Cancel job `job_id`; without a config, on the production Boss.
@@ -452,6 +461,7 @@ impl Args {
                         progress: i.progress,
                         max_attempts: i.max_attempts,
                         receive_wait_secs: i.receive_wait_secs,
+                        drain_secs: i.drain_secs,
                     })
                 }
             }
@@ -503,6 +513,7 @@ mod tests {
                 progress: ProgressMode::Auto,
                 max_attempts: 5,
                 receive_wait_secs: 20,
+                drain_secs: 25,
             }
         );
     }
@@ -555,6 +566,13 @@ mod tests {
         assert_eq!(s.max_attempts, 3);
         let s = ingest(&["job.json", "--receive-wait-secs", "1"]);
         assert_eq!(s.receive_wait_secs, 1);
+        let s = ingest(&["job.json", "--drain-secs", "0"]);
+        assert_eq!(s.drain_secs, 0);
+        let e = parse(&["job.json", "--drain-secs", "soon"]).unwrap_err();
+        assert!(
+            e.contains("invalid value 'soon' for '--drain-secs <SECS>'"),
+            "{e}"
+        );
         let s = ingest(&["job.json", "--chunks-in-flight", "3"]);
         assert_eq!(s.chunks_in_flight, Some(3));
         let e = parse(&["job.json", "--chunks-in-flight", "0"]).unwrap_err();

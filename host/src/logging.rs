@@ -1,5 +1,7 @@
 //! Where the log goes. Every command logs through one filter ([`builder`]): the `-v` level,
-//! transport crates held at warnings, and `BOSS_INGEST_LOG` over both. `ingest`, `verify` and
+//! transport crates held at warnings, and `BOSS_INGEST_LOG` over both. The AWS SDK's `tracing`
+//! events arrive here as `log` records (tracing's `log` feature: no tracing subscriber is ever
+//! set), under their module paths, e.g. `aws_smithy_runtime::client::orchestrator`. `ingest`, `verify` and
 //! `cancel` log to stderr and to a file, by default
 //! `~/.boss-ingest/ingest_log<YYYYmmdd-HHMMSS>_pid<pid>.log` as the original client named it;
 //! `check` and `plugins` to stderr only. Failure reports live in the same directory.
@@ -88,6 +90,9 @@ fn builder(level: log::LevelFilter) -> env_logger::Builder {
         .filter_module("aws_config", log::LevelFilter::Warn)
         .filter_module("hyper_util", log::LevelFilter::Warn)
         .filter_module("rustls", log::LevelFilter::Warn)
+        // Span enter/exit records of the SDK, one pair per layer per request: noise even at
+        // trace level unless asked for by name.
+        .filter_module("tracing::span", log::LevelFilter::Warn)
         .parse_env("BOSS_INGEST_LOG");
     b
 }

@@ -3,8 +3,11 @@
 //! those messages, print how to resume. A second signal exits at once. The exit code says which
 //! signal ended the run (130 for SIGINT, 143 for SIGTERM), as shells and schedulers expect.
 //!
-//! The drain itself is the engine's; here only the signals are watched and turned into a future
-//! ([`Signals::first`]) that callers hand on as their shutdown argument.
+//! The drain itself is the engine's, bounded by `--drain-secs`; here only the signals are watched
+//! and turned into a future ([`Signals::first`]) that callers hand on as their shutdown argument.
+//! The ingest command watches from its start, so that a signal while the job is being created
+//! lets the create request finish and its id be printed rather than killing the process between
+//! the two.
 
 use std::time::Duration;
 
@@ -28,7 +31,7 @@ impl Signal {
         }
     }
 
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Signal::Interrupt => "Ctrl-C (SIGINT)",
             Signal::Terminate => "SIGTERM",
@@ -43,16 +46,19 @@ pub struct Signals {
 }
 
 impl Signals {
-    /// Starts watching. `unit` words the message of the first signal ("tiles", "chunks").
-    pub fn start(unit: &'static str) -> Signals {
+    /// Starts watching. `unit` ("tiles", "chunks") and `grace` (the drain's bound) word the
+    /// message of the first signal.
+    pub fn start(unit: &'static str, grace: Duration) -> Signals {
         let (tx, rx) = watch::channel(None);
         tokio::spawn(async move {
             let Some(first) = next_signal().await else {
                 return;
             };
             eprintln!(
-                "Stopping ({}): finishing the {unit} in flight; send it again to quit at once",
-                first.name()
+                "Stopping ({}): finishing the {unit} in flight for up to {} s; send it again to \
+                 quit at once",
+                first.name(),
+                grace.as_secs()
             );
             tx.send_replace(Some(first));
             if let Some(second) = next_signal().await {
@@ -64,6 +70,11 @@ impl Signals {
             }
         });
         Signals { first: rx }
+    }
+
+    /// The exit code of the first signal, once one came.
+    pub fn code(&self) -> Option<Code> {
+        self.received().map(Signal::code)
     }
 
     /// The first signal, once one came.

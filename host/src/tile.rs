@@ -5,11 +5,11 @@
 //! mode, the Sub filter: about 4× faster than adaptive filtering for ~1 % more bytes); uint64
 //! tiles, which PNG cannot hold, become uncompressed TIFF. Both `check` and the upload engine
 //! verify a tile's size and dtype before it leaves, from its header only: the header reader is
-//! the one the stack plugin uses to decide on pass-through, so the two always agree.
+//! the plugin kit's, which the plugins use to decide on pass-through, so the two always agree.
 
 use std::fmt;
 
-use boss_ingest_plugin_stack::header::{self, Header};
+use boss_ingest_plugin_kit::header::{self, Header};
 use plugin_abi::{Dtype, ImageFormat, TileImage};
 
 /// What a tile is, as far as the Boss cares.
@@ -50,7 +50,7 @@ pub enum TileError {
     #[error("expected {expected}, got {got}")]
     WrongDtype { expected: Dtype, got: Dtype },
     #[error("expected a single-channel uint8, uint16 or uint64 image, got {0}")]
-    NotATileDtype(String),
+    NotADtype(String),
     #[error("raw {width}×{height} {dtype} tile needs {expected} bytes, got {got}")]
     RawLength {
         width: u32,
@@ -117,19 +117,11 @@ pub fn inspect(image: &TileImage) -> Result<TileInfo, TileError> {
 
 fn info_of(h: &Header) -> TileInfo {
     TileInfo {
-        format: Some(match h.format {
-            header::Format::Png => ImageFormat::Png,
-            header::Format::Tiff => ImageFormat::Tiff,
-            header::Format::Jpeg => ImageFormat::Jpeg,
-        }),
+        format: Some(h.format.into()),
         width: h.width,
         height: h.height,
         channels: h.color.channels(),
-        dtype: h.tile_dtype().map(|d| match d {
-            header::TileDtype::U8 => Dtype::U8,
-            header::TileDtype::U16 => Dtype::U16,
-            header::TileDtype::U64 => Dtype::U64,
-        }),
+        dtype: h.tile_dtype(),
         pixel_type: h.dtype_description(),
     }
 }
@@ -143,9 +135,9 @@ pub fn verify(info: &TileInfo, expected: &Expected) -> Result<(), TileError> {
         });
     }
     let dtype = match info.dtype {
-        Some(Dtype::U32) => return Err(TileError::NotATileDtype("uint32".into())),
+        Some(Dtype::U32) => return Err(TileError::NotADtype("uint32".into())),
         Some(d) => d,
-        None => return Err(TileError::NotATileDtype(info.pixel_type.clone())),
+        None => return Err(TileError::NotADtype(info.pixel_type.clone())),
     };
     match expected.dtype {
         Some(want) if want != dtype => Err(TileError::WrongDtype {
@@ -237,7 +229,7 @@ pub fn encode_raw(
             png::BitDepth::Sixteen
         }
         Dtype::U64 => return Ok((encode_tiff_u64(width, height, &data)?, ImageFormat::Tiff)),
-        Dtype::U32 => return Err(TileError::NotATileDtype("uint32".into())),
+        Dtype::U32 => return Err(TileError::NotADtype("uint32".into())),
     };
     // Deflate output is usually well under the raw size; start there to avoid regrowth.
     let mut out = Vec::with_capacity(data.len() / 2 + 1024);

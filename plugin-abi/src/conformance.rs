@@ -286,6 +286,14 @@ pub fn check_tile(image: &TileImage, expected: Option<(u32, u32, Dtype)>) -> Res
         }
         TileImage::Encoded { format, bytes } => decode_info(*format, bytes)?,
     };
+    // What the host uploads: single-channel uint8, uint16 or uint64 (the Boss has no uint32
+    // channel).
+    if dtype == Dtype::U32 {
+        return Err(format!(
+            "the {width}×{height} tile is uint32, which the Boss does not store; cast it to \
+             uint16 or uint64"
+        ));
+    }
     if let Some((w, h, d)) = expected {
         if (width, height) != (w, h) {
             return Err(format!("expected a {w}×{h} tile, got {width}×{height}"));
@@ -298,6 +306,9 @@ pub fn check_tile(image: &TileImage, expected: Option<(u32, u32, Dtype)>) -> Res
 }
 
 fn decode_info(format: ImageFormat, bytes: &[u8]) -> Result<(u32, u32, Dtype), String> {
+    if format == ImageFormat::Tiff {
+        return tiff_info(bytes);
+    }
     let image_format = match format {
         ImageFormat::Png => image::ImageFormat::Png,
         ImageFormat::Tiff => image::ImageFormat::Tiff,
@@ -318,6 +329,34 @@ fn decode_info(format: ImageFormat, bytes: &[u8]) -> Result<(u32, u32, Dtype), S
         }
     };
     Ok((decoded.width(), decoded.height(), dtype))
+}
+
+/// A TIFF tile read with the `tiff` decoder, which (unlike `image`) knows 64-bit gray.
+fn tiff_info(bytes: &[u8]) -> Result<(u32, u32, Dtype), String> {
+    use tiff::decoder::{Decoder, DecodingResult};
+    let mut decoder = Decoder::new(Cursor::new(bytes))
+        .map_err(|e| format!("the TIFF tile does not decode: {e}"))?;
+    let (width, height) = decoder
+        .dimensions()
+        .map_err(|e| format!("the TIFF tile does not decode: {e}"))?;
+    let color = decoder
+        .colortype()
+        .map_err(|e| format!("the TIFF tile does not decode: {e}"))?;
+    let pixels = decoder
+        .read_image()
+        .map_err(|e| format!("the TIFF tile does not decode: {e}"))?;
+    let dtype = match (color, pixels) {
+        (tiff::ColorType::Gray(8), DecodingResult::U8(_)) => Dtype::U8,
+        (tiff::ColorType::Gray(16), DecodingResult::U16(_)) => Dtype::U16,
+        (tiff::ColorType::Gray(32), DecodingResult::U32(_)) => Dtype::U32,
+        (tiff::ColorType::Gray(64), DecodingResult::U64(_)) => Dtype::U64,
+        (other, _) => {
+            return Err(format!(
+                "the TIFF tile is {other:?}, not a single-channel unsigned 8-, 16- or 64-bit image"
+            ))
+        }
+    };
+    Ok((width, height, dtype))
 }
 
 #[cfg(test)]
@@ -426,6 +465,36 @@ mod tests {
         assert_eq!(
             check_tile(&rgb, None),
             Err("the png tile is Rgb8, not a single-channel 8- or 16-bit image".to_string())
+        );
+    }
+
+    #[test]
+    fn the_kit_certifies_what_the_host_uploads() {
+        // uint64 TIFF tiles are Boss tiles (label channels); `image` cannot decode them.
+        let mut tiff = Vec::new();
+        tiff::encoder::TiffEncoder::new(Cursor::new(&mut tiff))
+            .unwrap()
+            .write_image::<tiff::encoder::colortype::Gray64>(3, 2, &[u64::MAX; 6])
+            .unwrap();
+        let wide = TileImage::Encoded {
+            format: ImageFormat::Tiff,
+            bytes: tiff,
+        };
+        assert_eq!(check_tile(&wide, Some((3, 2, Dtype::U64))), Ok(()));
+        // The Boss stores no uint32: the host refuses such tiles, and so does the kit.
+        let raw32 = TileImage::Raw {
+            width: 2,
+            height: 1,
+            dtype: Dtype::U32,
+            data: vec![0; 8],
+        };
+        assert_eq!(
+            check_tile(&raw32, None),
+            Err(
+                "the 2×1 tile is uint32, which the Boss does not store; cast it to uint16 or \
+                 uint64"
+                    .to_string()
+            )
         );
     }
 }

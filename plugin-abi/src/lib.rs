@@ -37,6 +37,20 @@
 //!
 //! The host side (`boss-ingest`) uses [`loader::Library`] to load libraries and call processors.
 //!
+//! # Names
+//!
+//! A plugin has one name, `<name>`, and everything else is spelled from it:
+//! - the library name configs use (`"plugin": "<name>"`, `"<name>::<Class>"`), which the plugin
+//!   also gives [`Plugin::new`];
+//! - the package `boss-ingest-plugin-<name>`, whose crate is `boss_ingest_plugin_<name>`;
+//! - the file `libboss_ingest_plugin_<name>.so` (`.dylib` on macOS), which is what cargo builds
+//!   from that crate as a `cdylib`, and what `boss-ingest` looks for when a config names the
+//!   library `<name>`.
+//!
+//! The prefix keeps plugin files apart from other shared libraries: the HDF5 plugin (`hdf5`) is
+//! `libboss_ingest_plugin_hdf5.so`, never to be mistaken for the system's `libhdf5.so`, and
+//! `boss-ingest plugins` lists only files that are meant to be plugins.
+//!
 //! # What crosses the boundary
 //! One root module per library: the plugin-abi version it was built with, a description (library
 //! name, one line, and its classes: name, kind path/tile/chunk, legacy Python names, one line),

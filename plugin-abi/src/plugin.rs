@@ -85,8 +85,9 @@ pub struct Plugin {
 }
 
 impl Plugin {
-    /// `library` is the name users write in configs (`"plugin": "<library>"`); by convention the
-    /// shared library file is `lib<library>.so`.
+    /// `library` is the name users write in configs (`"plugin": "<library>"`); the shared library
+    /// file is `libboss_ingest_plugin_<library>.so`, built from the crate
+    /// `boss_ingest_plugin_<library>` (see the crate docs, "Names").
     pub fn new(library: impl Into<String>, description: impl Into<String>) -> Plugin {
         Plugin {
             library: library.into(),

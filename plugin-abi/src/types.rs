@@ -32,6 +32,16 @@ impl Dtype {
         }
     }
 
+    /// The largest value a sample can hold.
+    pub fn max_value(self) -> u64 {
+        match self {
+            Dtype::U8 => u8::MAX.into(),
+            Dtype::U16 => u16::MAX.into(),
+            Dtype::U32 => u32::MAX.into(),
+            Dtype::U64 => u64::MAX,
+        }
+    }
+
     /// The Boss / numpy name of the dtype (`uint8`, `uint16`, ...).
     pub fn name(self) -> &'static str {
         match self {

@@ -20,10 +20,18 @@ use plugin_abi::{
     TileProcess,
 };
 
-/// The library's description: its name (the crate name, which is also the `lib<name>.so` file
-/// name configs use) and its classes.
+/// The library name configs use: the crate `boss_ingest_plugin_<name>` builds the file
+/// `libboss_ingest_plugin_<name>.so`, which boss-ingest finds as the library `<name>`.
+fn library_name() -> &'static str {
+    let crate_name = env!("CARGO_CRATE_NAME");
+    crate_name
+        .strip_prefix("boss_ingest_plugin_")
+        .unwrap_or(crate_name)
+}
+
+/// The library's description: its name and its classes.
 fn plugin() -> Plugin {
-    Plugin::new(env!("CARGO_CRATE_NAME"), "Raw 8-bit slices, one file per z")
+    Plugin::new(library_name(), "Raw 8-bit slices, one file per z")
         .path(
             "SlicePathProcessor",
             "root_dir/slice_<z, 4 digits>.<extension>",

@@ -41,72 +41,22 @@ pub enum CuboidError {
     Datatype(String),
 }
 
-/// A channel's voxel type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Dtype {
-    U8,
-    U16,
-    /// Exists in the Boss but its storage does not support it.
-    U32,
-    U64,
+pub use plugin_abi::Dtype;
+
+/// Bytes of one uncompressed cuboid of `dtype`: `16 * 512 * 512 * size`.
+pub fn cuboid_bytes(dtype: Dtype) -> usize {
+    CUBOID_VOXELS * dtype.size()
 }
 
-impl Dtype {
-    pub fn parse(name: &str) -> Result<Dtype, CuboidError> {
-        match name {
-            "uint8" => Ok(Dtype::U8),
-            "uint16" => Ok(Dtype::U16),
-            "uint32" => Ok(Dtype::U32),
-            "uint64" => Ok(Dtype::U64),
-            other => Err(CuboidError::Datatype(other.to_string())),
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Dtype::U8 => "uint8",
-            Dtype::U16 => "uint16",
-            Dtype::U32 => "uint32",
-            Dtype::U64 => "uint64",
-        }
-    }
-
-    /// Bytes per voxel.
-    pub fn itemsize(self) -> usize {
-        match self {
-            Dtype::U8 => 1,
-            Dtype::U16 => 2,
-            Dtype::U32 => 4,
-            Dtype::U64 => 8,
-        }
-    }
-
-    /// Bytes of one uncompressed cuboid: `16 * 512 * 512 * itemsize`.
-    pub fn cuboid_bytes(self) -> usize {
-        CUBOID_VOXELS * self.itemsize()
-    }
-
-    /// The largest value a voxel can hold.
-    pub fn max_value(self) -> u64 {
-        match self {
-            Dtype::U8 => u8::MAX.into(),
-            Dtype::U16 => u16::MAX.into(),
-            Dtype::U32 => u32::MAX.into(),
-            Dtype::U64 => u64::MAX,
-        }
-    }
-}
-
-impl std::fmt::Display for Dtype {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
+/// A channel's dtype from its Boss name.
+pub fn parse_dtype(name: &str) -> Result<Dtype, CuboidError> {
+    Dtype::from_name(name).ok_or_else(|| CuboidError::Datatype(name.to_string()))
 }
 
 /// Compresses voxel bytes (little-endian, C order) as python-blosc does for the Boss:
 /// blosclz, clevel 9, byte shuffle, type size `itemsize * 8`.
 pub fn compress(data: &[u8], dtype: Dtype) -> Vec<u8> {
-    compress_with_typesize(data, dtype.itemsize() * 8)
+    compress_with_typesize(data, dtype.size() * 8)
 }
 
 /// Compresses with an explicit blosc type size (the Boss passes bits; tests may pass bytes).
@@ -181,7 +131,7 @@ pub fn decompress(compressed: &[u8]) -> Result<Vec<u8>, CuboidError> {
 
 /// Decompresses an uploaded cuboid and checks it holds exactly one cuboid of `dtype`.
 pub fn decompress_cuboid(compressed: &[u8], dtype: Dtype) -> Result<Vec<u8>, CuboidError> {
-    let expected = dtype.cuboid_bytes();
+    let expected = cuboid_bytes(dtype);
     let found = decompressed_len(compressed)?;
     if found != expected {
         return Err(CuboidError::WrongSize {
@@ -223,7 +173,7 @@ mod tests {
     #[test]
     fn round_trip_every_dtype() {
         for dtype in [Dtype::U8, Dtype::U16, Dtype::U64] {
-            let data: Vec<u8> = (0..dtype.cuboid_bytes())
+            let data: Vec<u8> = (0..cuboid_bytes(dtype))
                 .map(|i| (i * 7 % 251) as u8)
                 .collect();
             let packed = compress(&data, dtype);
@@ -260,9 +210,9 @@ mod tests {
 
     #[test]
     fn datatype_names() {
-        assert_eq!(Dtype::parse("uint16").unwrap().itemsize(), 2);
+        assert_eq!(parse_dtype("uint16").unwrap().size(), 2);
         assert_eq!(
-            Dtype::parse("float32").unwrap_err().to_string(),
+            parse_dtype("float32").unwrap_err().to_string(),
             "channel datatype \"float32\" is not one of uint8, uint16, uint32, uint64"
         );
     }

@@ -4,7 +4,7 @@
 use crate::faults::{FaultSpec, FaultSpecError};
 use crate::resources::{Resources, ResourcesError};
 use crate::server::{AwsSource, Settings};
-use crate::state::Timing;
+use crate::state::{ExpiredKeys, Timing};
 use clap::{ArgGroup, Parser};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -51,6 +51,11 @@ pub struct Args {
     /// Minted AWS keys expire after this long (default: never).
     #[arg(long, value_name = "S")]
     pub credential_ttl_secs: Option<f64>,
+    /// How expired keys are refused: `deleted` as the real service's (its keys belong to IAM
+    /// users that are deleted: InvalidAccessKeyId / InvalidClientTokenId), or `expired-token`
+    /// (ExpiredToken, as temporary credentials would say).
+    #[arg(long, value_enum, default_value_t = ExpiredKeysArg::Deleted, value_name = "HOW")]
+    pub expired_keys: ExpiredKeysArg,
     /// Visibility timeout of job queues (production: 120); tests of retries use a few seconds.
     #[arg(long, default_value_t = 120, value_name = "S")]
     pub visibility_timeout_secs: u32,
@@ -68,6 +73,13 @@ pub struct Args {
     /// its moto with it).
     #[arg(long, hide = true)]
     pub exit_on_stdin_close: bool,
+}
+
+/// `--expired-keys`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExpiredKeysArg {
+    Deleted,
+    ExpiredToken,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +121,10 @@ impl Args {
                     .map(|s| seconds("credential-ttl-secs", s))
                     .transpose()?,
                 visibility_timeout_secs: self.visibility_timeout_secs,
+                expired_keys: match self.expired_keys {
+                    ExpiredKeysArg::Deleted => ExpiredKeys::Deleted,
+                    ExpiredKeysArg::ExpiredToken => ExpiredKeys::ExpiredToken,
+                },
             },
             faults: FaultSpec::parse(&self.faults)?,
             seed: self.seed,
@@ -134,6 +150,7 @@ mod tests {
         assert_eq!(s.timing.wait_on_queues, Duration::from_secs(180));
         assert_eq!(s.timing.prepare, Duration::from_secs(2));
         assert_eq!(s.timing.credential_ttl, None);
+        assert_eq!(s.timing.expired_keys, ExpiredKeys::Deleted);
         assert_eq!((s.port, s.aws_port), (0, 0));
     }
 

@@ -5,6 +5,8 @@
 //! `latency:<N>ms`, e.g. `api:500:0.1,s3.put:503:0.05,sqs.receive:500:0.02,latency:20ms`.
 //! Targets: `api` (every REST call) or `api.<create|join|status|complete|cancel|cutout>`,
 //! `s3` or `s3.<put|get|head|delete|list>`, `sqs` or `sqs.<receive|delete|send|attributes>`.
+//! An AWS target failed with 403 answers `AccessDenied`, as AWS refuses a call the keys' policy
+//! does not grant (`sqs.attributes:403:1.0`: keys without GetQueueAttributes).
 //! Draws come from one seeded generator in request order, so a run with `--seed N` and the same
 //! sequence of requests injects the same faults.
 

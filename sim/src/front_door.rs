@@ -3,23 +3,25 @@
 //!
 //! moto accepts any key and forwards nothing about who called. The real service's keys are per
 //! job, expire, and allow only a few actions (protocol §4.1). So every request is checked here:
-//! the SigV4 access key must be one a join minted (else `InvalidAccessKeyId` for S3,
-//! `InvalidClientTokenId` for SQS, as AWS answers) and not expired (`ExpiredToken`); the action
+//! the SigV4 access key must be one a join minted and not expired (else `InvalidAccessKeyId` for
+//! S3, `InvalidClientTokenId` for SQS, as AWS answers for the deleted IAM user behind an ended
+//! job key; `--expired-keys expired-token` answers `ExpiredToken` instead); the action
 //! must be one the job's policy allows on that job's queue or bucket (else `AccessDenied`, e.g.
 //! ChangeMessageVisibility). Errors use each service's wire format: S3 XML, SQS query XML (boto3
 //! 1.34) or SQS JSON (the Rust SDK). The proxy also sees the exact S3 metadata headers (moto drops
-//! names with `_`), counts requests per operation, injects faults, and runs the service's reaction
-//! to an upload (recording tiles, storing volumetric cuboids).
+//! names with `_`), refuses more of it than S3's 2 KiB (`MetadataTooLarge`; moto takes any
+//! amount), counts requests per operation, injects faults, and hands each stored object to the
+//! service's reaction in [`crate::uploads`].
 
 use crate::sigv4;
-use crate::state::{bump, Grant, Sim};
+use crate::state::{bump, ExpiredKeys, Grant, Sim};
+use crate::uploads;
 use crate::wire::{aws_error, credential, form_pairs, queue_name, Service};
 use axum::body::{to_bytes, Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use boss_protocol::cuboid;
 use boss_protocol::status::IngestType;
 use std::sync::Arc;
 use std::time::Instant;
@@ -194,6 +196,25 @@ fn classify(
     call
 }
 
+/// What AWS answers for an access key it does not know (never minted, revoked, or the deleted
+/// IAM user of an expired job key).
+fn unknown_key(service: Service) -> Response {
+    match service {
+        Service::S3 => aws_error(
+            service,
+            StatusCode::FORBIDDEN,
+            "InvalidAccessKeyId",
+            "The AWS Access Key Id you provided does not exist in our records.",
+        ),
+        _ => aws_error(
+            service,
+            StatusCode::FORBIDDEN,
+            "InvalidClientTokenId",
+            "The security token included in the request is invalid.",
+        ),
+    }
+}
+
 enum Verdict {
     Allowed(u64),
     Denied(Response, Option<u64>),
@@ -221,40 +242,27 @@ fn authorize(
     let inner = sim.lock();
     let grant: Option<&Grant> = inner.grants.get(key).filter(|g| !g.revoked);
     let Some(grant) = grant else {
-        return Verdict::Denied(
-            match service {
-                Service::S3 => aws_error(
-                    service,
-                    StatusCode::FORBIDDEN,
-                    "InvalidAccessKeyId",
-                    "The AWS Access Key Id you provided does not exist in our records.",
-                ),
-                _ => aws_error(
-                    service,
-                    StatusCode::FORBIDDEN,
-                    "InvalidClientTokenId",
-                    "The security token included in the request is invalid.",
-                ),
-            },
-            None,
-        );
+        return Verdict::Denied(unknown_key(service), None);
     };
     let job_id = grant.job_id;
     if grant.expires.is_some_and(|t| Instant::now() >= t) {
-        let status = if service == Service::S3 {
-            StatusCode::BAD_REQUEST
-        } else {
-            StatusCode::FORBIDDEN
+        let answer = match sim.timing.expired_keys {
+            ExpiredKeys::Deleted => unknown_key(service),
+            ExpiredKeys::ExpiredToken => {
+                let status = if service == Service::S3 {
+                    StatusCode::BAD_REQUEST
+                } else {
+                    StatusCode::FORBIDDEN
+                };
+                aws_error(
+                    service,
+                    status,
+                    "ExpiredToken",
+                    "The provided token has expired.",
+                )
+            }
         };
-        return Verdict::Denied(
-            aws_error(
-                service,
-                status,
-                "ExpiredToken",
-                "The provided token has expired.",
-            ),
-            Some(job_id),
-        );
+        return Verdict::Denied(answer, Some(job_id));
     }
     // Header-signed requests are checked against the minted secret, as AWS does; presigned
     // URLs are only checked for their key.
@@ -394,9 +402,24 @@ async fn handle(State(door): State<Door>, request: Request) -> Response {
             (Service::S3, s) if s >= 500 => "InternalError",
             (_, 503) => "ServiceUnavailable",
             (_, s) if s >= 500 => "InternalFailure",
+            // As AWS refuses a call the keys' policy does not grant.
+            (_, 403) => "AccessDenied",
             _ => "InjectedFault",
         };
         return aws_error(call.service, status, code, "Fault injected by boss-sim");
+    }
+    if call.operation == "PutObject" {
+        // moto stores any amount of user metadata; S3 refuses more than 2 KiB.
+        let size = uploads::metadata_size(&parts.headers);
+        uploads::note_metadata_size(sim, job_id, size);
+        if size > uploads::S3_METADATA_LIMIT {
+            return aws_error(
+                Service::S3,
+                StatusCode::BAD_REQUEST,
+                "MetadataTooLarge",
+                uploads::METADATA_TOO_LARGE,
+            );
+        }
     }
     let response = match forward(&door, &parts, body).await {
         Ok(r) => r,
@@ -411,7 +434,7 @@ async fn handle(State(door): State<Door>, request: Request) -> Response {
         }
     };
     if call.operation == "PutObject" && response.status().is_success() {
-        after_put(sim, job_id, &call, &parts.headers).await;
+        uploads::stored(sim, job_id, &call.bucket, &call.key, &parts.headers).await;
     }
     response
 }
@@ -461,73 +484,6 @@ async fn forward(
     Ok(response
         .body(Body::from(bytes))
         .expect("valid response parts"))
-}
-
-/// The service's reaction to a stored object: a tile is recorded as uploaded if it carries the
-/// metadata the service needs; a volumetric cuboid is checked and copied into the cuboid store.
-async fn after_put(sim: &Arc<Sim>, job_id: u64, call: &Call, headers: &HeaderMap) {
-    let present = |name: &str| {
-        headers
-            .get(format!("x-amz-meta-{name}"))
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| !v.is_empty())
-    };
-    if call.bucket == sim.tile_bucket {
-        let valid = present("message_id") && present("receipt_handle");
-        let mut inner = sim.lock();
-        if let Some(job) = inner.jobs.get_mut(&job_id) {
-            job.stats.upload_seen();
-            *job.tile_puts.entry(call.key.clone()).or_default() += 1;
-            if valid {
-                job.stats.tiles_stored += 1;
-                job.uploaded_tiles.insert(call.key.clone());
-            } else {
-                job.stats.tiles_missing_metadata += 1;
-                log::warn!(
-                    "job {job_id}: tile {} stored without message_id/receipt_handle metadata; the service ignores it",
-                    call.key
-                );
-            }
-        }
-        return;
-    }
-    if call.bucket != sim.ingest_bucket {
-        return;
-    }
-    let Some(dtype) = sim.lock().jobs.get(&job_id).map(|j| j.channel.datatype) else {
-        return;
-    };
-    // Read back what moto stored: the request body may be aws-chunked with checksum trailers.
-    let stored = match sim.admin.get_object(&sim.ingest_bucket, &call.key).await {
-        Ok(Some(b)) => b,
-        Ok(None) => return,
-        Err(e) => {
-            log::error!("job {job_id}: reading uploaded cuboid {}: {e}", call.key);
-            return;
-        }
-    };
-    let store = sim.store.clone();
-    let key = call.key.clone();
-    let result = tokio::task::spawn_blocking(move || {
-        cuboid::decompress_cuboid(&stored, dtype).map_err(|e| e.to_string())?;
-        store
-            .put_compressed(&key, &stored)
-            .map_err(|e| e.to_string())
-    })
-    .await
-    .unwrap_or_else(|e| Err(e.to_string()));
-    let _ = sim.admin.delete_object(&sim.ingest_bucket, &call.key).await;
-    let mut inner = sim.lock();
-    if let Some(job) = inner.jobs.get_mut(&job_id) {
-        job.stats.upload_seen();
-        match result {
-            Ok(()) => job.stats.cuboids_stored += 1,
-            Err(e) => {
-                job.stats.cuboid_errors += 1;
-                log::error!("job {job_id}: cuboid {} rejected: {e}", call.key);
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -9,23 +9,35 @@
 //! - [`cli`]: the command line → checked [`server::Settings`].
 //! - [`server`]: binds the listeners, starts the AWS backend, serves until shutdown.
 //! - [`embedded`]: the in-process S3 (s3s) and SQS backend of `--embedded-aws`.
-//! - [`rest`]: the Boss REST API and the `/sim/...` inspection endpoints.
+//! - [`rest`]: the Boss REST API over HTTP: routing, the token, status codes and bodies.
+//! - [`jobs`]: the job operations behind it (create, join, status, complete, cancel) as domain
+//!   answers and errors, and the complete state machine.
+//! - [`inspect`]: the simulator's own `/sim/...` endpoints (counters, pause, faults, info).
+//! - [`cutout`]: the cutout view's renderers and their negotiation by `Accept`.
 //! - [`front_door`]: the AWS endpoint clients use: key checks, job policy, faults, accounting.
+//! - [`uploads`]: what the service does with a stored tile or cuboid; S3's metadata limit.
 //! - [`sigv4`]: signature checking for the front door.
 //! - [`wire`]: AWS wire formats shared by the front door and the embedded backend.
-//! - [`service`]: per-job worker: queue filling, tile indexing, chunk assembly, completion scan.
+//! - [`service`]: per-job workers: queue filling, tile indexing, the completion scan.
+//! - [`assembly`]: one chunk's ingest, as the tile-ingest lambda does it.
+//! - [`parameters`]: the settings blocks and `resource` a join hands out, and their check.
 //! - [`plan`]: the service's upload-message generators.
 //! - [`state`]: jobs, minted keys and counters.
 //! - [`store`]: the cuboid store behind cutouts.
 //! - [`resources`], [`faults`], [`job_config`], [`aws`], [`moto`]: inputs and plumbing.
 
+pub mod assembly;
 pub mod aws;
 pub mod cli;
+pub mod cutout;
 pub mod embedded;
 pub mod faults;
 pub mod front_door;
+pub mod inspect;
 pub mod job_config;
+pub mod jobs;
 pub mod moto;
+pub mod parameters;
 pub mod plan;
 pub mod resources;
 pub mod rest;
@@ -34,4 +46,5 @@ pub mod service;
 pub mod sigv4;
 pub mod state;
 pub mod store;
+pub mod uploads;
 pub mod wire;

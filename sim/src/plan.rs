@@ -1,8 +1,11 @@
-//! What a job's upload queue holds: the service's message generators (protocol §3.2, §3.3).
+//! What a job's upload queue holds: the service's message generators (protocol §3.2, §3.3),
+//! as boss-manage `ingest_queue_upload.py` and boss-tools `ingest_queue_upload_volumetric_lambda.py`
+//! write them.
 //!
 //! The service fills the upload queue in a fixed order — t, then z in chunk steps, then y, then x,
 //! then each slice of the chunk — and clients and tests depend on the exact key strings and
-//! counts. These generators are lazy iterators so a job of millions of tiles never sits in memory;
+//! counts. Tile jobs step t by 1 whatever `tile_size.t` says; volumetric jobs get messages for
+//! t = 0 only, though their `tile_count` multiplies by the number of time points. These generators are lazy iterators so a job of millions of tiles never sits in memory;
 //! the completion scan walks the same chunks again to find missing tiles.
 
 use boss_protocol::cuboid::{CUBOID_X, CUBOID_Y, CUBOID_Z};
@@ -24,7 +27,8 @@ pub struct JobPlan {
     pub y: Span,
     pub z: Span,
     pub t: Span,
-    /// Tile jobs: tile size (z forced to 1). Volumetric jobs: chunk size (t unused).
+    /// Tile jobs: tile size (z forced to 1; `step_t` only enters `tile_count`). Volumetric jobs:
+    /// chunk size (t unused).
     pub step_x: u64,
     pub step_y: u64,
     pub step_z: u64,
@@ -54,10 +58,20 @@ impl JobPlan {
         }
     }
 
+    /// How many messages the service's count check (`VerifyCount`) expects in the upload queue
+    /// before the job may leave PREPARING: `tile_count` with t stepped by 1.
+    pub fn expected_messages(&self) -> u64 {
+        ceil_div(self.x.len(), self.step_x)
+            * ceil_div(self.y.len(), self.step_y)
+            * ceil_div(self.z.len(), self.step_z)
+            * self.t.len()
+    }
+
     /// Every chunk of a tile job in the service's order: (t, z start, y, x) outer to inner.
+    /// t steps by 1: the service's `t_tile_size` is fixed at 1.
     pub fn tile_chunks(&self) -> impl Iterator<Item = TileChunkKey> + '_ {
         let (xs, ys) = (self.x.steps(self.step_x), self.y.steps(self.step_y));
-        self.t.steps(self.step_t).flat_map(move |t| {
+        self.t.steps(1).flat_map(move |t| {
             let (xs, ys) = (xs.clone(), ys.clone());
             self.z.steps(CUBOID_Z).flat_map(move |z| {
                 let xs = xs.clone();
@@ -81,14 +95,15 @@ impl JobPlan {
     pub fn chunk_tiles(&self, chunk: &TileChunkKey) -> impl Iterator<Item = TileKey> + 'static {
         let first = self.z.start + CUBOID_Z * chunk.z.saturating_sub(self.z.start / CUBOID_Z);
         let chunk = *chunk;
-        (first..first + chunk.num_tiles).map(move |z| TileKey {
-            ids: chunk.ids,
-            resolution: chunk.resolution,
-            x: chunk.x,
-            y: chunk.y,
-            z,
-            t: chunk.t,
-        })
+        (first..first + chunk.num_tiles).map(move |z| tile_at(&chunk, z))
+    }
+
+    /// The tiles the completion scan expects in a chunk (boss-tools `ChunkScanner.check_tiles`):
+    /// z from `16 * chunk.z`, whatever the extent's z start.
+    pub fn scanned_tiles(chunk: &TileChunkKey) -> impl Iterator<Item = TileKey> + 'static {
+        let chunk = *chunk;
+        let first = chunk.z * CUBOID_Z;
+        (first..first + chunk.num_tiles).map(move |z| tile_at(&chunk, z))
     }
 
     /// The upload messages of a tile job, in queue order.
@@ -110,17 +125,15 @@ impl JobPlan {
         })
     }
 
-    /// The upload messages of a volumetric job, in queue order. Each lists every cuboid of the
-    /// full chunk size, even past the extent.
+    /// The upload messages of a volumetric job, in queue order: t = 0 only ("Currently, only
+    /// allow ingest for time sample 0."). Each lists every cuboid of the full chunk size, even
+    /// past the extent.
     pub fn volumetric_messages(&self) -> impl Iterator<Item = VolumetricUploadMessage> + '_ {
         let (xs, ys) = (self.x.steps(self.step_x), self.y.steps(self.step_y));
-        self.t.steps(1).flat_map(move |_t| {
-            let (xs, ys) = (xs.clone(), ys.clone());
-            self.z.steps(self.step_z).flat_map(move |z| {
-                let xs = xs.clone();
-                ys.clone()
-                    .flat_map(move |y| xs.clone().map(move |x| self.volumetric_message(x, y, z)))
-            })
+        self.z.steps(self.step_z).flat_map(move |z| {
+            let xs = xs.clone();
+            ys.clone()
+                .flat_map(move |y| xs.clone().map(move |x| self.volumetric_message(x, y, z)))
         })
     }
 
@@ -156,6 +169,18 @@ impl JobPlan {
             }
         }
         VolumetricUploadMessage { chunk_key, cuboids }
+    }
+}
+
+/// The tile of `chunk`'s footprint at absolute slice `z`.
+pub fn tile_at(chunk: &TileChunkKey, z: u64) -> TileKey {
+    TileKey {
+        ids: chunk.ids,
+        resolution: chunk.resolution,
+        x: chunk.x,
+        y: chunk.y,
+        z,
+        t: chunk.t,
     }
 }
 
@@ -228,6 +253,40 @@ mod tests {
         );
         assert_eq!(TileKey::parse(&last.tile_key).unwrap().z, 39);
         assert_eq!(plan.tile_chunks().count(), 6);
+    }
+
+    #[test]
+    fn tile_jobs_step_t_by_one_and_volumetric_jobs_send_t_0_only() {
+        let mut tiles = tile_plan((0, 512), (0, 16), 512);
+        tiles.t = Span { start: 0, stop: 4 };
+        tiles.step_t = 2;
+        assert_eq!(
+            tiles.message_count(),
+            16 * 2,
+            "tile_count divides t by tile_size.t"
+        );
+        assert_eq!(tiles.tile_messages(1, "u", "i").count(), 16 * 4);
+        assert_eq!(tiles.expected_messages(), 16 * 4);
+        let ts: Vec<u64> = tiles.tile_chunks().map(|c| c.t).collect();
+        assert_eq!(ts, [0, 1, 2, 3]);
+
+        let mut volume = tile_plan((0, 1024), (0, 16), 512);
+        volume.ingest_type = IngestType::Volumetric;
+        volume.step_z = 16;
+        volume.t = Span { start: 0, stop: 3 };
+        assert_eq!(volume.message_count(), 2 * 3);
+        assert_eq!(volume.expected_messages(), 2 * 3);
+        assert_eq!(volume.volumetric_messages().count(), 2);
+    }
+
+    #[test]
+    fn the_scan_expects_tiles_from_sixteen_times_the_chunk_z() {
+        let plan = tile_plan((0, 512), (5, 21), 512);
+        let chunk = plan.tile_chunks().next().unwrap();
+        assert_eq!(chunk.num_tiles, 16);
+        let sent: Vec<u64> = plan.chunk_tiles(&chunk).map(|t| t.z).collect();
+        let scanned: Vec<u64> = JobPlan::scanned_tiles(&chunk).map(|t| t.z).collect();
+        assert_eq!((sent[0], scanned[0]), (5, 0));
     }
 
     #[test]

@@ -65,7 +65,7 @@ impl Channel {
 /// Reads `"uint8"`/`"uint16"`/`"uint64"` so a bad datatype is reported at its line.
 fn datatype<'de, D: Deserializer<'de>>(d: D) -> Result<Dtype, D::Error> {
     let name = String::deserialize(d)?;
-    match Dtype::parse(&name) {
+    match boss_protocol::cuboid::parse_dtype(&name) {
         Ok(Dtype::U32) | Err(_) => Err(serde::de::Error::custom(format!(
             "datatype {name:?} is not one of uint8, uint16, uint64"
         ))),

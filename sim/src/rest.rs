@@ -1,34 +1,32 @@
-//! The Boss REST API (protocol §2): create, join, status, complete, cancel and cutout under both
-//! `/latest` and `/v1`, with or without a trailing slash, plus the simulator's own `/sim/...`
-//! endpoints (job statistics, run-time faults).
+//! The Boss REST API over HTTP (protocol §2): routing of create, join, status, complete, cancel
+//! and cutout under both `/latest` and `/v1`, with or without a trailing slash; the token check;
+//! and the mapping of `jobs`' answers and errors to the service's status codes and bodies. The
+//! simulator's own `/sim/...` endpoints are merged in from `inspect`.
 //!
-//! Bodies, status codes and state changes follow the service, including its odd answers: a join
-//! of a COMPLETE job has no credentials, "Upload queue is not empty" has no `wait_secs`, and a
-//! second cancel is a 400 system error.
+//! The bodies are the real views' (boss `bossingest/views.py`, `bossspatialdb/views.py`),
+//! including their odd answers: a PREPARING join carries every field with `credentials: null`,
+//! a finished tile job cannot be joined or cancelled (400 9001: its queues are gone), "Upload
+//! queue is not empty" has no `wait_secs`, and a cutout has no raw renderer (406).
 
 // Handlers bail out with a finished error `Response` (`Result<_, Response>` + early return);
 // boxing it would only add noise, the error path is not hot.
 #![allow(clippy::result_large_err)]
 
-use crate::faults::FaultSpec;
-use crate::job_config::{self, JobRequest};
-use crate::plan::{JobPlan, Span};
-use crate::resources::Missing;
-use crate::service;
-use crate::state::{bump, Job, JobQueues, JobStats, PendingChunk, Queue, Sim};
+use crate::cutout::{self, RenderError};
+use crate::jobs::{self, Completion, JobError, Joined};
+use crate::parameters;
+use crate::state::{bump, Queue, Sim};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use boss_protocol::api::{self, codes, BossError, CompleteBody, CreateResponse};
-use boss_protocol::cuboid;
+use boss_protocol::api::{self, codes, BossError, Credentials};
 use boss_protocol::status::{IngestType, JobStatus};
+use serde::Serialize;
 use serde_json::{json, Value};
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Instant;
 
 type Shared = State<Arc<Sim>>;
 
@@ -58,15 +56,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
                 );
         }
     }
-    router
-        .route("/sim/jobs/{id}", get(job_stats))
-        .route("/sim/jobs/{id}/tiles", get(tile_puts))
-        .route("/sim/jobs/{id}/pause", post(pause))
-        .route("/sim/jobs/{id}/resume", post(resume))
-        .route("/sim/info", get(info))
-        .route("/sim/stats", get(global_stats))
-        .route("/sim/faults", put(set_faults).get(get_faults))
-        .with_state(sim)
+    router.merge(crate::inspect::router()).with_state(sim)
 }
 
 fn boss_error(status: StatusCode, code: u32, message: impl Into<String>) -> Response {
@@ -154,35 +144,19 @@ fn parse_id(raw: &str) -> Result<u64, Response> {
     })
 }
 
-/// Looks a job up for `user`: 404 4004 if unknown, 403 3003 if someone else's.
-fn owned<'a>(
-    jobs: &'a mut std::collections::BTreeMap<u64, Job>,
-    id: u64,
-    user: &str,
-) -> Result<&'a mut Job, Response> {
-    let Some(job) = jobs.get_mut(&id) else {
-        return Err(boss_error(
-            StatusCode::NOT_FOUND,
-            codes::JOB_NOT_FOUND,
-            format!("Ingest job with id {id} not found"),
-        ));
+/// The service's status code and body for a refused operation.
+fn job_error(error: JobError) -> Response {
+    let (status, code) = match &error {
+        JobError::Invalid(_) => (StatusCode::BAD_REQUEST, codes::SCHEMA_VALIDATION),
+        JobError::MissingResource(_) => (StatusCode::NOT_FOUND, codes::RESOURCE_NOT_FOUND),
+        JobError::NotFound(_) => (StatusCode::NOT_FOUND, codes::JOB_NOT_FOUND),
+        JobError::NotCreator(_) => (StatusCode::FORBIDDEN, codes::NOT_CREATOR),
+        JobError::Deleted(_) => (StatusCode::NOT_FOUND, codes::JOB_DELETED),
+        JobError::Refused(_) => (StatusCode::BAD_REQUEST, codes::BAD_REQUEST),
+        JobError::System(_) => (StatusCode::BAD_REQUEST, codes::SYSTEM_ERROR),
+        JobError::Backend(_) => (StatusCode::INTERNAL_SERVER_ERROR, codes::SYSTEM_ERROR),
     };
-    if job.owner != user {
-        return Err(boss_error(
-            StatusCode::FORBIDDEN,
-            codes::NOT_CREATOR,
-            format!("Only the creator of ingest job {id} can use it"),
-        ));
-    }
-    Ok(job)
-}
-
-fn deleted(id: u64) -> Response {
-    boss_error(
-        StatusCode::NOT_FOUND,
-        codes::JOB_DELETED,
-        format!("Ingest job {id} has been deleted"),
-    )
+    boss_error(status, code, error.to_string())
 }
 
 async fn create(State(sim): Shared, headers: HeaderMap, body: Bytes) -> Response {
@@ -197,163 +171,65 @@ async fn create(State(sim): Shared, headers: HeaderMap, body: Bytes) -> Response
         Ok(v) => v,
         Err(e) => return detail(StatusCode::BAD_REQUEST, format!("JSON parse error - {e}")),
     };
-    let request = match job_config::validate(&config) {
-        Ok(r) => r,
-        Err(problem) => {
-            return boss_error(
-                StatusCode::BAD_REQUEST,
-                codes::SCHEMA_VALIDATION,
-                format!("Could not validate the schema: {problem}"),
-            )
-        }
-    };
-    let channel =
-        match sim
-            .resources
-            .channel(&request.collection, &request.experiment, &request.channel)
-        {
-            Ok(c) => c.clone(),
-            Err(missing) => {
-                let message = match missing {
-                    Missing::Collection(n) => format!("Collection {n} not found"),
-                    Missing::Experiment(n) => format!("Experiment {n} not found"),
-                    Missing::Channel(n) => format!("Channel {n} not found"),
-                };
-                return boss_error(StatusCode::NOT_FOUND, codes::RESOURCE_NOT_FOUND, message);
-            }
-        };
-    let plan = plan_for(&request, &channel);
-    let id = {
-        let mut inner = sim.lock();
-        let id = inner.next_id;
-        inner.next_id += 1;
-        id
-    };
-    let queues = match create_queues(&sim, id, request.ingest_type).await {
-        Ok(q) => q,
-        Err(e) => {
-            log::error!("job {id}: creating queues failed: {e}");
-            return boss_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                codes::SYSTEM_ERROR,
-                format!("Could not create the queues of ingest job {id}: {e}"),
-            );
-        }
-    };
-    let job = Job {
-        id,
-        owner: user,
-        channel,
-        plan,
-        status: JobStatus::Preparing,
-        created: Instant::now(),
-        filled: false,
-        queues,
-        wait_started: None,
-        uploaded_tiles: HashSet::new(),
-        pending: HashMap::<String, PendingChunk>::new(),
-        assembled: HashSet::new(),
-        tile_puts: Default::default(),
-        stats: JobStats::default(),
-        paused: false,
-    };
-    let response = CreateResponse {
-        id,
-        collection: request.collection.clone(),
-        experiment: request.experiment.clone(),
-        channel: request.channel.clone(),
-        status: JobStatus::Preparing,
-        ingest_queue: job.queues.ingest.as_ref().map(|q| q.public_url.clone()),
-        upload_queue: Some(job.queues.upload.public_url.clone()),
-        tile_count: job.tile_count(),
-        ingest_type: request.ingest_type,
-    };
-    let mut job = job;
-    // Counted before the job existed (globally); it belongs to the job.
-    bump(&mut job.stats.rest_requests, "create");
-    sim.lock().jobs.insert(id, job);
-    log::info!(
-        "job {id}: created ({} {} messages)",
-        request.ingest_type,
-        response.tile_count
-    );
-    service::spawn_job(sim.clone(), id);
-    (StatusCode::CREATED, Json(response)).into_response()
-}
-
-fn plan_for(request: &JobRequest, channel: &crate::resources::Channel) -> JobPlan {
-    let span = |(start, stop): (u64, u64)| Span { start, stop };
-    let [x, y, z, t] = request.extent;
-    let (step_x, step_y, step_z, step_t) = match (request.tile_size, request.chunk_size) {
-        (Some((tx, ty, tt)), _) => (tx, ty, 1, tt),
-        (None, Some((cx, cy, cz))) => (cx, cy, cz, 1),
-        // validate() always sets the size that matches the ingest type.
-        (None, None) => (1, 1, 1, 1),
-    };
-    JobPlan {
-        ingest_type: request.ingest_type,
-        ids: channel.ids(),
-        resolution: channel.base_resolution,
-        x: span(x),
-        y: span(y),
-        z: span(z),
-        t: span(t),
-        step_x,
-        step_y,
-        step_z,
-        step_t,
+    match jobs::create(&sim, &user, &config).await {
+        Ok(created) => (StatusCode::CREATED, Json(created)).into_response(),
+        Err(e) => job_error(e),
     }
 }
 
-async fn create_queues(
-    sim: &Sim,
+/// `ingest_job` of a join answer: `IngestJobListSerializer`'s fields, then `tile_index_queue`.
+#[derive(Serialize)]
+struct JoinJob {
     id: u64,
-    kind: IngestType,
-) -> Result<JobQueues, crate::aws::AwsError> {
-    let make = |suffix: &str| format!("boss-sim-{}-{id}-{suffix}", sim.tag);
-    let queue = |name: String| async move {
-        let moto_url = sim
-            .admin
-            .create_queue(&name, sim.timing.visibility_timeout_secs)
-            .await?;
-        Ok::<_, crate::aws::AwsError>(Queue {
-            public_url: sim.public_queue_url(&moto_url),
-            name,
-            moto_url,
-        })
-    };
-    let upload = queue(make("upload")).await?;
-    if kind == IngestType::Volumetric {
-        return Ok(JobQueues {
-            upload,
-            tile_index: None,
-            ingest: None,
-            tile_error: None,
-        });
-    }
-    Ok(JobQueues {
-        upload,
-        tile_index: Some(queue(make("tile-index")).await?),
-        ingest: Some(queue(make("ingest")).await?),
-        tile_error: Some(queue(make("tile-error")).await?),
-    })
+    collection: String,
+    experiment: String,
+    channel: String,
+    status: JobStatus,
+    ingest_queue: Option<String>,
+    upload_queue: Option<String>,
+    tile_count: u64,
+    ingest_type: IngestType,
+    tile_index_queue: Option<String>,
 }
 
-fn job_info(job: &Job) -> Value {
-    let open = !matches!(job.status, JobStatus::Complete | JobStatus::Deleted);
+/// The whole join answer of a live job (boss `IngestJobView.get`), keys in the view's order.
+#[allow(non_snake_case)] // Field names are the wire's.
+#[derive(Serialize)]
+struct JoinAnswer {
+    ingest_job: JoinJob,
+    /// `null` while PREPARING.
+    credentials: Option<Credentials>,
+    tile_bucket_name: String,
+    ingest_bucket_name: String,
+    KVIO_SETTINGS: parameters::KvioSettings,
+    STATEIO_CONFIG: parameters::StateioConfig,
+    OBJECTIO_CONFIG: parameters::ObjectioConfig,
+    resource: parameters::Resource,
+    ingest_lambda: &'static str,
+}
+
+/// A finished (COMPLETE) volumetric job answers with `ingest_job` alone.
+#[derive(Serialize)]
+struct FinishedJoinAnswer {
+    ingest_job: JoinJob,
+}
+
+fn join_job(job: &Joined) -> JoinJob {
+    // Cleanup sets the stored queue URLs to null; the tile-index queue is looked up live.
+    let open = !job.finished();
     let url = |q: &Option<Queue>| q.as_ref().filter(|_| open).map(|q| q.public_url.clone());
-    json!({
-        "id": job.id,
-        "collection": job.channel.collection,
-        "experiment": job.channel.experiment,
-        "channel": job.channel.channel,
-        "status": job.status,
-        "ingest_queue": url(&job.queues.ingest),
-        "upload_queue": open.then(|| job.queues.upload.public_url.clone()),
-        "tile_count": job.tile_count(),
-        "ingest_type": job.ingest_type(),
-        "tile_index_queue": url(&job.queues.tile_index),
-    })
+    JoinJob {
+        id: job.id,
+        collection: job.channel.collection.clone(),
+        experiment: job.channel.experiment.clone(),
+        channel: job.channel.channel.clone(),
+        status: job.status,
+        ingest_queue: url(&job.queues.ingest),
+        upload_queue: url(&Some(job.queues.upload.clone())),
+        tile_count: job.tile_count,
+        ingest_type: job.plan.ingest_type,
+        tile_index_queue: url(&job.queues.tile_index),
+    }
 }
 
 async fn join(State(sim): Shared, headers: HeaderMap, Path(raw): Path<String>) -> Response {
@@ -361,57 +237,29 @@ async fn join(State(sim): Shared, headers: HeaderMap, Path(raw): Path<String>) -
         Ok(caller) => caller,
         Err(r) => return r,
     };
-    let needs_keys = {
-        let mut inner = sim.lock();
-        let job = match owned(&mut inner.jobs, id, &user) {
-            Ok(j) => j,
-            Err(r) => return r,
-        };
-        if job.status == JobStatus::Deleted {
-            return deleted(id);
-        }
-        if job.status == JobStatus::Preparing
-            && job.filled
-            && job.created.elapsed() >= sim.timing.prepare
-        {
-            job.status = JobStatus::Uploading;
-            log::info!("job {id}: UPLOADING");
-        }
-        job.status.has_credentials()
+    let job = match jobs::join(&sim, id, &user) {
+        Ok(job) => job,
+        Err(e) => return job_error(e),
     };
-    let credentials = needs_keys.then(|| {
-        let (access_key, secret_key) = sim.mint(id);
-        api::Credentials {
-            access_key,
-            secret_key,
-            security_token: None,
-        }
-    });
-    let inner = sim.lock();
-    let Some(job) = inner.jobs.get(&id) else {
-        return deleted(id);
-    };
-    let mut body = json!({ "ingest_job": job_info(job) });
-    if let Some(credentials) = credentials {
-        let c = &job.channel;
-        body["credentials"] = json!(credentials);
-        body["tile_bucket_name"] = json!(sim.tile_bucket);
-        body["ingest_bucket_name"] = json!(sim.ingest_bucket);
-        // Kept small: the client copies these into every tile's 2 KiB of S3 metadata.
-        body["KVIO_SETTINGS"] = json!({"cache_host": "cache.boss-sim.local", "cache_db": "0"});
-        body["STATEIO_CONFIG"] =
-            json!({"cache_state_host": "cache-state.boss-sim.local", "cache_state_db": "0"});
-        body["OBJECTIO_CONFIG"] = json!({"s3_flush_queue": "", "cuboid_bucket": "cuboids.boss-sim.local", "page_in_lambda_function": "", "page_out_lambda_function": "", "s3_index_table": "", "id_index_table": "", "id_count_table": ""});
-        body["resource"] = json!({
-            "boss_key": format!("{}&{}&{}", c.collection, c.experiment, c.channel),
-            "lookup_key": c.ids().to_string(),
-            "channel": {"type": "image", "datatype": c.datatype.name(), "base_resolution": c.base_resolution},
-            "experiment": {"num_hierarchy_levels": 1, "hierarchy_method": "anisotropic"},
-            "coord_frame": {"x_voxel_size": 1.0, "y_voxel_size": 1.0, "z_voxel_size": 1.0},
-        });
-        body["ingest_lambda"] = json!("deprecated");
+    if job.finished() {
+        return Json(FinishedJoinAnswer {
+            ingest_job: join_job(&job),
+        })
+        .into_response();
     }
-    Json(body).into_response()
+    let p = parameters::service_parameters(&job.channel);
+    Json(JoinAnswer {
+        ingest_job: join_job(&job),
+        credentials: job.credentials.clone(),
+        tile_bucket_name: sim.tile_bucket.clone(),
+        ingest_bucket_name: sim.ingest_bucket.clone(),
+        KVIO_SETTINGS: p.kvio_settings,
+        STATEIO_CONFIG: p.stateio_config,
+        OBJECTIO_CONFIG: p.objectio_config,
+        resource: p.resource,
+        ingest_lambda: "deprecated",
+    })
+    .into_response()
 }
 
 async fn status(State(sim): Shared, headers: HeaderMap, Path(raw): Path<String>) -> Response {
@@ -419,33 +267,10 @@ async fn status(State(sim): Shared, headers: HeaderMap, Path(raw): Path<String>)
         Ok(caller) => caller,
         Err(r) => return r,
     };
-    let (status, total, upload) = {
-        let mut inner = sim.lock();
-        let job = match owned(&mut inner.jobs, id, &user) {
-            Ok(j) => j,
-            Err(r) => return r,
-        };
-        if job.status == JobStatus::Deleted {
-            return deleted(id);
-        }
-        (
-            job.status,
-            job.tile_count(),
-            job.queues.upload.moto_url.clone(),
-        )
-    };
-    let current = if status == JobStatus::Complete {
-        0
-    } else {
-        sim.admin.depth(&upload).await.map(|d| d.0).unwrap_or(0)
-    };
-    Json(api::StatusResponse {
-        id,
-        status,
-        total_message_count: total,
-        current_message_count: current,
-    })
-    .into_response()
+    match jobs::status(&sim, id, &user).await {
+        Ok(status) => Json(status).into_response(),
+        Err(e) => job_error(e),
+    }
 }
 
 async fn complete(State(sim): Shared, headers: HeaderMap, Path(raw): Path<String>) -> Response {
@@ -453,44 +278,11 @@ async fn complete(State(sim): Shared, headers: HeaderMap, Path(raw): Path<String
         Ok(caller) => caller,
         Err(r) => return r,
     };
-    {
-        let mut inner = sim.lock();
-        if let Err(r) = owned(&mut inner.jobs, id, &user) {
-            return r;
-        }
-    }
-    match service::complete(&sim, id).await {
-        Ok(answer) => answer.into_response(),
-        Err(e) => {
-            log::error!("job {id}: complete failed: {e}");
-            boss_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                codes::SYSTEM_ERROR,
-                format!("Could not complete ingest job {id}: {e}"),
-            )
-        }
-    }
-}
-
-/// What the complete endpoint answers.
-pub enum CompleteAnswer {
-    /// 204, empty body.
-    Done,
-    /// 202 or 400 with a `{job_status, wait_secs, info}` body.
-    Body(StatusCode, CompleteBody),
-    /// 400 code 1006 with a message.
-    Refused(String),
-}
-
-impl IntoResponse for CompleteAnswer {
-    fn into_response(self) -> Response {
-        match self {
-            CompleteAnswer::Done => StatusCode::NO_CONTENT.into_response(),
-            CompleteAnswer::Body(status, body) => (status, Json(body)).into_response(),
-            CompleteAnswer::Refused(message) => {
-                boss_error(StatusCode::BAD_REQUEST, codes::BAD_REQUEST, message)
-            }
-        }
+    match jobs::complete(&sim, id, &user).await {
+        Ok(Completion::Done) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Completion::Accepted(body)) => (StatusCode::ACCEPTED, Json(body)).into_response(),
+        Ok(Completion::NotYet(body)) => (StatusCode::BAD_REQUEST, Json(body)).into_response(),
+        Err(e) => job_error(e),
     }
 }
 
@@ -499,30 +291,10 @@ async fn cancel(State(sim): Shared, headers: HeaderMap, Path(raw): Path<String>)
         Ok(caller) => caller,
         Err(r) => return r,
     };
-    let queues = {
-        let mut inner = sim.lock();
-        let job = match owned(&mut inner.jobs, id, &user) {
-            Ok(j) => j,
-            Err(r) => return r,
-        };
-        if job.status == JobStatus::Deleted {
-            return boss_error(
-                StatusCode::BAD_REQUEST,
-                codes::SYSTEM_ERROR,
-                format!("Ingest job {id} is already deleted"),
-            );
-        }
-        let was_complete = job.status == JobStatus::Complete;
-        job.status = JobStatus::Deleted;
-        let queues = job.queues.clone();
-        Sim::revoke(&mut inner, id);
-        (!was_complete).then_some(queues)
-    };
-    log::info!("job {id}: DELETED");
-    if let Some(queues) = queues {
-        service::delete_queues(&sim, &queues).await;
+    match jobs::cancel(&sim, id, &user).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => job_error(e),
     }
-    StatusCode::NO_CONTENT.into_response()
 }
 
 fn range(raw: &str) -> Option<(u64, u64)> {
@@ -530,6 +302,12 @@ fn range(raw: &str) -> Option<(u64, u64)> {
     let (a, b) = (a.parse().ok()?, b.parse().ok()?);
     (a < b).then_some((a, b))
 }
+
+/// Headers DRF adds to every answer of the cutout view.
+const CUTOUT_HEADERS: [(header::HeaderName, &str); 2] = [
+    (header::ALLOW, "GET, POST, HEAD, OPTIONS"),
+    (header::VARY, "Accept"),
+];
 
 async fn cutout(
     State(sim): Shared,
@@ -539,6 +317,17 @@ async fn cutout(
     if let Err(r) = admit(&sim, "cutout", None).await {
         return r;
     }
+    // DRF negotiates the renderer before it authenticates. No match: 406, where production
+    // most likely fails to render its own refusal and answers 500 (see `cutout`).
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let Some(renderer) = cutout::negotiate(accept) else {
+        return (
+            StatusCode::NOT_ACCEPTABLE,
+            CUTOUT_HEADERS,
+            Json(json!({"detail": cutout::NOT_ACCEPTABLE})),
+        )
+            .into_response();
+    };
     if let Err(r) = authenticate(&sim, &headers) {
         return r;
     }
@@ -561,32 +350,40 @@ async fn cutout(
     };
     let region = crate::store::Region { x, y, z };
     // Bounded: the Boss refuses cutouts over ~500 MB uncompressed too.
-    if region.voxels() * channel.datatype.itemsize() as u64 > 1 << 30 {
+    if region.voxels() * channel.datatype.size() as u64 > 1 << 30 {
         return boss_error(
             StatusCode::BAD_REQUEST,
             codes::BAD_REQUEST,
             "Cutout too large: request at most 1 GiB at a time",
         );
     }
-    let raw_wanted = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("application/octet-stream"));
     let sim2 = sim.clone();
     let dtype = channel.datatype;
-    let read = tokio::task::spawn_blocking(move || {
-        sim2.store.read_region(channel.ids(), res, 0, dtype, region)
+    let shape = (z.1 - z.0, y.1 - y.0, x.1 - x.0);
+    let rendered = tokio::task::spawn_blocking(move || {
+        sim2.store
+            .read_region(channel.ids(), res, 0, dtype, region)
+            .map(|zyx| cutout::render(renderer, &zyx, dtype, shape))
     })
     .await;
-    match read {
-        Ok(Ok(bytes)) if raw_wanted => {
-            ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response()
-        }
-        Ok(Ok(bytes)) => (
-            [(header::CONTENT_TYPE, "application/blosc")],
-            cuboid::compress(&bytes, dtype),
+    match rendered {
+        Ok(Ok(Ok(body))) => (
+            [(header::CONTENT_TYPE, renderer.media_type())],
+            CUTOUT_HEADERS,
+            body,
         )
             .into_response(),
+        // The renderer's own error body: compact JSON, `status, message, code`.
+        Ok(Ok(Err(e @ RenderError::JpegNeedsUint8))) => (
+            StatusCode::BAD_REQUEST,
+            CUTOUT_HEADERS,
+            Json(json!({"status": 400, "message": e.to_string(), "code": 2001})),
+        )
+            .into_response(),
+        Ok(Ok(Err(RenderError::Failed(e)))) => {
+            log::warn!("cutout: the {} renderer failed: {e}", renderer.media_type());
+            server_error()
+        }
         Ok(Err(e)) => boss_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             codes::SYSTEM_ERROR,
@@ -600,84 +397,12 @@ async fn cutout(
     }
 }
 
-async fn job_stats(State(sim): Shared, Path(raw): Path<String>) -> Response {
-    let Ok(id) = raw.parse::<u64>() else {
-        return detail(StatusCode::NOT_FOUND, format!("no job {raw:?}"));
-    };
-    let inner = sim.lock();
-    let Some(job) = inner.jobs.get(&id) else {
-        return detail(StatusCode::NOT_FOUND, format!("no job {id}"));
-    };
-    let mut body = serde_json::to_value(&job.stats).unwrap_or(Value::Null);
-    body["id"] = json!(id);
-    body["state"] = json!(job.status.to_string());
-    body["status"] = json!(job.status);
-    body["tile_count"] = json!(job.tile_count());
-    body["pending_chunks"] = json!(job.pending.len());
-    Json(body).into_response()
-}
-
-async fn set_faults(State(sim): Shared, body: String) -> Response {
-    match FaultSpec::parse(body.trim()) {
-        Ok(spec) => {
-            sim.faults.replace(spec.clone());
-            Json(spec).into_response()
-        }
-        Err(e) => detail(StatusCode::BAD_REQUEST, e.to_string()),
-    }
-}
-
-async fn get_faults(State(sim): Shared) -> Response {
-    Json(sim.faults.spec()).into_response()
-}
-
-/// `GET /sim/jobs/{id}/tiles`: how often each tile was stored (PutObject through the front door).
-async fn tile_puts(State(sim): Shared, Path(raw): Path<String>) -> Response {
-    let inner = sim.lock();
-    match raw.parse::<u64>().ok().and_then(|id| inner.jobs.get(&id)) {
-        Some(job) => Json(&job.tile_puts).into_response(),
-        None => detail(StatusCode::NOT_FOUND, format!("no job {raw:?}")),
-    }
-}
-
-async fn set_paused(sim: &Sim, raw: &str, paused: bool) -> Response {
-    let mut inner = sim.lock();
-    match raw
-        .parse::<u64>()
-        .ok()
-        .and_then(|id| inner.jobs.get_mut(&id))
-    {
-        Some(job) => {
-            job.paused = paused;
-            StatusCode::NO_CONTENT.into_response()
-        }
-        None => detail(StatusCode::NOT_FOUND, format!("no job {raw:?}")),
-    }
-}
-
-/// `POST /sim/jobs/{id}/pause`: stop the job's service side (see `Job::paused`).
-async fn pause(State(sim): Shared, Path(raw): Path<String>) -> Response {
-    set_paused(&sim, &raw, true).await
-}
-
-async fn resume(State(sim): Shared, Path(raw): Path<String>) -> Response {
-    set_paused(&sim, &raw, false).await
-}
-
-/// `GET /sim/stats`: requests that belong to no job (unknown ids, unknown keys, creates).
-async fn global_stats(State(sim): Shared) -> Response {
-    Json(&sim.lock().global).into_response()
-}
-
-/// `GET /sim/info`: where the simulator keeps things, for tests that inspect the backend directly
-/// ("moto" is the backend's URL in either mode; the name is kept for existing callers).
-async fn info(State(sim): Shared) -> Response {
-    Json(json!({
-        "moto": sim.moto_url,
-        "backend": sim.backend,
-        "aws": sim.public_aws_url,
-        "tile_bucket": sim.tile_bucket,
-        "ingest_bucket": sim.ingest_bucket,
-    }))
-    .into_response()
+/// Django's answer to an exception in a view or renderer (DEBUG off).
+fn server_error() -> Response {
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        [(header::CONTENT_TYPE, "text/html")],
+        "\n<!doctype html>\n<html lang=\"en\">\n<head>\n  <title>Server Error (500)</title>\n</head>\n<body>\n  <h1>Server Error (500)</h1><p></p>\n</body>\n</html>\n",
+    )
+        .into_response()
 }

@@ -1,23 +1,22 @@
-//! The service side of a job (protocol §2.4, §3, §4.2): fill the upload queue, consume the
-//! tile-index queue, assemble complete chunks from the ingest queue into cuboids, and run the
-//! complete/scan state machine.
+//! The service's per-job workers (protocol §3, §4.2): fill the upload queue, consume the
+//! tile-index queue, hand complete chunks from the ingest queue to [`crate::assembly`], and run
+//! the completion scan once `jobs::complete` has moved a job to COMPLETING.
 //!
 //! Each job has one worker task, which indexes tiles and assembles at most `ASSEMBLERS` chunks at
 //! a time, so memory stays bounded by a few chunks' tiles, whatever the job's size.
 
+use crate::assembly::{self, Outcome};
 use crate::aws::AwsError;
-use crate::rest::CompleteAnswer;
+use crate::parameters;
+use crate::plan::JobPlan;
 use crate::state::{JobQueues, Sim};
-use crate::store::Region;
-use axum::http::StatusCode;
-use boss_protocol::api::CompleteBody;
-use boss_protocol::cuboid::{Dtype, CUBOID_Z};
 use boss_protocol::keys::{TileChunkKey, TileKey};
-use boss_protocol::messages::{to_python_json, TileErrorMessage, TileUploadMessage};
+use boss_protocol::messages::{to_python_json, TileUploadMessage};
 use boss_protocol::status::{IngestType, JobStatus};
-use serde_json::{json, Value};
+use serde_json::Value;
+use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Starts the worker of a newly created job.
 pub fn spawn_job(sim: Arc<Sim>, id: u64) {
@@ -83,10 +82,17 @@ async fn fill(sim: &Sim, id: u64) -> Result<(), AwsError> {
         sim.admin.send_batch(&upload.moto_url, &batch).await?;
         sent += batch.len() as u64;
     }
+    let expected = plan.expected_messages();
     if let Some(job) = sim.lock().jobs.get_mut(&id) {
         job.filled = true;
+        // The service's VerifyCount step: fewer messages than counted fails the job's
+        // preparation (a volumetric job over several time points gets t = 0 only).
+        job.prepare_failed = sent < expected;
     }
     log::info!("job {id}: upload queue filled with {sent} messages");
+    if sent < expected {
+        log::warn!("job {id}: {sent} messages, {expected} counted: preparation failed");
+    }
     Ok(())
 }
 
@@ -159,17 +165,11 @@ async fn assemble_loop(sim: &Arc<Sim>, id: u64, ingest_url: &str) -> Result<(), 
         for m in messages {
             let sim = sim.clone();
             work.spawn(async move {
-                let chunk_key = serde_json::from_str::<Value>(&m.body)
-                    .ok()
-                    .and_then(|v| v["chunk_key"].as_str().map(str::to_string));
-                if let Some(chunk_key) = chunk_key {
-                    if let Err(e) = assemble(&sim, id, &chunk_key).await {
-                        // Keep the message: it comes back after the visibility timeout.
-                        log::error!("job {id}: assembling chunk {chunk_key}: {e}");
-                        return None;
-                    }
+                match assembly::ingest(&sim, id, &m.body).await {
+                    Outcome::Done => Some(m.receipt_handle),
+                    // Kept: it comes back after the visibility timeout.
+                    Outcome::Failed => None,
                 }
-                Some(m.receipt_handle)
             });
         }
         let mut done = Vec::new();
@@ -184,21 +184,37 @@ async fn assemble_loop(sim: &Arc<Sim>, id: u64, ingest_url: &str) -> Result<(), 
     .await
 }
 
-/// One tile-index message: add the tile to its chunk; a complete chunk goes to the ingest queue.
+/// The fields of a tile-index message the indexing lambda reads, or why it would fail on it.
+fn index_entry(id: u64, body: &str) -> Result<(String, TileChunkKey, TileKey), String> {
+    let message: Value = serde_json::from_str(body).map_err(|e| format!("not JSON: {e}"))?;
+    let job = assembly::python_int(&message["ingest_job"]).ok_or("no integer ingest_job")?;
+    if job != id {
+        return Err(format!(
+            "ingest_job is {job}: indexed under that job, not this one"
+        ));
+    }
+    let chunk_key = message["chunk_key"].as_str().ok_or("no chunk_key")?;
+    let tile_key = message["tile_key"].as_str().ok_or("no tile_key")?;
+    let chunk = TileChunkKey::parse(chunk_key).map_err(|e| format!("chunk_key: {e}"))?;
+    let tile = TileKey::parse(tile_key).map_err(|e| format!("tile_key: {e}"))?;
+    Ok((chunk_key.to_string(), chunk, tile))
+}
+
+/// One tile-index message, as boss-tools `tile_uploaded_lambda` handles it: the tile joins its
+/// chunk's row in the tile index; a complete chunk's message goes on to the ingest queue as it
+/// came (the tile-ingest lambda then reads its `parameters`). The tile object is not looked at.
 async fn index_tile(sim: &Sim, id: u64, body: &str, ingest_url: &str) {
-    let parsed = serde_json::from_str::<Value>(body).ok().and_then(|v| {
-        Some((
-            v["chunk_key"].as_str()?.to_string(),
-            v["tile_key"].as_str()?.to_string(),
-        ))
-    });
-    let Some((chunk_key, tile_key)) = parsed else {
-        log::warn!("job {id}: ignoring tile-index message without chunk_key/tile_key: {body}");
-        return;
-    };
-    let (Ok(chunk), Ok(tile)) = (TileChunkKey::parse(&chunk_key), TileKey::parse(&tile_key)) else {
-        log::warn!("job {id}: ignoring tile-index message with malformed keys: {body}");
-        return;
+    let (chunk_key, chunk, tile) = match index_entry(id, body) {
+        Ok(entry) => entry,
+        Err(why) => {
+            // On BossDB the lambda fails on it three times and it goes to a dead-letter queue
+            // nobody reads: the tile is never indexed.
+            log::warn!("job {id}: tile-index message refused ({why}): {body}");
+            if let Some(job) = sim.lock().jobs.get_mut(&id) {
+                job.stats.tile_index_rejected += 1;
+            }
+            return;
+        }
     };
     let mut delete_duplicate = false;
     let mut complete = false;
@@ -208,15 +224,11 @@ async fn index_tile(sim: &Sim, id: u64, body: &str, ingest_url: &str) {
             return;
         };
         if job.assembled.contains(&chunk_key) {
+            job.stats.tiles_indexed += 1;
             job.stats.duplicate_tiles += 1;
             delete_duplicate = true;
-        } else if !job.uploaded_tiles.contains(&tile_key) {
-            // Stored without message_id/receipt_handle (or never stored): the service cannot
-            // index it, so it stays missing until the completion scan re-enqueues it.
-            log::warn!(
-                "job {id}: tile {tile_key} indexed but not validly uploaded; treated as missing"
-            );
         } else {
+            job.stats.tiles_indexed += 1;
             let pending = job.pending.entry(chunk_key.clone()).or_default();
             if !pending.slices.insert(tile.z) {
                 job.stats.duplicate_tiles += 1;
@@ -228,11 +240,10 @@ async fn index_tile(sim: &Sim, id: u64, body: &str, ingest_url: &str) {
         }
     }
     if delete_duplicate {
-        let _ = sim.admin.delete_object(&sim.tile_bucket, &tile_key).await;
+        let _ = sim.admin.delete_object(&sim.tile_bucket, &tile.key()).await;
     }
     if complete {
-        let body = to_python_json(&json!({"chunk_key": chunk_key, "ingest_job": id}));
-        if let Err(e) = sim.admin.send(ingest_url, body).await {
+        if let Err(e) = sim.admin.send(ingest_url, body.to_string()).await {
             log::error!("job {id}: queueing chunk {chunk_key} for ingest: {e}");
             if let Some(p) = sim
                 .lock()
@@ -246,252 +257,32 @@ async fn index_tile(sim: &Sim, id: u64, body: &str, ingest_url: &str) {
     }
 }
 
-/// Decodes one tile into `dtype` little-endian bytes of `width × height`.
-fn decode_tile(bytes: &[u8], width: u64, height: u64, dtype: Dtype) -> Result<Vec<u8>, String> {
-    if bytes.is_empty() {
-        return Err("tile is empty".into());
-    }
-    let image = image::load_from_memory(bytes).map_err(|e| format!("cannot decode tile: {e}"))?;
-    if (image.width() as u64, image.height() as u64) != (width, height) {
-        return Err(format!(
-            "tile is {}x{}, expected {width}x{height}",
-            image.width(),
-            image.height()
-        ));
-    }
-    // numpy's astype: values wrap to the channel type, as the service's cast does.
-    let mut out = Vec::with_capacity((width * height) as usize * dtype.itemsize());
-    let mut push = |v: u64| match dtype {
-        Dtype::U8 => out.push(v as u8),
-        Dtype::U16 => out.extend_from_slice(&(v as u16).to_le_bytes()),
-        Dtype::U32 => out.extend_from_slice(&(v as u32).to_le_bytes()),
-        Dtype::U64 => out.extend_from_slice(&v.to_le_bytes()),
-    };
-    match image {
-        image::DynamicImage::ImageLuma8(img) => img.pixels().for_each(|p| push(p.0[0].into())),
-        image::DynamicImage::ImageLuma16(img) => img.pixels().for_each(|p| push(p.0[0].into())),
-        other => {
-            return Err(format!(
-                "tile is {:?}, not a single-channel 8 or 16 bit image",
-                other.color()
-            ))
-        }
-    }
-    Ok(out)
-}
-
-/// Builds the cuboids of a complete chunk from its tiles, then deletes the tiles.
-async fn assemble(sim: &Sim, id: u64, chunk_key: &str) -> Result<(), String> {
-    let chunk = TileChunkKey::parse(chunk_key).map_err(|e| e.to_string())?;
-    let Some((plan, dtype, error_queue)) = sim.lock().jobs.get(&id).map(|j| {
-        (
-            j.plan.clone(),
-            j.channel.datatype,
-            j.queues.tile_error.as_ref().map(|q| q.moto_url.clone()),
-        )
-    }) else {
-        return Ok(());
-    };
-    let (width, height) = (plan.step_x, plan.step_y);
-    let tiles: Vec<TileKey> = plan.chunk_tiles(&chunk).collect();
-    let mut encoded = Vec::with_capacity(tiles.len());
-    for tile in &tiles {
-        let key = tile.key();
-        let bytes = sim
-            .admin
-            .get_object(&sim.tile_bucket, &key)
-            .await
-            .map_err(|e| e.to_string())?;
-        encoded.push((key, bytes));
-    }
-    let region = Region {
-        x: (chunk.x * width, (chunk.x + 1) * width),
-        y: (chunk.y * height, (chunk.y + 1) * height),
-        z: (chunk.z * CUBOID_Z, chunk.z * CUBOID_Z + tiles.len() as u64),
-    };
-    let slice_bytes = (width * height) as usize * dtype.itemsize();
-    let store = sim.store.clone();
-    let ids = chunk.ids;
-    let (res, t) = (chunk.resolution, chunk.t);
-    let (keys, errors) = tokio::task::spawn_blocking(move || {
-        let mut data = Vec::with_capacity(slice_bytes * encoded.len());
-        let mut errors = Vec::new();
-        for (key, bytes) in &encoded {
-            let decoded = match bytes {
-                Some(b) => decode_tile(b, width, height, dtype),
-                None => Err("tile object is missing from the tile bucket".into()),
-            };
-            match decoded {
-                Ok(pixels) => data.extend_from_slice(&pixels),
-                Err(error) => {
-                    data.resize(data.len() + slice_bytes, 0);
-                    errors.push((key.clone(), error));
-                }
+/// Starts the completion scan of a job that just became COMPLETING; a scan that fails sends the
+/// job back to UPLOADING.
+pub fn start_scan(sim: Arc<Sim>, id: u64) {
+    tokio::spawn(async move {
+        if let Err(e) = scan(&sim, id).await {
+            log::error!("job {id}: completion scan failed: {e}; back to UPLOADING");
+            if let Some(job) = sim.lock().jobs.get_mut(&id) {
+                job.status = JobStatus::Uploading;
             }
         }
-        store
-            .write_region(ids, res, t, dtype, region, &data)
-            .map(|keys| (keys, errors))
-            .map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(|e| e.to_string())??;
-    for (tile_key, error) in &errors {
-        log::warn!("job {id}: tile {tile_key} stored black: {error}");
-        if let Some(q) = &error_queue {
-            let msg = TileErrorMessage {
-                tile_key: tile_key.clone(),
-                chunk_key: chunk_key.to_string(),
-                error: error.clone(),
-            };
-            let _ = sim.admin.send(q, to_python_json(&msg)).await;
-        }
-    }
-    for tile in &tiles {
-        let _ = sim.admin.delete_object(&sim.tile_bucket, &tile.key()).await;
-    }
-    let mut inner = sim.lock();
-    if let Some(job) = inner.jobs.get_mut(&id) {
-        job.pending.remove(chunk_key);
-        job.assembled.insert(chunk_key.to_string());
-        for tile in &tiles {
-            job.uploaded_tiles.remove(&tile.key());
-        }
-        job.stats.chunks_assembled += 1;
-        job.stats.cuboids_stored += keys.len() as u64;
-        job.stats.tile_errors += errors.len() as u64;
-    }
-    Ok(())
+    });
 }
 
-/// (visible, in-flight) summed over the internal queues of a tile job.
-async fn internal_depth(sim: &Sim, queues: &JobQueues) -> Result<u64, AwsError> {
-    let mut total = 0;
-    for q in [&queues.tile_index, &queues.ingest].into_iter().flatten() {
-        let (visible, in_flight) = sim.admin.depth(&q.moto_url).await?;
-        total += visible + in_flight;
-    }
-    Ok(total)
-}
-
-/// `POST /ingest/{id}/complete`: one step of the state machine of protocol §2.4.
-pub async fn complete(sim: &Arc<Sim>, id: u64) -> Result<CompleteAnswer, AwsError> {
-    let Some((status, queues, wait_started)) = sim
-        .lock()
-        .jobs
-        .get(&id)
-        .map(|j| (j.status, j.queues.clone(), j.wait_started))
-    else {
-        return Ok(CompleteAnswer::Refused(format!(
-            "Ingest job {id} not found"
-        )));
-    };
-    let wait = sim.timing.wait_on_queues;
-    let set = |status: JobStatus, timer: Option<Instant>| {
-        if let Some(job) = sim.lock().jobs.get_mut(&id) {
-            job.status = status;
-            job.wait_started = timer;
-            log::info!("job {id}: {status}");
-        }
-    };
-    let body = |code: StatusCode,
-                job_status: Option<JobStatus>,
-                wait_secs: Option<f64>,
-                info: Option<&str>| {
-        CompleteAnswer::Body(
-            code,
-            CompleteBody {
-                job_status,
-                wait_secs,
-                info: info.map(str::to_string),
-            },
-        )
-    };
-    Ok(match status {
-        JobStatus::Preparing => CompleteAnswer::Refused(
-            "You cannot complete a job that is still preparing. You must cancel instead.".into(),
-        ),
-        JobStatus::Complete => CompleteAnswer::Done,
-        JobStatus::Deleted | JobStatus::Failed => CompleteAnswer::Refused(format!(
-            "Ingest job {id} is {status} and cannot be completed"
-        )),
-        JobStatus::Completing => body(
-            StatusCode::ACCEPTED,
-            Some(JobStatus::Completing),
-            None,
-            None,
-        ),
-        JobStatus::Uploading => {
-            if sim.admin.depth(&queues.upload.moto_url).await?.0 > 0 {
-                CompleteAnswer::Refused("Upload queue is not empty".into())
-            } else if internal_depth(sim, &queues).await? > 0 {
-                body(
-                    StatusCode::BAD_REQUEST,
-                    None,
-                    Some(wait.as_secs_f64()),
-                    Some("Internal queues not empty yet"),
-                )
-            } else {
-                set(JobStatus::WaitOnQueues, Some(Instant::now()));
-                body(
-                    StatusCode::ACCEPTED,
-                    Some(JobStatus::WaitOnQueues),
-                    Some(wait.as_secs_f64()),
-                    None,
-                )
-            }
-        }
-        JobStatus::WaitOnQueues => {
-            let elapsed = wait_started.map(|t| t.elapsed()).unwrap_or(wait);
-            if sim.admin.depth(&queues.upload.moto_url).await?.0 > 0 {
-                set(JobStatus::Uploading, None);
-                CompleteAnswer::Refused("Upload queue is not empty".into())
-            } else if elapsed < wait {
-                body(
-                    StatusCode::BAD_REQUEST,
-                    Some(JobStatus::WaitOnQueues),
-                    Some((wait - elapsed).as_secs_f64()),
-                    None,
-                )
-            } else if internal_depth(sim, &queues).await? > 0 {
-                set(JobStatus::WaitOnQueues, Some(Instant::now()));
-                body(
-                    StatusCode::BAD_REQUEST,
-                    Some(JobStatus::WaitOnQueues),
-                    Some(wait.as_secs_f64()),
-                    None,
-                )
-            } else {
-                set(JobStatus::Completing, None);
-                let sim = sim.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = scan(&sim, id).await {
-                        log::error!("job {id}: completion scan failed: {e}; back to UPLOADING");
-                        if let Some(job) = sim.lock().jobs.get_mut(&id) {
-                            job.status = JobStatus::Uploading;
-                        }
-                    }
-                });
-                body(
-                    StatusCode::ACCEPTED,
-                    Some(JobStatus::Completing),
-                    Some(0.0),
-                    None,
-                )
-            }
-        }
-    })
-}
-
-/// COMPLETING: look for chunks that did not fully arrive (tile jobs only). Missing tiles go back
-/// on the upload queue (→ UPLOADING); complete but unassembled chunks are re-sent internally
-/// (→ WAIT_ON_QUEUES); otherwise the queues are deleted and the job is COMPLETE.
+/// COMPLETING, as boss-tools `ChunkScanner` and `IngestCleaner` run it. Tile jobs: every chunk
+/// that still has a row in the tile index is checked — missing tiles go back on the upload queue
+/// (→ UPLOADING), a complete chunk is re-sent to the ingest queue with the service's own
+/// parameters (→ WAIT_ON_QUEUES, the timer's start unchanged). A chunk none of whose tiles was
+/// ever indexed has no row and is not seen: the job completes without it (counted as
+/// `chunks_lost_on_bossdb`). With nothing found the queues are deleted, the keys revoked, and
+/// the job is COMPLETE.
 async fn scan(sim: &Sim, id: u64) -> Result<(), AwsError> {
-    let Some((plan, queues)) = sim
+    let Some((plan, queues, channel)) = sim
         .lock()
         .jobs
         .get(&id)
-        .map(|j| (j.plan.clone(), j.queues.clone()))
+        .map(|j| (j.plan.clone(), j.queues.clone(), j.channel.clone()))
     else {
         return Ok(());
     };
@@ -506,32 +297,41 @@ async fn scan(sim: &Sim, id: u64) -> Result<(), AwsError> {
             .as_ref()
             .map(|q| q.public_url.clone())
             .unwrap_or_default();
-        let mut batch = Vec::with_capacity(10);
-        for chunk in plan.tile_chunks() {
-            let key = chunk.key();
-            let (missing, ready) = {
-                let inner = sim.lock();
-                let Some(job) = inner.jobs.get(&id) else {
-                    return Ok(());
-                };
-                if job.assembled.contains(&key) {
-                    continue;
-                }
-                let have = job
-                    .pending
-                    .get(&key)
-                    .map(|p| p.slices.clone())
-                    .unwrap_or_default();
-                let missing: Vec<TileKey> = plan
-                    .chunk_tiles(&chunk)
-                    .filter(|t| !have.contains(&t.z))
-                    .collect();
-                let ready = missing.is_empty();
-                (missing, ready)
+        let rows: Vec<(String, BTreeSet<u64>)> = {
+            let inner = sim.lock();
+            let Some(job) = inner.jobs.get(&id) else {
+                return Ok(());
             };
-            if ready {
+            let mut rows: Vec<_> = job
+                .pending
+                .iter()
+                .map(|(key, row)| (key.clone(), row.slices.clone()))
+                .collect();
+            rows.sort();
+            rows
+        };
+        let resend = ResentChunk {
+            chunk_key: String::new(),
+            ingest_job: id,
+            parameters: parameters::service_parameters(&channel),
+            x_size: plan.step_x,
+            y_size: plan.step_y,
+        };
+        let mut batch = Vec::with_capacity(10);
+        for (key, have) in rows {
+            // Indexed keys always parse (index_tile checked them).
+            let Ok(chunk) = TileChunkKey::parse(&key) else {
+                continue;
+            };
+            let missing: Vec<TileKey> = JobPlan::scanned_tiles(&chunk)
+                .filter(|t| !have.contains(&t.z))
+                .collect();
+            if missing.is_empty() {
                 if let Some(q) = &queues.ingest {
-                    let body = to_python_json(&json!({"chunk_key": key, "ingest_job": id}));
+                    let body = to_python_json(&ResentChunk {
+                        chunk_key: key.clone(),
+                        ..resend.clone()
+                    });
                     sim.admin.send(&q.moto_url, body).await?;
                     resent += 1;
                 }
@@ -574,20 +374,43 @@ async fn scan(sim: &Sim, id: u64) -> Result<(), AwsError> {
     }
     if let Some(job) = inner.jobs.get_mut(&id) {
         job.stats.tiles_reenqueued += reenqueued;
+        job.stats.chunks_resent += resent;
         job.status = if reenqueued > 0 {
             JobStatus::Uploading
         } else if resent > 0 {
-            job.wait_started = Some(Instant::now());
+            // Set by raw SQL in the scanner: `wait_on_queues_ts` keeps its old value.
             JobStatus::WaitOnQueues
         } else {
+            if plan.ingest_type == IngestType::Tile {
+                job.stats.chunks_lost_on_bossdb = plan
+                    .tile_chunks()
+                    .filter(|c| !job.assembled.contains(&c.key()))
+                    .count() as u64;
+            }
             JobStatus::Complete
         };
         log::info!(
             "job {id}: scan re-enqueued {reenqueued} tiles, re-sent {resent} chunks: {}",
             job.status
         );
+        if job.stats.chunks_lost_on_bossdb > 0 {
+            log::warn!(
+                "job {id}: {} chunks had no tile indexed; BossDB completes without them",
+                job.stats.chunks_lost_on_bossdb
+            );
+        }
     }
     Ok(())
+}
+
+/// The message `ChunkScanner.enqueue_chunk` puts on the ingest queue.
+#[derive(Debug, Clone, serde::Serialize)]
+struct ResentChunk {
+    chunk_key: String,
+    ingest_job: u64,
+    parameters: parameters::Parameters,
+    x_size: u64,
+    y_size: u64,
 }
 
 /// Deletes a job's upload and internal queues (the tile-error queue stays for inspection).

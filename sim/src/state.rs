@@ -25,6 +25,19 @@ pub struct Timing {
     pub credential_ttl: Option<Duration>,
     /// Visibility timeout of the upload queue (production: 120 s).
     pub visibility_timeout_secs: u32,
+    /// How keys past `credential_ttl` are refused.
+    pub expired_keys: ExpiredKeys,
+}
+
+/// What AWS answers for a job key that is no longer valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExpiredKeys {
+    /// As the real service's keys end: the IAM user is deleted, so S3 answers
+    /// `InvalidAccessKeyId` and SQS `InvalidClientTokenId` (both 403).
+    #[default]
+    Deleted,
+    /// `ExpiredToken`, as temporary (STS) credentials would expire.
+    ExpiredToken,
 }
 
 /// One queue as moto names it and as clients reach it through the front door.
@@ -47,12 +60,44 @@ pub struct JobQueues {
 /// Counters of one job.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct JobStats {
+    /// Tiles stored with the `message_id` and `receipt_handle` metadata.
     pub tiles_stored: u64,
+    /// Tiles stored without them (their chunk can never be ingested on BossDB).
     pub tiles_missing_metadata: u64,
+    /// Tiles stored without a `metadata` JSON giving the job's tile size as `x_size`/`y_size`
+    /// (their chunk is not ingested; see `TileObjectMetadata::names_tile_size`).
+    pub tiles_bad_metadata: u64,
     pub duplicate_tiles: u64,
+    /// Tile-index messages the service cannot index (no or malformed `ingest_job`, `chunk_key`
+    /// or `tile_key`, or another job's id): dead-lettered on BossDB, the tile is not indexed.
+    pub tile_index_rejected: u64,
+    /// Tile-index messages the service took for validly uploaded tiles (duplicates included).
+    pub tiles_indexed: u64,
     pub chunks_assembled: u64,
+    /// Chunk ingests that failed (parameters missing from the ingest message, invalid
+    /// `metadata` JSON, a colour or mixed-size tile): the message comes back and is retried.
+    pub chunk_ingest_errors: u64,
+    /// Chunk ingests abandoned because a tile object is missing or lacks `message_id` /
+    /// `receipt_handle`: nothing is written and the tile index keeps the chunk.
+    pub chunks_aborted: u64,
+    /// Chunks ingested according to parameters that point elsewhere (another `lookup_key`,
+    /// datatype, cuboid bucket or index table): on BossDB the data lands outside this channel.
+    pub chunks_misdirected: u64,
+    /// Complete chunks the completion scan put back on the ingest queue.
+    pub chunks_resent: u64,
+    /// Chunks none of whose tiles was ever indexed when the job became COMPLETE: the real
+    /// scan cannot see them, so BossDB completes the job without their data.
+    pub chunks_lost_on_bossdb: u64,
     pub cuboids_stored: u64,
+    /// Volumetric cuboids that do not decompress to a whole cuboid (the simulator's own check;
+    /// on BossDB they fail at read time).
     pub cuboid_errors: u64,
+    /// Volumetric cuboids without a `metadata` JSON naming `ingest_job`: cuboid_import_lambda
+    /// fails on them and BossDB never imports them.
+    pub cuboids_not_imported: u64,
+    /// The largest user metadata (keys and values, as S3 counts it) of any PutObject of the job;
+    /// S3 refuses more than 2048 bytes.
+    pub metadata_bytes_max: u64,
     pub tile_errors: u64,
     pub tiles_reenqueued: u64,
     pub first_upload: Option<f64>,
@@ -74,12 +119,44 @@ impl JobStats {
     }
 }
 
-/// Tiles of a chunk that arrived (by z slice), until the chunk is assembled.
+/// A chunk's row in the tile index: the tiles indexed for it (by z slice), until it is
+/// ingested. The completion scan only sees chunks that have a row.
 #[derive(Debug, Default)]
 pub struct PendingChunk {
     pub slices: BTreeSet<u64>,
     /// Sent to the ingest queue and not yet assembled.
     pub queued: bool,
+    /// An assembler is working on it (a re-sent copy of its message is then a no-op).
+    pub assembling: bool,
+}
+
+/// What the service's tile reader will find in a stored tile's S3 user metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TileObject {
+    /// Both `message_id` and `receipt_handle` are present.
+    pub has_receipt: bool,
+    pub metadata: TileObjectMetadata,
+}
+
+/// The `metadata` entry of a tile object, as far as the tile-ingest lambda reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TileObjectMetadata {
+    Absent,
+    /// Not JSON: the lambda fails on it.
+    Invalid,
+    /// JSON with these `x_size` / `y_size` (the shape of a black replacement tile).
+    Sizes(Option<u64>, Option<u64>),
+}
+
+impl TileObjectMetadata {
+    /// Whether the tile-ingest lambda finds the job's tile size here. It only reads
+    /// `x_size`/`y_size` to shape a black tile for one it cannot decode (1024 when absent), and
+    /// a shape that differs from the other tiles fails the whole chunk. A client cannot know
+    /// beforehand which tiles BossDB will fail to decode, so the simulator requires the sizes
+    /// on every tile: a client that drops them fails here even when all its tiles decode.
+    pub fn names_tile_size(self, (width, height): (u64, u64)) -> bool {
+        self == TileObjectMetadata::Sizes(Some(width), Some(height))
+    }
 }
 
 pub struct Job {
@@ -91,10 +168,15 @@ pub struct Job {
     pub created: Instant,
     pub filled: bool,
     pub queues: JobQueues,
+    /// When the job last went from UPLOADING to WAIT_ON_QUEUES (never cleared, as the
+    /// service's `wait_on_queues_ts`).
     pub wait_started: Option<Instant>,
-    /// Tile keys whose PutObject carried `message_id` and `receipt_handle`; the service only
-    /// indexes those. Removed when their chunk is assembled.
-    pub uploaded_tiles: HashSet<String>,
+    /// The upload queue holds fewer messages than the job counts (the service's VerifyCount
+    /// step failed): the job never leaves PREPARING.
+    pub prepare_failed: bool,
+    /// What the last PutObject of each tile key stored, until its chunk is ingested.
+    pub tile_objects: HashMap<String, TileObject>,
+    /// The tile index: chunk key → its row.
     pub pending: HashMap<String, PendingChunk>,
     pub assembled: HashSet<String>,
     /// PutObject count per tile key (`GET /sim/jobs/{id}/tiles`): one entry per tile of the job.

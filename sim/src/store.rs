@@ -1,9 +1,11 @@
 //! Where ingested data ends up: one file per cuboid, blosc-compressed exactly as the Boss stores
 //! and serves it, named by the cuboid object key, in `--data-dir` (or a temp dir).
 //!
-//! Writes are read-modify-write of whole cuboids (a partial chunk only fills some slices), so they
-//! are serialised by one lock; reads for cutouts take no lock (files are replaced atomically by
-//! rename). All functions here block: callers run them on blocking threads.
+//! A write replaces whole cuboids, as the tile-ingest lambda does (each cuboid starts as zeros,
+//! the chunk's slices go in, the object is overwritten): what a cuboid held before is gone, even
+//! outside the written box. Writes are serialised by one lock; reads for cutouts take no lock
+//! (files are replaced atomically by rename). All functions here block: callers run them on
+//! blocking threads.
 
 use boss_protocol::cuboid::{self, Dtype, CUBOID_X, CUBOID_Y, CUBOID_Z};
 use boss_protocol::keys::{CuboidKey, LookupIds};
@@ -93,9 +95,9 @@ impl Store {
         std::fs::rename(&tmp, self.path(key)).map_err(self.io(key))
     }
 
-    /// Writes `data` (C order z, y, x, little-endian `dtype`) into the box `region`, merging with
-    /// what the touched cuboids already hold. Returns the keys of the cuboids written.
-    pub fn write_region(
+    /// Writes `data` (C order z, y, x, little-endian `dtype`) into the box `region`; every cuboid
+    /// it touches is replaced, zero outside the box. Returns the keys of the cuboids written.
+    pub fn replace_region(
         &self,
         ids: LookupIds,
         resolution: u64,
@@ -107,10 +109,8 @@ impl Store {
         let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut written = Vec::new();
         for (key, cuboid_origin) in cuboids_of(ids, resolution, t, region) {
-            let mut voxels = self
-                .get(&key, dtype)?
-                .unwrap_or_else(|| vec![0; dtype.cuboid_bytes()]);
-            for (ri, ci, run) in overlap(region, cuboid_origin, dtype.itemsize()) {
+            let mut voxels = vec![0; cuboid::cuboid_bytes(dtype)];
+            for (ri, ci, run) in overlap(region, cuboid_origin, dtype.size()) {
                 voxels[ci..ci + run].copy_from_slice(&data[ri..ri + run]);
             }
             self.put_compressed(&key, &cuboid::compress(&voxels, dtype))?;
@@ -128,10 +128,10 @@ impl Store {
         dtype: Dtype,
         region: Region,
     ) -> Result<Vec<u8>, StoreError> {
-        let mut out = vec![0u8; region.voxels() as usize * dtype.itemsize()];
+        let mut out = vec![0u8; region.voxels() as usize * dtype.size()];
         for (key, cuboid_origin) in cuboids_of(ids, resolution, t, region) {
             if let Some(voxels) = self.get(&key, dtype)? {
-                for (ri, ci, run) in overlap(region, cuboid_origin, dtype.itemsize()) {
+                for (ri, ci, run) in overlap(region, cuboid_origin, dtype.size()) {
                     out[ri..ri + run].copy_from_slice(&voxels[ci..ci + run]);
                 }
             }
@@ -216,7 +216,7 @@ mod tests {
             .map(|i| (i % 200 + 1) as u8)
             .collect();
         let keys = store
-            .write_region(IDS, 0, 0, Dtype::U16, region, &data)
+            .replace_region(IDS, 0, 0, Dtype::U16, region, &data)
             .unwrap();
         assert_eq!(
             keys.len(),
@@ -235,5 +235,32 @@ mod tests {
         let back = store.read_region(IDS, 0, 0, Dtype::U16, wider).unwrap();
         assert_eq!(&back[0..2], &[0, 0], "voxel 499 was never written");
         assert_eq!(&back[2..4], &data[0..2]);
+    }
+
+    #[test]
+    fn a_write_replaces_the_cuboids_it_touches() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path()).unwrap();
+        let first = Region {
+            x: (0, 2),
+            y: (0, 1),
+            z: (0, 2),
+        };
+        store
+            .replace_region(IDS, 0, 0, Dtype::U8, first, &[1, 2, 3, 4])
+            .unwrap();
+        let second = Region {
+            x: (0, 2),
+            y: (0, 1),
+            z: (0, 1),
+        };
+        store
+            .replace_region(IDS, 0, 0, Dtype::U8, second, &[9, 9])
+            .unwrap();
+        assert_eq!(
+            store.read_region(IDS, 0, 0, Dtype::U8, first).unwrap(),
+            [9, 9, 0, 0],
+            "slice 1 of the cuboid was zeroed by the second write"
+        );
     }
 }

@@ -71,8 +71,7 @@ async fn a_catmaid_file_tree_is_ingested_exactly() {
         "{}",
         out.both()
     );
-    let stats = sim.stats(job_id(&out)).await;
-    assert_eq!(stats["state"], "COMPLETE", "{stats}");
+    let stats = sim.assert_completed_cleanly(job_id(&out)).await;
     assert_eq!(stats["tile_errors"], 0, "{stats}");
     for z in 0..3 {
         let got = cutout(&sim, "ch", (0, WIDTH), (0, HEIGHT), (z, z + 1)).await;
@@ -122,8 +121,7 @@ async fn a_catmaid_tile_server_is_ingested_with_403_and_early_sections_black() {
     // The 503s were retried by the host within the tile: three requests, one tile.
     assert_eq!(server.requests("/0/1/1.png"), 3);
     assert_eq!(server.requests("/1/0/1.png"), 1);
-    let stats = sim.stats(job_id(&out)).await;
-    assert_eq!(stats["state"], "COMPLETE", "{stats}");
+    sim.assert_completed_cleanly(job_id(&out)).await;
     let want = [
         expected_slice(None, &[]),
         expected_slice(Some(1), &[]),

@@ -95,6 +95,24 @@ fn json_report(out: &Output) -> Value {
 }
 
 #[test]
+fn check_logs_through_the_boss_ingest_log_filter_like_every_command() {
+    let dir = temp_dir();
+    let config = write_config(dir.path(), &stack_config(shared_stack(), (0, 40), 1024));
+    let line = "INFO  boss_ingest::commands::check] checking 160 tiles on 2 workers\n";
+    let quiet = check(&config, &["-p", "2"]);
+    assert_eq!(quiet.code, Some(0), "{}", quiet.both());
+    assert!(!quiet.stderr.contains(line), "{}", quiet.both());
+    let loud = Cmd::boss_ingest()
+        .env("BOSS_INGEST_LOG", "boss_ingest::commands::check=info")
+        .arg("check")
+        .arg(&config)
+        .args(["-p", "2"])
+        .run();
+    assert_eq!(loud.code, Some(0), "{}", loud.both());
+    assert!(loud.stderr.contains(line), "{}", loud.both());
+}
+
+#[test]
 fn good_stack_has_160_good_tiles() {
     let dir = temp_dir();
     let config = write_config(dir.path(), &stack_config(shared_stack(), (0, 40), 1024));

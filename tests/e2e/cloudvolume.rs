@@ -66,7 +66,7 @@ async fn ingest_and_compare(storage: Storage, dtype: Dtype, channel: &str) {
     );
     let out = run(ingest(&sim, &config)).await;
     assert_all_chunks_uploaded(&sim, &out, CHUNKS, CUBOIDS).await;
-    assert_cutout_matches(&sim, channel, EXTENT, dtype.itemsize(), |x, y, z| {
+    assert_cutout_matches(&sim, channel, EXTENT, dtype.size(), |x, y, z| {
         voxel(dtype, x, y, z)
     })
     .await;

@@ -1,8 +1,9 @@
-//! The optional HDF5 plugin through the real binary: `libboss_ingest_hdf5.so` (built by
-//! `cargo test` as a dev-dependency) found on BOSS_INGEST_PLUGIN_PATH under the Python class
-//! names; a chunk tile job with one chunk file missing uploads black tiles of the tile size for
-//! it, reports them in the run summary, and stores every other chunk exactly. Without the
-//! library, the legacy names give one error with the install command.
+//! The optional HDF5 plugin through the real binary: `libboss_ingest_plugin_hdf5.so` (built by
+//! `cargo test` as a dependency of this crate's `hdf5` feature, which gates this module) found on
+//! BOSS_INGEST_PLUGIN_PATH under the Python class names; a chunk tile job with one chunk file
+//! missing uploads black tiles of the tile size for it, reports them in the run summary, and
+//! stores every other chunk exactly. Without the library, the legacy names give one error with
+//! the install command.
 
 use std::env::consts::{DLL_PREFIX, DLL_SUFFIX};
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use serde_json::{json, Value};
 use crate::support::cmd::{bin_dir, temp_dir, Cmd, Output};
 use crate::support::data::{voxel, Dtype};
 use crate::support::sim::{SimHandle, SimOptions};
+use crate::support::volumetric::cutout;
 
 /// x is not a multiple of the 512 tile: the x=1 chunks are 488 wide and padded.
 const WIDTH: u64 = 1000;
@@ -24,7 +26,7 @@ const DEPTH: u64 = 8;
 /// (on the search path already), `cargo test` in `deps/`, which is then put on
 /// BOSS_INGEST_PLUGIN_PATH. Never both: one library in two places is an ambiguity error.
 fn with_plugin(cmd: Cmd) -> Cmd {
-    let file = format!("{DLL_PREFIX}boss_ingest_hdf5{DLL_SUFFIX}");
+    let file = format!("{DLL_PREFIX}boss_ingest_plugin_hdf5{DLL_SUFFIX}");
     if bin_dir().join(&file).is_file() {
         return cmd;
     }
@@ -32,8 +34,9 @@ fn with_plugin(cmd: Cmd) -> Cmd {
     let deps = exe.parent().expect("test executable has a directory");
     assert!(
         deps.join(&file).is_file(),
-        "{file} is neither next to boss-ingest nor in {}; it is a dev-dependency of \
-         boss-ingest-tests, so `cargo test -p boss-ingest-tests` builds it",
+        "{file} is neither next to boss-ingest nor in {}; the `hdf5` feature of \
+         boss-ingest-tests depends on it, so `cargo test -p boss-ingest-tests --features hdf5` \
+         builds it",
         deps.display()
     );
     cmd.env("BOSS_INGEST_PLUGIN_PATH", deps)
@@ -136,23 +139,8 @@ async fn a_chunk_job_with_a_missing_chunk_reports_black_tiles_and_stores_the_res
         out.both()
     );
 
-    let http = reqwest::Client::new();
     for z in 0..DEPTH {
-        let url = format!(
-            "{}/v1/cutout/col/exp/ch16/0/0:{WIDTH}/0:{HEIGHT}/{z}:{}/",
-            sim.api,
-            z + 1
-        );
-        let got = http
-            .get(&url)
-            .header("Authorization", format!("Token {}", sim.token))
-            .header("Accept", "application/octet-stream")
-            .send()
-            .await
-            .expect("cutout request")
-            .bytes()
-            .await
-            .expect("cutout body");
+        let got = cutout(&sim, "ch16", (0, WIDTH), (0, HEIGHT), (z, z + 1)).await;
         let missing = |x: u64| x >= 512 && z >= Z_CHUNK;
         let want: Vec<u8> = (0..HEIGHT)
             .flat_map(|y| {
@@ -176,8 +164,13 @@ async fn a_chunk_job_with_a_missing_chunk_reports_black_tiles_and_stores_the_res
 fn the_plugin_is_listed_when_present_and_named_with_its_install_command_when_absent() {
     let out = with_plugin(Cmd::boss_ingest()).arg("plugins").run();
     assert_eq!(out.code, Some(0), "{}", out.both());
+    // Listed under its library name, `hdf5`, from its file.
+    let file = format!("{DLL_PREFIX}boss_ingest_plugin_hdf5{DLL_SUFFIX}");
     assert!(
-        out.stdout.contains("boss_ingest_hdf5") && out.stdout.contains("Hdf5ChunkTileProcessor"),
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with("  hdf5  ") && l.contains(&file))
+            && out.stdout.contains("Hdf5ChunkTileProcessor"),
         "{}",
         out.both()
     );

@@ -13,6 +13,7 @@ use crate::support::boss::create_job;
 use crate::support::cmd::{temp_dir, Cmd, Output};
 use crate::support::data::{Dtype, Format, Stack};
 use crate::support::sim::{SimHandle, SimOptions};
+use crate::support::volumetric::cutout;
 
 /// The extent of every job here: x/y not multiples of the 512 tile, z not a multiple of 16.
 const WIDTH: u32 = 700;
@@ -84,25 +85,15 @@ fn job_id(out: &Output) -> u64 {
 
 /// Reads the whole extent back and compares it with the source, slice by slice.
 async fn assert_cutout_equals(sim: &SimHandle, channel: &str, stack: &Stack) {
-    let http = reqwest::Client::new();
     for z in Z.0..Z.1 {
-        let url = format!(
-            "{}/v1/cutout/col/exp/{channel}/0/0:{}/0:{}/{z}:{}/",
-            sim.api,
-            stack.width,
-            stack.height,
-            z + 1
-        );
-        let got = http
-            .get(&url)
-            .header("Authorization", format!("Token {}", sim.token))
-            .header("Accept", "application/octet-stream")
-            .send()
-            .await
-            .expect("cutout request")
-            .bytes()
-            .await
-            .expect("cutout body");
+        let got = cutout(
+            sim,
+            channel,
+            (0, stack.width.into()),
+            (0, stack.height.into()),
+            (z, z + 1),
+        )
+        .await;
         let want = stack.expected_box(
             (0, stack.width.into()),
             (0, stack.height.into()),
@@ -117,13 +108,13 @@ async fn assert_cutout_equals(sim: &SimHandle, channel: &str, stack: &Stack) {
     }
 }
 
-/// The sim saw every tile stored once, with metadata, and no tile errors.
-fn assert_clean_stats(stats: &Value, tiles: u64) {
-    assert_eq!(stats["state"], "COMPLETE", "{stats}");
+/// The job completed cleanly, and the sim saw every tile stored once, with no tile errors.
+async fn assert_clean_stats(sim: &SimHandle, job: u64, tiles: u64) -> Value {
+    let stats = sim.assert_completed_cleanly(job).await;
     assert_eq!(stats["tiles_stored"], tiles, "{stats}");
-    assert_eq!(stats["tiles_missing_metadata"], 0, "{stats}");
     assert_eq!(stats["duplicate_tiles"], 0, "{stats}");
     assert_eq!(stats["tile_errors"], 0, "{stats}");
+    stats
 }
 
 /// 2 × 2 tiles per slice, 37 slices.
@@ -155,9 +146,25 @@ async fn uint8_png_stack_is_created_uploaded_and_completed_exactly() {
         "{}",
         out.both()
     );
-    let stats = sim.stats(job).await;
-    assert_clean_stats(&stats, TILES);
+    let stats = assert_clean_stats(&sim, job, TILES).await;
+    // A tile's S3 user metadata as the client sends it, with the join's production-shaped
+    // parameters and, on the embedded backend, a production-length receipt handle.
+    let metadata = stats["metadata_bytes_max"].as_u64().unwrap();
+    eprintln!("largest tile metadata: {metadata} bytes of S3's 2048");
+    assert!(metadata > 0 && metadata <= 2048, "{stats}");
     assert_cutout_equals(&sim, "ch", &stack).await;
+
+    // A late worker joining the finished job: the Boss answers 400/9001 NonExistentQueue, and
+    // the client reads the job's status and says so at once instead of retrying a join.
+    let out = run(ingest(&sim, &config).args(["-j", &job.to_string()])).await;
+    assert_eq!(out.code, Some(0), "{}", out.both());
+    assert_eq!(
+        out.stdout.trim(),
+        format!(
+            "Resuming ingest job {job} on {}\njob {job} is already complete",
+            sim.api
+        )
+    );
 
     // `verify` reads the job back tile by tile and agrees.
     let verify = || {
@@ -242,7 +249,7 @@ async fn uint16_tiff_stack_is_uploaded_exactly() {
     let out = run(ingest(&sim, &config)).await;
     assert_eq!(out.code, Some(0), "{}", out.both());
     let job = job_id(&out);
-    assert_clean_stats(&sim.stats(job).await, TILES);
+    assert_clean_stats(&sim, job, TILES).await;
     assert_cutout_equals(&sim, "ch16", &stack).await;
 }
 
@@ -281,7 +288,7 @@ async fn a_run_with_only_token_json_completes_and_never_logs_the_token() {
 
     assert_eq!(out.code, Some(0), "{}", out.both());
     let job = job_id(&out);
-    assert_clean_stats(&sim.stats(job).await, TILES);
+    assert_clean_stats(&sim, job, TILES).await;
     assert_cutout_equals(&sim, "ch", &stack).await;
     let log = std::fs::read_to_string(&log).unwrap();
     assert!(log.contains("API token from ./token.json"), "{log}");
@@ -292,6 +299,28 @@ async fn a_run_with_only_token_json_completes_and_never_logs_the_token() {
         "the token was printed:\n{}",
         out.both()
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_aws_sdks_own_log_reaches_the_log_file_when_asked_for() {
+    let dir = temp_dir();
+    let stack = png_stack(dir.path());
+    let sim = sim(SimOptions::default());
+    let config = write_config(dir.path(), &stack_config(&sim, &stack, "ch"));
+    let log = dir.path().join("ingest.log");
+    let out = run(ingest(&sim, &config)
+        .env("BOSS_INGEST_LOG", "aws_smithy_runtime=debug")
+        .arg("-l")
+        .arg(&log))
+    .await;
+    assert_eq!(out.code, Some(0), "{}", out.both());
+    // The SDK's tracing event for every request it sends, as a log record under its module.
+    let line = "DEBUG aws_smithy_runtime::client::orchestrator] retry strategy has OKed initial \
+                request\n";
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains(line), "no {line:?} in the log:\n{text}");
+    // Asked for by target: nothing else gets louder.
+    assert!(!text.contains(" DEBUG boss_ingest"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -357,11 +386,10 @@ async fn a_client_killed_mid_job_is_resumed_with_its_job_id() {
         "{}",
         out.both()
     );
-    let stats = sim
-        .wait_for_state(job, "COMPLETE", Duration::from_secs(5))
+    sim.wait_for_state(job, "COMPLETE", Duration::from_secs(5))
         .await;
+    let stats = sim.assert_completed_cleanly(job).await;
     assert_eq!(stats["tile_errors"], 0, "{stats}");
-    assert_eq!(stats["tiles_missing_metadata"], 0, "{stats}");
     assert_cutout_equals(&sim, "ch", &stack).await;
 }
 
@@ -396,10 +424,8 @@ async fn three_clients_on_one_job_complete_it_exactly() {
         uploaded >= TILES,
         "clients uploaded {uploaded} of {TILES} tiles"
     );
-    let stats = sim.stats(job).await;
-    assert_eq!(stats["state"], "COMPLETE", "{stats}");
+    let stats = sim.assert_completed_cleanly(job).await;
     assert_eq!(stats["tile_errors"], 0, "{stats}");
-    assert_eq!(stats["tiles_missing_metadata"], 0, "{stats}");
     assert_cutout_equals(&sim, "ch", &stack).await;
 }
 
@@ -459,10 +485,8 @@ async fn keys_expiring_every_few_seconds_are_renewed_without_loss() {
     let out = run(ingest(&sim, &config)).await;
     assert_eq!(out.code, Some(0), "{}", out.both());
     let job = job_id(&out);
-    let stats = sim.stats(job).await;
-    assert_eq!(stats["state"], "COMPLETE", "{stats}");
+    let stats = sim.assert_completed_cleanly(job).await;
     assert_eq!(stats["tile_errors"], 0, "{stats}");
-    assert_eq!(stats["tiles_missing_metadata"], 0, "{stats}");
     assert!(
         stats["rest_requests"]["join"].as_u64().unwrap_or(0) > 1,
         "the keys were never renewed: {stats}"
@@ -482,8 +506,7 @@ async fn injected_faults_do_not_lose_a_voxel() {
     let out = run(ingest(&sim, &config)).await;
     assert_eq!(out.code, Some(0), "{}", out.both());
     let job = job_id(&out);
-    let stats = sim.stats(job).await;
-    assert_eq!(stats["state"], "COMPLETE", "{stats}");
+    let stats = sim.assert_completed_cleanly(job).await;
     assert_eq!(stats["tile_errors"], 0, "{stats}");
     assert!(
         stats["faults_injected"]["s3.put"].as_u64().unwrap_or(0) > 0,
@@ -569,25 +592,17 @@ async fn a_missing_slice_is_quarantined_and_reported() {
         stats["tiles_stored"].as_u64().unwrap() - stats["duplicate_tiles"].as_u64().unwrap();
     assert_eq!(unique, TILES - 4, "{stats}");
     // Chunks are slices 0–15, 16–31 and 32–36: the two without slice 20 are exact.
-    let http = reqwest::Client::new();
     for z in (0..16).chain(32..37) {
-        let url = format!(
-            "{}/v1/cutout/col/exp/ch/0/0:{WIDTH}/0:{HEIGHT}/{z}:{}/",
-            sim.api,
-            z + 1
-        );
-        let got = http
-            .get(&url)
-            .header("Authorization", format!("Token {}", sim.token))
-            .header("Accept", "application/octet-stream")
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
+        let got = cutout(
+            &sim,
+            "ch",
+            (0, WIDTH.into()),
+            (0, HEIGHT.into()),
+            (z, z + 1),
+        )
+        .await;
         let want = stack.expected_box((0, WIDTH.into()), (0, HEIGHT.into()), (z, z + 1));
-        assert!(got.as_ref() == want.as_slice(), "slice {z} differs");
+        assert!(got == want, "slice {z} differs");
     }
 }
 
@@ -656,13 +671,132 @@ async fn a_python_client_config_runs_unchanged() {
     let out = run(ingest(&sim, &config)).await;
     assert_eq!(out.code, Some(0), "{}", out.both());
     let job = job_id(&out);
-    assert_clean_stats(&sim.stats(job).await, TILES);
+    assert_clean_stats(&sim, job, TILES).await;
     assert_cutout_equals(&sim, "ch", &stack).await;
+}
+
+/// A `boss-ingest` run in the background whose stdout is read line by line as it runs, for
+/// tests that signal it.
+struct Running {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    /// Reads all of stdout (the process must never write into a closed pipe) and returns it.
+    reader: std::thread::JoinHandle<String>,
+    _home: tempfile::TempDir,
+}
+
+impl Running {
+    fn start(sim: &SimHandle, config: &Path, args: &[&str]) -> Running {
+        use std::io::BufRead;
+        let home = temp_dir();
+        let mut child = std::process::Command::new(crate::support::cmd::bin("boss-ingest"))
+            .env_clear()
+            .env("HOME", home.path())
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AWS_ENDPOINT_URL", &sim.aws)
+            .env("INTERN_TOKEN", &sim.token)
+            .arg(config)
+            .args(["-f", "--receive-wait-secs", "1", "-p", "1"])
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start boss-ingest");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, lines) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let mut all = String::new();
+            for line in std::io::BufReader::new(stdout).lines() {
+                let line = line.expect("stdout line");
+                let _ = tx.send(line.clone());
+                all.push_str(&line);
+                all.push('\n');
+            }
+            all
+        });
+        Running {
+            child,
+            lines,
+            reader,
+            _home: home,
+        }
+    }
+
+    /// Waits for the first line printed from now on that contains `marker`.
+    async fn line_with(&mut self, marker: &'static str) -> String {
+        let lines = std::mem::replace(&mut self.lines, std::sync::mpsc::channel().1);
+        let (line, lines) = tokio::task::spawn_blocking(move || {
+            let line = lines
+                .iter()
+                .find(|l| l.contains(marker))
+                .unwrap_or_else(|| panic!("boss-ingest ended without printing {marker:?}"));
+            (line, lines)
+        })
+        .await
+        .unwrap();
+        self.lines = lines;
+        line
+    }
+
+    /// The id of the job it created.
+    async fn job_id(&mut self) -> u64 {
+        let line = self.line_with("keep this id to resume: boss-ingest ").await;
+        line.rsplit(" -j ").next().unwrap().trim().parse().unwrap()
+    }
+
+    /// Waits until the sim has stored `at_least` tiles of `job`, while the run goes on.
+    async fn wait_for_stored(&mut self, sim: &SimHandle, job: u64, at_least: u64) {
+        loop {
+            let stored = sim.stats(job).await["tiles_stored"].as_u64().unwrap_or(0);
+            if stored >= at_least {
+                return;
+            }
+            assert!(
+                self.child.try_wait().unwrap().is_none(),
+                "finished before it could be signalled"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Sends `signal` (`INT`, `TERM`) to the process by its PID.
+    fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Waits for the end: the exit code and all of stdout.
+    async fn finish(self) -> (Option<i32>, String) {
+        let Running {
+            mut child, reader, ..
+        } = self;
+        let code = tokio::task::spawn_blocking(move || child.wait().unwrap().code())
+            .await
+            .unwrap();
+        (code, reader.join().unwrap())
+    }
+}
+
+/// The job's visible upload messages (the service's `current_message_count`).
+async fn queued(sim: &SimHandle, job: u64) -> u64 {
+    let status: Value = reqwest::Client::new()
+        .get(format!("{}/latest/ingest/{job}/status", sim.api))
+        .header("Authorization", format!("Token {}", sim.token))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    status["current_message_count"].as_u64().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_finishes_tiles_in_flight_and_says_how_to_resume() {
-    use std::io::BufRead;
     let dir = temp_dir();
     let stack = png_stack(dir.path());
     // Short visibility timeout: whatever was received but not finished is visible again soon.
@@ -671,61 +805,11 @@ async fn ctrl_c_finishes_tiles_in_flight_and_says_how_to_resume() {
         ..SimOptions::default()
     });
     let config = write_config(dir.path(), &stack_config(&sim, &stack, "ch"));
-    let home = temp_dir();
-    let mut child = std::process::Command::new(crate::support::cmd::bin("boss-ingest"))
-        .env_clear()
-        .env("HOME", home.path())
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("AWS_ENDPOINT_URL", &sim.aws)
-        .env("INTERN_TOKEN", &sim.token)
-        .arg(&config)
-        .args(["-f", "--receive-wait-secs", "1", "-p", "1"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start boss-ingest");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (id_tx, id_rx) = std::sync::mpsc::channel();
-    // Reads all of stdout (the process must never write into a closed pipe), reporting the id.
-    let reader = std::thread::spawn(move || {
-        let marker = "keep this id to resume: boss-ingest ";
-        let mut all = String::new();
-        for line in std::io::BufReader::new(stdout).lines() {
-            let line = line.expect("stdout line");
-            if line.contains(marker) {
-                let id: u64 = line.rsplit(" -j ").next().unwrap().trim().parse().unwrap();
-                let _ = id_tx.send(id);
-            }
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
-    let job = tokio::task::spawn_blocking(move || id_rx.recv().expect("a job id is printed"))
-        .await
-        .unwrap();
-    loop {
-        let stored = sim.stats(job).await["tiles_stored"].as_u64().unwrap_or(0);
-        if stored >= 20 {
-            break;
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "finished before Ctrl-C"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let pid = child.id().to_string();
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .expect("kill -INT");
-    assert!(status.success());
-    let code = tokio::task::spawn_blocking(move || child.wait().unwrap().code())
-        .await
-        .unwrap();
-    let stdout = reader.join().unwrap();
+    let mut client = Running::start(&sim, &config, &[]);
+    let job = client.job_id().await;
+    client.wait_for_stored(&sim, job, 20).await;
+    client.signal("INT");
+    let (code, stdout) = client.finish().await;
     assert_eq!(code, Some(130), "{stdout}");
     assert!(
         stdout.contains(&format!(
@@ -740,16 +824,7 @@ async fn ctrl_c_finishes_tiles_in_flight_and_says_how_to_resume() {
     let stats = sim.stats(job).await;
     let unique =
         stats["tiles_stored"].as_u64().unwrap() - stats["duplicate_tiles"].as_u64().unwrap();
-    let status: Value = reqwest::Client::new()
-        .get(format!("{}/latest/ingest/{job}/status", sim.api))
-        .header("Authorization", format!("Token {}", sim.token))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let queued = status["current_message_count"].as_u64().unwrap();
+    let queued = queued(&sim, job).await;
     assert!(
         unique < TILES,
         "the interrupt came too late to test anything: {stats}"
@@ -763,7 +838,99 @@ async fn ctrl_c_finishes_tiles_in_flight_and_says_how_to_resume() {
     assert_eq!(out.code, Some(0), "{}", out.both());
     sim.wait_for_state(job, "COMPLETE", Duration::from_secs(5))
         .await;
+    sim.assert_completed_cleanly(job).await;
     assert_cutout_equals(&sim, "ch", &stack).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_mid_job_indexes_and_deletes_what_was_in_flight_and_exits_143() {
+    let dir = temp_dir();
+    let stack = png_stack(dir.path());
+    // Short visibility timeout: a message received but not finished is visible again soon.
+    let sim = sim(SimOptions {
+        visibility_timeout_secs: 2,
+        ..SimOptions::default()
+    });
+    let config = write_config(dir.path(), &stack_config(&sim, &stack, "ch"));
+    let mut client = Running::start(&sim, &config, &["--drain-secs", "20"]);
+    let job = client.job_id().await;
+    client.wait_for_stored(&sim, job, 20).await;
+    client.signal("TERM");
+    let (code, stdout) = client.finish().await;
+    assert_eq!(code, Some(143), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "Interrupted. Tiles in flight were finished; resume with: boss-ingest {} -j {job}",
+            config.display()
+        )),
+        "{stdout}"
+    );
+    // Every upload that started was stored, once; the service takes the index messages on its
+    // own time, so wait until it has taken as many as there are stored tiles.
+    let stats = sim.stats(job).await;
+    let stored = stats["tiles_stored"].as_u64().unwrap();
+    assert!(stored < TILES, "the signal came too late: {stats}");
+    assert_eq!(
+        stats["aws_requests"]["s3.PutObject"],
+        json!(stored),
+        "{stats}"
+    );
+    assert_eq!(stats["duplicate_tiles"], json!(0), "{stats}");
+    let mut indexed = 0;
+    for _ in 0..100 {
+        indexed = sim.stats(job).await["tiles_indexed"].as_u64().unwrap();
+        if indexed >= stored {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(indexed, stored, "{}", sim.stats(job).await);
+    // Each stored tile's message was deleted, and every other message is back on the queue once
+    // the visibility timeout has passed.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(queued(&sim, job).await, TILES - stored);
+
+    let out = run(ingest(&sim, &config).args(["-j", &job.to_string()])).await;
+    assert_eq!(out.code, Some(0), "{}", out.both());
+    let stats = sim
+        .wait_for_state(job, "COMPLETE", Duration::from_secs(5))
+        .await;
+    assert_eq!(stats["tiles_stored"], json!(TILES), "{stats}");
+    assert_eq!(stats["duplicate_tiles"], json!(0), "{stats}");
+    assert_cutout_equals(&sim, "ch", &stack).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_while_the_job_is_created_still_prints_its_id() {
+    let dir = temp_dir();
+    let stack = png_stack(dir.path());
+    // Every request takes 4 s, so the create request is still unanswered when the signal comes.
+    let sim = sim(SimOptions {
+        faults: Some("latency:4000ms".into()),
+        ..SimOptions::default()
+    });
+    let config = write_config(dir.path(), &stack_config(&sim, &stack, "ch"));
+    let mut client = Running::start(&sim, &config, &[]);
+    // The summary is printed just before the create request is sent (-f asks nothing); give
+    // the request a second to leave, well inside its 4 s.
+    client.line_with("Ingest job ").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    client.signal("TERM");
+    let (code, stdout) = client.finish().await;
+    assert_eq!(code, Some(143), "{stdout}");
+    let resume = format!("boss-ingest {} -j 1", config.display());
+    assert!(
+        stdout.contains(&format!(
+            "Created ingest job 1 ({TILES} tiles); keep this id to resume: {resume}\n\
+             Not uploading (SIGTERM). Resume with: {resume}\n"
+        )),
+        "{stdout}"
+    );
+    // The job exists, whole, and was never joined: a later `-j 1` run takes it from here.
+    let stats = sim.stats(1).await;
+    assert_eq!(stats["tile_count"], json!(TILES), "{stats}");
+    assert_eq!(stats["rest_requests"]["join"], Value::Null, "{stats}");
+    assert_eq!(stats["tiles_stored"], json!(0), "{stats}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

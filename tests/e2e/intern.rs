@@ -67,8 +67,7 @@ async fn a_channel_is_copied_tile_by_tile_exactly() {
     let out = run(ingest(&sim, &write_config(dir.path(), &config))).await;
     assert_eq!(out.code, Some(0), "{}", out.both());
     assert!(out.stdout.contains("Uploaded 20 tiles"), "{}", out.both());
-    let stats = sim.stats(job_id(&out)).await;
-    assert_eq!(stats["state"], "COMPLETE", "{stats}");
+    let stats = sim.assert_completed_cleanly(job_id(&out)).await;
     assert_eq!(stats["tile_errors"], 0, "{stats}");
     let source = cutout(&sim, "src", (0, WIDTH.into()), (0, HEIGHT.into()), Z).await;
     let copy = cutout(&sim, "copy", (0, WIDTH.into()), (0, HEIGHT.into()), Z).await;
@@ -94,8 +93,7 @@ async fn a_channel_is_copied_chunk_by_chunk_exactly() {
     );
     let out = run(ingest(&sim, &write_config(dir.path(), &config))).await;
     assert_eq!(out.code, Some(0), "{}", out.both());
-    let stats = sim.stats(job_id(&out)).await;
-    assert_eq!(stats["state"], "COMPLETE", "{stats}");
+    sim.assert_completed_cleanly(job_id(&out)).await;
     let source = cutout(&sim, "src", (0, WIDTH.into()), (0, HEIGHT.into()), Z).await;
     let copy = cutout(&sim, "vcopy", (0, WIDTH.into()), (0, HEIGHT.into()), Z).await;
     assert_eq!(copy.len(), source.len());

@@ -13,6 +13,7 @@ use tiff::encoder::{colortype, TiffEncoder};
 use crate::support::cmd::{temp_dir, Cmd, Output};
 use crate::support::data::{voxel, Dtype};
 use crate::support::sim::{SimHandle, SimOptions};
+use crate::support::volumetric::cutout;
 
 const WIDTH: u32 = 700;
 const HEIGHT: u32 = 600;
@@ -85,24 +86,18 @@ async fn a_hyperstack_tile_job_is_uploaded_exactly() {
         "{}",
         out.both()
     );
+    sim.assert_completed_cleanly(crate::support::volumetric::job_id(&out))
+        .await;
 
-    let http = reqwest::Client::new();
     for z in 0..PAGES {
-        let url = format!(
-            "{}/v1/cutout/col/exp/ch16/0/0:{WIDTH}/0:{HEIGHT}/{z}:{}/",
-            sim.api,
-            z + 1
-        );
-        let got = http
-            .get(&url)
-            .header("Authorization", format!("Token {}", sim.token))
-            .header("Accept", "application/octet-stream")
-            .send()
-            .await
-            .expect("cutout request")
-            .bytes()
-            .await
-            .expect("cutout body");
+        let got = cutout(
+            &sim,
+            "ch16",
+            (0, WIDTH.into()),
+            (0, HEIGHT.into()),
+            (z, z + 1),
+        )
+        .await;
         let want: Vec<u8> = (0..u64::from(HEIGHT))
             .flat_map(|y| (0..u64::from(WIDTH)).map(move |x| voxel(Dtype::U16, x, y, z) as u16))
             .flat_map(u16::to_le_bytes)

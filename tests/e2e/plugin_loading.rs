@@ -16,15 +16,21 @@ use serde_json::{json, Value};
 
 use crate::support::cmd::{self, Cmd};
 
-/// `lib<name>.so` (the platform's prefix and suffix).
+/// The file of the plugin library `name`: `libboss_ingest_plugin_<name>.so` (the platform's
+/// prefix and suffix).
 fn lib_file(name: &str) -> String {
-    format!("{DLL_PREFIX}{name}{DLL_SUFFIX}")
+    format!("{DLL_PREFIX}boss_ingest_plugin_{name}{DLL_SUFFIX}")
+}
+
+/// The file cargo builds from the cdylib crate `crate_name`: `lib<crate_name>.so`.
+fn cdylib_file(crate_name: &str) -> String {
+    format!("{DLL_PREFIX}{crate_name}{DLL_SUFFIX}")
 }
 
 /// A cdylib this test package depends on: `cargo test` leaves it in `target/<profile>/deps/`
 /// (next to this executable), `cargo build` copies it one level up.
 fn built_library(crate_name: &str) -> PathBuf {
-    let file = lib_file(crate_name);
+    let file = cdylib_file(crate_name);
     let exe = std::env::current_exe().expect("path of the test executable");
     let deps = exe.parent().expect("test executable has a directory");
     for dir in [deps, deps.parent().unwrap_or(deps)] {
@@ -41,7 +47,7 @@ fn built_library(crate_name: &str) -> PathBuf {
 
 /// The `testing` built-in plugin as a loadable library.
 fn testing_library() -> PathBuf {
-    built_library("boss_ingest_testing")
+    built_library("boss_ingest_plugin_testing_dylib")
 }
 
 fn temp_dir() -> tempfile::TempDir {
@@ -126,9 +132,15 @@ fn fixture_manifest(members: &[&str]) -> String {
     let deps: Vec<&str> = main
         .lines()
         .filter(|l| {
-            ["abi_stable =", "serde_json =", "thiserror =", "image ="]
-                .iter()
-                .any(|k| l.starts_with(k))
+            [
+                "abi_stable =",
+                "serde_json =",
+                "thiserror =",
+                "image =",
+                "tiff =",
+            ]
+            .iter()
+            .any(|k| l.starts_with(k))
         })
         .collect();
     let members: Vec<String> = members.iter().map(|m| format!("\"{m}\"")).collect();
@@ -218,12 +230,14 @@ fn build_fixture(variant: &str, package: &str, plugin_abi: Option<&Alter>) -> Pa
         "building fixture {variant}/{package} failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let built = target.join("debug").join(lib_file(&name.replace('-', "_")));
+    let built = target
+        .join("debug")
+        .join(cdylib_file(&name.replace('-', "_")));
     let bytes = std::fs::read(&built).expect("read the built fixture library");
     // A private copy per variant, replaced (new file, then rename) only when it changed.
-    let copy = root.join(lib_file(&name));
+    let copy = root.join(cdylib_file(&name));
     if std::fs::read(&copy).ok().as_deref() != Some(&bytes[..]) {
-        let fresh = root.join(format!("{}.new", lib_file(&name)));
+        let fresh = root.join(format!("{}.new", cdylib_file(&name)));
         std::fs::write(&fresh, &bytes).unwrap();
         std::fs::rename(&fresh, &copy).unwrap();
     }

@@ -226,8 +226,7 @@ async fn stack_slices_in_s3_are_read_with_the_users_own_credentials() {
     };
     let out = run(user(ingest(&sim, &write_config(dir.path(), &config)))).await;
     assert_eq!(out.code, Some(0), "{}", out.both());
-    let stats = sim.stats(job_id(&out)).await;
-    assert_eq!(stats["state"], "COMPLETE", "{stats}");
+    sim.assert_completed_cleanly(job_id(&out)).await;
     let got = cutout(&sim, "ch", (0, 700), (0, 600), (0, 3)).await;
     assert!(
         got == stack.expected_box((0, 700), (0, 600), (0, 3)),

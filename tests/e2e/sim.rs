@@ -27,29 +27,74 @@ macro_rules! on_both_backends {
 
 mod assembly;
 mod backend;
+mod cutout;
 mod fidelity;
 mod front_door;
+mod lambda_fields;
 mod queues;
 mod rest;
 mod startup;
 
 use crate::support::sim::SimHandle;
-use boss_protocol::api::{Credentials, JoinResponse};
+use boss_protocol::api::Credentials;
+use boss_protocol::status::{IngestType, JobStatus};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
 
-/// A join answer as the client reads it, and as sent (for the blocks it passes on unchanged).
+/// A join answer as the simulator sent it (`raw`, for the blocks a client passes on unchanged
+/// and for tests of the answer's shape) and the fields the tests act on (`parsed`).
 pub struct SimJoin {
-    pub raw: serde_json::Value,
-    pub parsed: JoinResponse,
+    pub raw: Value,
+    pub parsed: JoinView,
 }
 
 impl std::ops::Deref for SimJoin {
-    type Target = JoinResponse;
-    fn deref(&self) -> &JoinResponse {
+    type Target = JoinView;
+    fn deref(&self) -> &JoinView {
         &self.parsed
     }
 }
-use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+
+/// The fields of a join answer the tests use, read leniently (absent or `null` is `None`).
+pub struct JoinView {
+    pub ingest_job: JobView,
+    pub credentials: Option<Credentials>,
+    pub tile_bucket_name: Option<String>,
+    pub ingest_bucket_name: Option<String>,
+}
+
+/// `ingest_job` of a join answer.
+pub struct JobView {
+    pub id: u64,
+    pub status: JobStatus,
+    pub ingest_queue: Option<String>,
+    pub upload_queue: Option<String>,
+    pub tile_index_queue: Option<String>,
+    pub tile_count: Option<u64>,
+    pub ingest_type: Option<IngestType>,
+}
+
+impl JoinView {
+    /// Reads a 200 join answer; panics if it lacks the job's id or status.
+    pub fn read(raw: &Value) -> JoinView {
+        let job = &raw["ingest_job"];
+        let text = |v: &Value| v.as_str().map(str::to_string);
+        JoinView {
+            ingest_job: JobView {
+                id: job["id"].as_u64().expect("ingest_job.id"),
+                status: serde_json::from_value(job["status"].clone()).expect("ingest_job.status"),
+                ingest_queue: text(&job["ingest_queue"]),
+                upload_queue: text(&job["upload_queue"]),
+                tile_index_queue: text(&job["tile_index_queue"]),
+                tile_count: job["tile_count"].as_u64(),
+                ingest_type: serde_json::from_value(job["ingest_type"].clone()).ok(),
+            },
+            credentials: serde_json::from_value(raw["credentials"].clone()).ok(),
+            tile_bucket_name: text(&raw["tile_bucket_name"]),
+            ingest_bucket_name: text(&raw["ingest_bucket_name"]),
+        }
+    }
+}
 
 /// A v0.2 tile-job config for the simulator's channel `channel`.
 pub fn tile_config(
@@ -151,6 +196,20 @@ impl<'a> Api<'a> {
         (status, value)
     }
 
+    /// `GET path` with the token, as text (for what JSON parsing would lose, such as key order).
+    pub async fn get_text(&self, path: &str) -> (u16, String) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.sim.api))
+            .header("Accept", "application/json")
+            .header("Authorization", format!("Token {}", self.sim.token))
+            .send()
+            .await
+            .expect("request to boss-sim");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("response body"))
+    }
+
     pub async fn create(&self, config: &Value) -> Reply {
         self.call(
             reqwest::Method::POST,
@@ -184,9 +243,9 @@ impl<'a> Api<'a> {
         loop {
             let (status, body) = self.join(id).await;
             assert_eq!(status, 200, "{body}");
-            let parsed: JoinResponse =
-                serde_json::from_value(body.clone()).expect("join body parses");
+            let parsed = JoinView::read(&body);
             if let Some(creds) = parsed.credentials.clone() {
+                assert!(parsed.ingest_job.status.has_credentials(), "{body}");
                 return (SimJoin { raw: body, parsed }, creds);
             }
             assert!(
@@ -241,7 +300,7 @@ impl<'a> Api<'a> {
         assert_eq!(status, 204, "{body}");
     }
 
-    /// Raw voxels of a box through the cutout API.
+    /// Raw voxels of a box through the cutout API (the shared read-back).
     pub async fn cutout_raw(
         &self,
         channel: &str,
@@ -249,20 +308,7 @@ impl<'a> Api<'a> {
         y: (u64, u64),
         z: (u64, u64),
     ) -> Vec<u8> {
-        let url = format!(
-            "{}/v1/cutout/col/exp/{channel}/0/{}:{}/{}:{}/{}:{}/",
-            self.sim.api, x.0, x.1, y.0, y.1, z.0, z.1
-        );
-        let response = self
-            .http
-            .get(url)
-            .header("Authorization", format!("Token {}", self.sim.token))
-            .header("Accept", "application/octet-stream")
-            .send()
-            .await
-            .expect("cutout");
-        assert_eq!(response.status().as_u16(), 200);
-        response.bytes().await.expect("cutout body").to_vec()
+        crate::support::volumetric::cutout(self.sim, channel, x, y, z).await
     }
 
     /// Where the simulator's moto runs (`GET /sim/info`).

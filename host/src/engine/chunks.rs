@@ -124,15 +124,13 @@ impl Kind for Chunks {
         let c = &item.chunk;
         let produced = self.source.chunk(c.x, c.y, c.z)?;
         let chunk = produced.chunk;
-        // The Boss's quirk: blosc's type size is given in bits (spec §4.3).
-        let typesize = chunk.dtype().size() * 8;
         let cuboids = item
             .message
             .cuboids
             .iter()
             .map(|at| Object {
                 key: at.key.clone(),
-                bytes: cuboid::compress_with_typesize(&chunk.cuboid(at.x, at.y, at.z), typesize),
+                bytes: cuboid::compress(&chunk.cuboid(at.x, at.y, at.z), chunk.dtype()),
             })
             .collect();
         Ok(Cuboids {

@@ -18,9 +18,11 @@
 //! the no-loss invariant: a message is deleted only after its tile is stored and indexed, or
 //! after every cuboid of its chunk is stored; any failure leaves it to reappear after the
 //! visibility timeout. Messages that keep failing are quarantined ([`quarantine`]). Shutdown is an
-//! argument: when it resolves, receiving stops and the work in flight finishes; a fatal condition
-//! (queue gone, metadata over S3's limit, keys no longer renewable) ends the run the same way.
-//! `tests` drives whole runs against the simulator's in-process S3 and SQS.
+//! argument: when it resolves, receiving stops and the work in flight finishes, for at most
+//! [`Options::drain_grace`]; what is unfinished then is abandoned (see [`End::Interrupted`]). A
+//! fatal condition (queue gone, metadata over S3's limit, keys no longer renewable) ends the run
+//! the same way, without the bound. The run ends by itself once the queue is provably drained
+//! ([`drained`]). `tests` drives whole runs against the simulator's in-process S3 and SQS.
 
 pub mod chunks;
 pub mod job;
@@ -30,6 +32,8 @@ pub mod source;
 pub mod stats;
 pub mod tiles;
 
+mod attributes;
+mod drained;
 mod finish;
 mod produce;
 mod receive;
@@ -40,6 +44,7 @@ mod tests;
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -70,7 +75,16 @@ pub struct Options {
     /// Start the plugin workers spread over this long (`-r`), easing the load on a shared
     /// file system when many clients start at once.
     pub ramp: Duration,
+    /// How far apart the two reads of the queue's counts are that prove it empty
+    /// ([`DRAIN_CONFIRM`] in production; see [`drained`]).
+    pub drain_confirm: Duration,
+    /// After shutdown, how long the work in flight may take to finish (`--drain-secs`).
+    pub drain_grace: Duration,
 }
+
+/// The production [`Options::drain_confirm`]: "a few seconds", so that approximate counts that
+/// lag a delete or a redelivery have caught up, yet a small job does not wait long at its end.
+pub const DRAIN_CONFIRM: Duration = Duration::from_secs(2);
 
 impl Options {
     /// PutObject calls in flight.
@@ -97,8 +111,14 @@ pub fn default_chunks_in_flight(workers: usize, chunk_bytes: u64) -> usize {
 pub enum End {
     /// The upload queue looked empty with nothing in flight.
     Drained,
-    /// Shutdown was requested; the work in flight was finished.
-    Interrupted,
+    /// Shutdown was requested; the work in flight was finished, except `abandoned` tiles or
+    /// chunks still unfinished when the grace ran out. Those keep their messages, which reappear
+    /// after the visibility timeout. The order put → index → delete still holds for each of
+    /// them, so one is left not stored, stored but not indexed, or stored and indexed but not
+    /// deleted: all three are simply redone when its message comes back (the service takes a
+    /// tile indexed twice as one, spec §4.2). One whose delete was already sent when the grace
+    /// ran out may be done and still counted here.
+    Interrupted { abandoned: usize },
     /// The upload queue no longer exists: the job was completed or cancelled elsewhere.
     JobGone,
     /// Nothing more can be uploaded (the message says why and what to do).
@@ -137,6 +157,8 @@ struct Ctx {
     retrying: Mutex<HashMap<String, Instant>>,
     /// The upload queue's visibility timeout (read at start; the service's is 120 s).
     visibility: Mutex<Duration>,
+    /// The drain's grace ran out: plugin workers take no further message.
+    abandoned: AtomicBool,
 }
 
 impl Ctx {
@@ -242,24 +264,8 @@ pub async fn run<K: Kind>(
         fatal: Mutex::new(None),
         retrying: Mutex::new(HashMap::new()),
         visibility: Mutex::new(Duration::from_secs(120)),
+        abandoned: AtomicBool::new(false),
     });
-
-    let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let watcher = {
-        let ctx = ctx.clone();
-        let interrupted = interrupted.clone();
-        let mut stopped = ctx.stop.subscribe();
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = shutdown => {
-                    interrupted.store(true, std::sync::atomic::Ordering::SeqCst);
-                    log::warn!("stopping: no new work is taken; finishing the work in flight");
-                    ctx.stop.send_replace(true);
-                }
-                _ = stopped.wait_for(|s| *s) => {}
-            }
-        })
-    };
 
     let slots = Arc::new(Semaphore::new(capacity));
     let (work_tx, work_rx) = tokio::sync::mpsc::channel::<Work<K::Item>>(capacity);
@@ -269,27 +275,79 @@ pub async fn run<K: Kind>(
     let producers = produce::spawn(ctx.clone(), kind.clone(), work_rx, ready_tx);
     let storer = tokio::spawn(store::run::<K>(ctx.clone(), ready_rx, stored_tx));
     let finisher = tokio::spawn(finish::run::<K>(ctx.clone(), stored_rx));
-    let drained = receive::run(ctx.clone(), kind, slots, capacity, min_batch, work_tx).await;
+    let stages = [storer.abort_handle(), finisher.abort_handle()];
 
-    // The receiver dropped the work sender: each stage ends once its input is empty.
-    for p in producers {
-        if let Err(e) = p.await {
-            log::error!("a plugin worker ended abnormally: {e}");
+    // Shutdown stops receiving at once and starts the grace; when the grace is over, `grace`
+    // says so and whatever is still in flight is abandoned.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let (grace_tx, mut grace) = watch::channel(false);
+    let watcher = {
+        let ctx = ctx.clone();
+        let interrupted = interrupted.clone();
+        let mut stopped = ctx.stop.subscribe();
+        tokio::spawn(async move {
+            let asked = tokio::select! {
+                _ = shutdown => true,
+                _ = stopped.wait_for(|s| *s) => false,
+            };
+            if !asked {
+                return;
+            }
+            interrupted.store(true, Ordering::SeqCst);
+            log::warn!(
+                "stopping: no new work is taken; finishing the work in flight for up to {} s",
+                ctx.options.drain_grace.as_secs()
+            );
+            ctx.stop.send_replace(true);
+            tokio::time::sleep(ctx.options.drain_grace).await;
+            grace_tx.send_replace(true);
+        })
+    };
+
+    let pipeline = {
+        let (ctx, slots) = (ctx.clone(), slots.clone());
+        async move {
+            let drained = receive::run(ctx, kind, slots, capacity, min_batch, work_tx).await;
+            // The receiver dropped the work sender: each stage ends once its input is empty.
+            for p in producers {
+                if let Err(e) = p.await {
+                    log::error!("a plugin worker ended abnormally: {e}");
+                }
+            }
+            for (name, task) in [("upload", storer), ("index", finisher)] {
+                if let Err(e) = task.await {
+                    log::error!("the {name} stage ended abnormally: {e}");
+                }
+            }
+            drained
         }
-    }
-    for (name, task) in [("upload", storer), ("index", finisher)] {
-        if let Err(e) = task.await {
-            log::error!("the {name} stage ended abnormally: {e}");
+    };
+    let (drained, abandoned) = tokio::select! {
+        drained = pipeline => (drained, 0),
+        _ = grace.wait_for(|over| *over) => {
+            // Every message in flight holds a slot until it is deleted or dropped.
+            let abandoned = capacity - slots.available_permits();
+            ctx.abandoned.store(true, Ordering::SeqCst);
+            // Cancelling the stages drops their uploads and batches mid-call; a plugin call
+            // under way runs to its end on its blocking thread, and its result is dropped.
+            for stage in &stages {
+                stage.abort();
+            }
+            log::warn!(
+                "the drain's {} s are over: {abandoned} unfinished tiles or chunks are left on \
+                 the queue",
+                ctx.options.drain_grace.as_secs()
+            );
+            (false, abandoned)
         }
-    }
+    };
     watcher.abort();
 
     let fatal = ctx.fatal.lock().unwrap_or_else(|p| p.into_inner()).take();
     let end = match fatal {
         Some(end) => end,
-        None if interrupted.load(std::sync::atomic::Ordering::SeqCst) => End::Interrupted,
-        None if drained => End::Drained,
-        None => End::Interrupted,
+        None if drained && !interrupted.load(Ordering::SeqCst) => End::Drained,
+        None => End::Interrupted { abandoned },
     };
     Outcome {
         end,

@@ -3,6 +3,7 @@
 //! makes. Plugins do file I/O and codecs, and blosc is CPU work: none of it may run on the async
 //! runtime's threads. A panic inside a source is caught here and fails only that tile or chunk.
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
@@ -53,6 +54,10 @@ fn worker<K: Kind>(
             .unwrap_or_else(|p| p.into_inner())
             .blocking_recv();
         let Some(w) = next else { return };
+        // Past the drain's grace, messages still queued here are left for redelivery.
+        if ctx.abandoned.load(Ordering::SeqCst) {
+            return;
+        }
         let result =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| kind.produce(&w.item)));
         let payload = match result {

@@ -1,15 +1,16 @@
 //! The receiving stage: takes up to 10 messages at a time from the upload queue, but only when
 //! the pipeline has room for them (10 tiles; for volumetric jobs at least one chunk), so a slow
 //! plugin or upload slows receiving instead of letting received messages age past the visibility
-//! timeout. It is also where the run decides the queue is drained: an empty receive while nothing
-//! is in flight.
+//! timeout. It is also where the run decides the queue is drained ([`super::drained`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::types::MessageSystemAttributeName;
 use tokio::sync::{mpsc, Semaphore};
 
+use super::attributes::{self, AttributesError};
+use super::drained::Proof;
 use super::kind::{Delivery, Kind};
 use super::retry::{with_session, CallError};
 use super::{Ctx, End, Work};
@@ -35,12 +36,24 @@ pub(super) async fn run<K: Kind>(
     let mut stop = ctx.stop.subscribe();
     let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
     let mut failures = 0;
-    let wait_secs = ctx.options.receive_wait.as_secs().min(20) as i32;
-    read_visibility_timeout(&ctx).await;
+    let full_wait = ctx.options.receive_wait.min(Duration::from_secs(20));
+    let mut proof = Proof::new(full_wait, ctx.options.drain_confirm, true);
+    match attributes::visibility_timeout(&ctx).await {
+        Ok(timeout) => *ctx.visibility.lock().unwrap_or_else(|p| p.into_inner()) = timeout,
+        Err(AttributesError::Refused(why)) => proof.refused(&why),
+        Err(AttributesError::Failed(why)) => {
+            log::debug!("reading the upload queue's visibility timeout failed: {why}")
+        }
+    }
+    // Nothing of ours in flight, and no failed tile of ours due back.
+    let idle = || slots.available_permits() == capacity && !ctx.awaiting_redelivery();
     loop {
         if *stop.borrow() {
             return false;
         }
+        let Some(next) = proof.next(&ctx, idle, &mut stop).await else {
+            return false;
+        };
         let min_batch = min_batch.clamp(1, BATCH);
         let mut permits = tokio::select! {
             p = slots.clone().acquire_many_owned(min_batch as u32) => match p {
@@ -59,6 +72,7 @@ pub(super) async fn run<K: Kind>(
         }
         let batch = permits.num_permits();
         let queue = ctx.upload_queue.clone();
+        let wait_secs = next.wait.as_secs() as i32;
         let received = tokio::select! {
             r = with_session(&ctx.session, |clients| {
                 let queue = queue.clone();
@@ -127,42 +141,14 @@ pub(super) async fn run<K: Kind>(
             }
         }
         drop(permits);
-        // Drained: nothing new to do, nothing of ours in flight, no failed tile of ours due back.
-        if taken == 0 && slots.available_permits() == capacity && !ctx.awaiting_redelivery() {
+        proof.received(taken, batch);
+        if taken == 0 && next.proves && idle() {
             return true;
         }
         if taken == 0 && wait_secs == 0 {
             // Without long polling, an empty queue would be asked again at once, in a hot loop.
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-    }
-}
-
-/// Reads the upload queue's visibility timeout: how long a failed tile takes to come back.
-async fn read_visibility_timeout(ctx: &Ctx) {
-    let queue = ctx.upload_queue.clone();
-    let got = with_session(&ctx.session, |clients| {
-        let queue = queue.clone();
-        async move {
-            clients
-                .sqs
-                .get_queue_attributes()
-                .queue_url(queue)
-                .attribute_names(QueueAttributeName::VisibilityTimeout)
-                .send()
-                .await
-                .map_err(|e| (classify(&e), describe(&e)))
-        }
-    })
-    .await;
-    let secs = got.ok().and_then(|out| {
-        out.attributes()?
-            .get(&QueueAttributeName::VisibilityTimeout)?
-            .parse::<u64>()
-            .ok()
-    });
-    if let Some(secs) = secs {
-        *ctx.visibility.lock().unwrap_or_else(|p| p.into_inner()) = Duration::from_secs(secs);
     }
 }
 

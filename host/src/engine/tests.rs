@@ -11,7 +11,7 @@ use std::time::Duration;
 use boss_sim::faults::FaultSpec;
 use boss_sim::resources::Resources;
 use boss_sim::server::{AwsSource, Settings};
-use boss_sim::state::Timing;
+use boss_sim::state::{ExpiredKeys, Timing};
 use serde_json::{json, Value};
 use tokio::sync::{oneshot, Notify};
 
@@ -47,6 +47,7 @@ impl Sim {
                 wait_on_queues: Duration::ZERO,
                 credential_ttl: None,
                 visibility_timeout_secs: VISIBILITY.as_secs() as u32,
+                expired_keys: ExpiredKeys::Deleted,
             },
             faults: FaultSpec::default(),
             seed: 7,
@@ -180,6 +181,8 @@ fn options(max_attempts: u32) -> Options {
         max_attempts,
         receive_wait: Duration::ZERO,
         ramp: Duration::ZERO,
+        drain_confirm: Duration::from_millis(200),
+        drain_grace: Duration::from_secs(600),
     }
 }
 
@@ -412,7 +415,7 @@ async fn shutdown_finishes_what_is_in_flight_and_leaves_the_rest_queued() {
     one_worker.workers = 1;
     let dir = tempfile::tempdir().unwrap();
     let out = upload(&sim, &join, source, one_worker, report(&dir), stop).await;
-    assert_eq!(out.end, End::Interrupted);
+    assert_eq!(out.end, End::Interrupted { abandoned: 0 });
     // Whatever was made was finished: stored, indexed and deleted, nothing half-done.
     let made = u64::from(produced.load(Ordering::SeqCst));
     assert!((1..MANY).contains(&made), "{made} tiles made");
@@ -486,6 +489,112 @@ async fn a_chunk_is_deleted_only_after_every_cuboid_is_stored() {
     assert_eq!(count(&stats, "s3.PutObject"), 2, "{stats}");
     assert_eq!(stats["cuboids_stored"], json!(2), "{stats}");
     assert_eq!(sim.queued(job).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drain_longer_than_its_grace_abandons_the_work_in_flight_to_the_queue() {
+    const MANY: u64 = 8;
+    let sim = Sim::start().await;
+    let join = sim.tile_job_of(MANY / 2).await;
+    let job = join.response.ingest_job.id;
+    // The first tile's plugin call hangs until the test lets it go, long after the grace.
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let release_rx = Arc::new(std::sync::Mutex::new(release_rx));
+    let started = Arc::new(Notify::new());
+    let source: Arc<dyn TileSource> = {
+        let started = started.clone();
+        Arc::new(move |_: u64, _: u64, _: u64, _: u64| {
+            started.notify_one();
+            let _ = release_rx.lock().unwrap().recv();
+            Ok(Produced {
+                bytes: png(1),
+                file: None,
+                black: false,
+            })
+        })
+    };
+    let stop = {
+        let started = started.clone();
+        async move { started.notified().await }
+    };
+    let mut opts = options(3);
+    opts.workers = 1;
+    opts.drain_grace = Duration::from_millis(300);
+    let dir = tempfile::tempdir().unwrap();
+    let out = upload(&sim, &join, source, opts, report(&dir), stop).await;
+    // Every tile was received in the first batch; none was finished.
+    assert_eq!(
+        (out.end, out.stats.uploaded),
+        (
+            End::Interrupted {
+                abandoned: MANY as usize
+            },
+            0
+        )
+    );
+    drop(release_tx);
+    let stats = sim.stats(job).await;
+    assert_eq!(count(&stats, "s3.PutObject"), 0, "{stats}");
+    assert_eq!(count(&stats, "sqs.SendMessageBatch"), 0, "{stats}");
+    assert_eq!(count(&stats, "sqs.DeleteMessageBatch"), 0, "{stats}");
+    // Left on the queue: all of them are back once the visibility timeout has passed.
+    assert_eq!(sim.queued(job).await, MANY);
+}
+
+/// Runs a job to its end, then once more on its empty queue; returns the second run's outcome
+/// and how many of `ops` the simulator saw during it.
+async fn rerun_on_an_empty_queue(sim: &Sim, ops: &[&str]) -> (Outcome, Vec<u64>) {
+    let join = sim.tile_job().await;
+    let job = join.response.ingest_job.id;
+    let dir = tempfile::tempdir().unwrap();
+    let first = upload(
+        sim,
+        &join,
+        good_tiles(),
+        options(3),
+        report(&dir),
+        pending(),
+    )
+    .await;
+    assert_eq!((first.end, first.stats.uploaded), (End::Drained, TILES));
+    let before = sim.stats(job).await;
+    let out = upload(
+        sim,
+        &join,
+        good_tiles(),
+        options(3),
+        report(&dir),
+        pending(),
+    )
+    .await;
+    let after = sim.stats(job).await;
+    let seen = ops
+        .iter()
+        .map(|op| count(&after, op) - count(&before, op))
+        .collect();
+    (out, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_queue_is_proven_drained_by_two_count_reads_and_one_receive() {
+    let sim = Sim::start().await;
+    let (out, seen) =
+        rerun_on_an_empty_queue(&sim, &["sqs.GetQueueAttributes", "sqs.ReceiveMessage"]).await;
+    assert_eq!((out.end, out.stats.uploaded), (End::Drained, 0));
+    // The visibility timeout, the counts twice; then the one last receive.
+    assert_eq!(seen, [3, 1]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_refused_the_counts_prove_the_queue_drained_by_an_empty_receive() {
+    let sim = Sim::start().await;
+    sim.faults("sqs.attributes:403:1.0").await;
+    let (out, seen) =
+        rerun_on_an_empty_queue(&sim, &["sqs.GetQueueAttributes", "sqs.ReceiveMessage"]).await;
+    assert_eq!((out.end, out.stats.uploaded), (End::Drained, 0));
+    // The visibility timeout was refused, so the counts are never asked; the empty receive (a
+    // 20 s long poll in production) is the proof, as before the counts were used.
+    assert_eq!(seen, [1, 1]);
 }
 
 /// A shutdown that never comes.

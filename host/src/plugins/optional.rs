@@ -3,7 +3,7 @@
 //! search path.
 //!
 //! `ingestclient.plugins.hdf5.Hdf5ChunkTileProcessor` resolves to the library
-//! `boss_ingest_hdf5` (`libboss_ingest_hdf5.so`) when it is installed. When it is not, the user
+//! `hdf5` (`libboss_ingest_plugin_hdf5.so`) when it is installed. When it is not, the user
 //! gets one error saying which class asked for it, that it lives in the optional HDF5 plugin,
 //! and the exact command that installs it — instead of a generic "unknown class".
 
@@ -14,7 +14,7 @@ use plugin_abi::ProcessorKind;
 pub struct Optional {
     /// The Python module: `hdf5` for `ingestclient.plugins.hdf5.*`.
     pub module: &'static str,
-    /// The library name searched for (`lib<library>.so`).
+    /// The library name searched for (`libboss_ingest_plugin_<library>.so`).
     pub library: &'static str,
     /// How users know it: "the optional HDF5 plugin".
     pub title: &'static str,
@@ -25,7 +25,7 @@ pub struct Optional {
 /// Every optional plugin.
 pub const OPTIONAL: &[Optional] = &[Optional {
     module: "hdf5",
-    library: "boss_ingest_hdf5",
+    library: "hdf5",
     title: "the optional HDF5 plugin",
     install: "scripts/install-plugin hdf5",
 }];
@@ -86,7 +86,7 @@ mod tests {
     #[test]
     fn hdf5_names_map_to_the_hdf5_library() {
         let o = for_class("ingestclient.plugins.hdf5.Hdf5ChunkTileProcessor").unwrap();
-        assert_eq!(o.library, "boss_ingest_hdf5");
+        assert_eq!(o.library, "hdf5");
         assert_eq!(
             for_class("ingestclient.plugins.stack.ZindexStackTileProcessor"),
             None
@@ -111,8 +111,8 @@ mod tests {
                  hdf5` (it needs libhdf5; the command installs libhdf5-dev if missing, builds \
                  the plugin and copies it to ~/.boss-ingest/plugins), or put {} in a directory \
                  of BOSS_INGEST_PLUGIN_PATH.",
-                super::super::search::library_file_name("boss_ingest_hdf5"),
-                super::super::search::library_file_name("boss_ingest_hdf5"),
+                super::super::search::library_file_name("hdf5"),
+                super::super::search::library_file_name("hdf5"),
             )
         );
     }

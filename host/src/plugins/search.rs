@@ -1,7 +1,8 @@
 //! Where plugin libraries are looked for, and finding one by name.
 //!
-//! A library named `foo` is the file `libfoo.so` (`libfoo.dylib` on macOS: the platform's
-//! prefix and suffix) in, in order: each directory of `BOSS_INGEST_PLUGIN_PATH` (split like
+//! A library named `foo` is the file `libboss_ingest_plugin_foo.so` (`.dylib` on macOS: the
+//! platform's prefix and suffix), which is what cargo builds from the crate
+//! `boss_ingest_plugin_foo` (plugin-abi's docs, "Names"). It is looked for in, in order: each directory of `BOSS_INGEST_PLUGIN_PATH` (split like
 //! `PATH`), `~/.boss-ingest/plugins`, the directory of the `boss-ingest` executable, and its
 //! `plugins/` subdirectory. Never the current directory: a config must not pick up whatever
 //! library happens to sit where the command was started.
@@ -10,6 +11,10 @@ use std::env::consts::{DLL_PREFIX, DLL_SUFFIX};
 use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
+
+/// What every plugin library's file name starts with after the platform prefix (`lib`): the
+/// crate name `boss_ingest_plugin_<name>` without the name.
+pub const FILE_PREFIX: &str = "boss_ingest_plugin_";
 
 /// The environment variable with extra plugin directories.
 pub const PLUGIN_PATH_VAR: &str = "BOSS_INGEST_PLUGIN_PATH";
@@ -150,7 +155,7 @@ impl SearchPath {
         found
     }
 
-    /// Every plugin-library-looking file (`lib*.so`) in the search directories, as
+    /// Every plugin library file (`libboss_ingest_plugin_*.so`) in the search directories, as
     /// (library name, path), in search order, each file once.
     pub fn all_libraries(&self) -> Vec<(String, PathBuf)> {
         let mut out = Vec::new();
@@ -180,15 +185,18 @@ impl SearchPath {
     }
 }
 
-/// `libfoo.so` for `foo` (platform prefix and suffix).
+/// `libboss_ingest_plugin_foo.so` for `foo` (platform prefix and suffix).
 pub fn library_file_name(name: &str) -> String {
-    format!("{DLL_PREFIX}{name}{DLL_SUFFIX}")
+    format!("{DLL_PREFIX}{FILE_PREFIX}{name}{DLL_SUFFIX}")
 }
 
-/// `foo` for `.../libfoo.so`, or `None` if the file name is not a library's.
+/// `foo` for `.../libboss_ingest_plugin_foo.so`, or `None` if the file is not a plugin library's.
 pub fn library_name_of(path: &Path) -> Option<String> {
     let file = path.file_name()?.to_str()?;
-    let name = file.strip_prefix(DLL_PREFIX)?.strip_suffix(DLL_SUFFIX)?;
+    let name = file
+        .strip_prefix(DLL_PREFIX)?
+        .strip_prefix(FILE_PREFIX)?
+        .strip_suffix(DLL_SUFFIX)?;
     (!name.is_empty()).then(|| name.to_string())
 }
 
@@ -271,6 +279,13 @@ mod tests {
             Some("x_y".into())
         );
         assert_eq!(library_name_of(Path::new("/d/readme.txt")), None);
+        // Other shared libraries are not plugins: the system's libhdf5 is not the plugin `hdf5`.
+        let system_hdf5 = format!("/d/{DLL_PREFIX}hdf5{DLL_SUFFIX}");
+        assert_eq!(library_name_of(Path::new(&system_hdf5)), None);
+        assert_eq!(
+            library_file_name("hdf5"),
+            format!("{DLL_PREFIX}boss_ingest_plugin_hdf5{DLL_SUFFIX}")
+        );
         assert!(is_path("./libfoo.so") || is_path("./libfoo.dylib"));
         assert!(is_path(&format!("/opt/{file}")));
         assert!(!is_path("foo"));

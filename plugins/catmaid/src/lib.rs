@@ -17,7 +17,7 @@
 pub mod paths;
 pub mod tiles;
 
-use boss_ingest_plugin_stack::params::ParamsError;
+use boss_ingest_plugin_kit::params::ParamsError;
 use plugin_abi::{PathProcess, Plugin, PluginError, TileOutput, TileProcess};
 
 use crate::paths::{CatmaidPaths, Layout};

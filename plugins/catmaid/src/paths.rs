@@ -7,8 +7,8 @@
 //! - directory: `root_dir/{res}/{z}/{y}/{x}.{filetype}` (the original forgot the extension)
 //! - URL: `url{z + z_offset}/{y}/{x}.{filetype}` (a `/` is added after `url` if it lacks one)
 
-use boss_ingest_plugin_stack::params::{Params, ParamsError};
-use boss_ingest_plugin_stack::template::join;
+use boss_ingest_plugin_kit::params::{Params, ParamsError};
+use boss_ingest_plugin_kit::template::join;
 use serde_json::Value;
 
 /// The file extensions CATMAID tile sets use (and the tile processors read).

@@ -1,7 +1,8 @@
 //! The CATMAID tile processors: each source file (or server response) is exactly one tile.
 //!
-//! Decoding is the stack plugin's ([`StackTiles`]): any PNG/TIFF/JPEG (whatever `filetype` says;
-//! the original could only write PNG back and failed on `tif`/`jpg`), gray 8/16/64-bit, passed
+//! Decoding is the plugin kit's [`ImageTiles`], which is also the stack plugin's tile processor:
+//! any PNG/TIFF/JPEG (whatever `filetype` says; the original could only write PNG back and failed
+//! on `tif`/`jpg`), gray 8/16/64-bit, passed
 //! through byte for byte when it already is a full tile, otherwise decoded and zero-padded to the
 //! tile size; other pixel types only under an explicit `cast`. A file smaller than its tile is
 //! accepted only where the job's extent ends inside the tile (the right and bottom edge tiles):
@@ -13,10 +14,10 @@
 //! backoff by the host; what still fails after that fails this tile only, which comes back
 //! through the queue later (the original crashed the whole client after five tries).
 
-use boss_ingest_plugin_stack::decode::Pixels;
-use boss_ingest_plugin_stack::header::TileDtype;
-use boss_ingest_plugin_stack::params::{Params, ParamsError};
-use boss_ingest_plugin_stack::stack_tile::{raw, StackTiles, TileError};
+use boss_ingest_plugin_kit::decode::Pixels;
+use boss_ingest_plugin_kit::image_tiles::{ImageTiles, TileError};
+use boss_ingest_plugin_kit::params::{Params, ParamsError};
+use plugin_abi::Dtype;
 use plugin_abi::{ErrorKind, HostServices, Note, PluginError, TileOutput};
 use serde_json::{json, Value};
 
@@ -24,17 +25,17 @@ use crate::paths::z_offset;
 
 /// Tiles whose files each hold one whole tile.
 ///
-/// [`StackTiles`] checks a file against the job's extent inside the window it cuts. Here the
-/// window is always the whole file, so one `StackTiles` per edge case is set up with the extent
+/// [`ImageTiles`] checks a file against the job's extent inside the window it cuts. Here the
+/// window is always the whole file, so one `ImageTiles` per edge case is set up with the extent
 /// a file must cover: a full tile inside, the remainder at the right/bottom edge.
 #[derive(Debug, Clone)]
 pub struct OneTilePerFile {
     /// Indexed by `right_edge + 2 * bottom_edge`.
-    variants: [StackTiles; 4],
+    variants: [ImageTiles; 4],
     /// The last tile index in x and y.
     last: (u64, u64),
     tile_size: (u32, u32),
-    black_dtype: TileDtype,
+    black_dtype: Dtype,
 }
 
 impl OneTilePerFile {
@@ -50,13 +51,13 @@ impl OneTilePerFile {
         );
         // What the last tile of a row/column must cover: the extent's remainder.
         let edge = (x_stop - last.0 * tw64, y_stop - last.1 * th64);
-        let variant = |right: bool, bottom: bool| -> Result<StackTiles, ParamsError> {
+        let variant = |right: bool, bottom: bool| -> Result<ImageTiles, ParamsError> {
             let mut params = params.clone();
             let need_x = if right { edge.0 } else { tw64 };
             let need_y = if bottom { edge.1 } else { th64 };
             params["ingest_job"]["extent"]["x"] = json!([0, need_x]);
             params["ingest_job"]["extent"]["y"] = json!([0, need_y]);
-            StackTiles::from_params(&params)
+            ImageTiles::from_params(&params)
         };
         Ok(OneTilePerFile {
             variants: [
@@ -67,7 +68,7 @@ impl OneTilePerFile {
             ],
             last,
             tile_size: (tw, th),
-            black_dtype: p.tile_dtype("datatype", TileDtype::U8)?,
+            black_dtype: p.tile_dtype("datatype", Dtype::U8)?,
         })
     }
 
@@ -86,7 +87,7 @@ impl OneTilePerFile {
     /// An all-zero tile of the tile size, with `note` saying why.
     pub fn black(&self, note: String) -> TileOutput {
         let (tw, th) = self.tile_size;
-        TileOutput::new(raw(Pixels::zeros(tw, th, self.black_dtype)))
+        TileOutput::new(Pixels::zeros(tw, th, self.black_dtype).into())
             .with_note(Note::black_tile(note))
     }
 }

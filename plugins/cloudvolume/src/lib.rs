@@ -27,7 +27,7 @@ pub mod volume;
 
 use std::sync::{Arc, OnceLock};
 
-use boss_ingest_plugin_stack::params::{Params, ParamsError};
+use boss_ingest_plugin_kit::params::{Params, ParamsError};
 use plugin_abi::{
     AxisOrder, ChunkArray, ChunkProcess, ErrorKind, HostServices, Note, PathProcess, Plugin,
     PluginError,

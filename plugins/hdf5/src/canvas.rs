@@ -6,10 +6,9 @@
 //! type are clipped to its range and counted — the original cast them silently (wrapping) — and
 //! a stored type other than the tile's is reported in a note.
 
-use boss_ingest_plugin_stack::header::TileDtype;
-use boss_ingest_plugin_stack::params::{Params, ParamsError};
-use boss_ingest_plugin_stack::stack_tile::dtype;
+use boss_ingest_plugin_kit::params::{Params, ParamsError};
 use hdf5::types::TypeDescriptor;
+use plugin_abi::Dtype;
 use plugin_abi::{ImageFormat, Note, PluginError, TileImage, TileOutput};
 
 /// The part of one axis where a tile window and a dataset overlap.
@@ -59,7 +58,7 @@ impl UploadFormat {
 /// The tile datatype param of the HDF5 processors: a Boss channel type. `uint32`, which the
 /// original accepted, is no Boss channel type (annotations are uint64), so it is refused here
 /// with that advice rather than failing at upload.
-pub fn datatype(p: &Params<'_>, default: TileDtype) -> Result<TileDtype, ParamsError> {
+pub fn datatype(p: &Params<'_>, default: Dtype) -> Result<Dtype, ParamsError> {
     if p.opt_string("datatype")? == Some("uint32") {
         return Err(ParamsError(
             "param \"datatype\" is \"uint32\", which the Boss does not store; use uint64 for \
@@ -74,32 +73,28 @@ pub fn datatype(p: &Params<'_>, default: TileDtype) -> Result<TileDtype, ParamsE
 pub struct Canvas {
     width: u32,
     height: u32,
-    dtype: TileDtype,
+    dtype: Dtype,
     data: Vec<u8>,
     clipped: u64,
 }
 
 impl Canvas {
-    pub fn new((width, height): (u32, u32), dtype: TileDtype) -> Canvas {
+    pub fn new((width, height): (u32, u32), dtype: Dtype) -> Canvas {
         Canvas {
             width,
             height,
             dtype,
-            data: vec![0; width as usize * height as usize * dtype.bytes()],
+            data: vec![0; width as usize * height as usize * dtype.size()],
             clipped: 0,
         }
     }
 
     fn max(&self) -> u64 {
-        match self.dtype {
-            TileDtype::U8 => u64::from(u8::MAX),
-            TileDtype::U16 => u64::from(u16::MAX),
-            TileDtype::U64 => u64::MAX,
-        }
+        self.dtype.max_value()
     }
 
     fn set(&mut self, row: usize, col: usize, value: u64) {
-        let bytes = self.dtype.bytes();
+        let bytes = self.dtype.size();
         let at = (row * self.width as usize + col) * bytes;
         self.data[at..at + bytes].copy_from_slice(&value.to_le_bytes()[..bytes]);
     }
@@ -168,7 +163,7 @@ impl Canvas {
             UploadFormat::Png => TileImage::Raw {
                 width: self.width,
                 height: self.height,
-                dtype: dtype(self.dtype),
+                dtype: self.dtype,
                 data: self.data,
             },
             UploadFormat::Tiff => TileImage::Encoded {
@@ -182,9 +177,9 @@ impl Canvas {
 }
 
 /// Whether every value of the stored type fits the tile's type unchanged.
-fn lossless(stored: &TypeDescriptor, to: TileDtype) -> bool {
+fn lossless(stored: &TypeDescriptor, to: Dtype) -> bool {
     match stored {
-        TypeDescriptor::Unsigned(size) => (*size as usize) <= to.bytes(),
+        TypeDescriptor::Unsigned(size) => (*size as usize) <= to.size(),
         TypeDescriptor::Boolean => true,
         _ => false,
     }
@@ -200,22 +195,29 @@ pub(crate) fn unsigned(bytes: usize) -> TypeDescriptor {
 fn encode_tiff(
     width: u32,
     height: u32,
-    dtype: TileDtype,
+    dtype: Dtype,
     data: &[u8],
 ) -> Result<Vec<u8>, tiff::TiffError> {
     use tiff::encoder::{colortype, TiffEncoder};
     let mut out = std::io::Cursor::new(Vec::new());
     let mut encoder = TiffEncoder::new(&mut out)?;
     match dtype {
-        TileDtype::U8 => encoder.write_image::<colortype::Gray8>(width, height, data)?,
-        TileDtype::U16 => {
+        Dtype::U8 => encoder.write_image::<colortype::Gray8>(width, height, data)?,
+        Dtype::U16 => {
             let samples: Vec<u16> = data
                 .chunks_exact(2)
                 .map(|b| u16::from_le_bytes([b[0], b[1]]))
                 .collect();
             encoder.write_image::<colortype::Gray16>(width, height, &samples)?
         }
-        TileDtype::U64 => {
+        Dtype::U32 => {
+            let samples: Vec<u32> = data
+                .chunks_exact(4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            encoder.write_image::<colortype::Gray32>(width, height, &samples)?
+        }
+        Dtype::U64 => {
             let samples: Vec<u64> = data
                 .chunks_exact(8)
                 .map(|b| u64::from_le_bytes(b.try_into().expect("8-byte chunks")))
@@ -254,7 +256,7 @@ mod tests {
 
     #[test]
     fn clipping_is_counted_and_reported() {
-        let mut c = Canvas::new((2, 1), TileDtype::U8);
+        let mut c = Canvas::new((2, 1), Dtype::U8);
         c.put(0, 0, 300);
         c.put_float(0, 1, -2.5);
         let out = c
@@ -280,7 +282,7 @@ mod tests {
             }
         );
         // Widening loses nothing and needs no note.
-        let c = Canvas::new((1, 1), TileDtype::U16);
+        let c = Canvas::new((1, 1), Dtype::U16);
         assert!(c
             .finish(UploadFormat::Tiff, vec![], Some(("x", &unsigned(1))))
             .unwrap()

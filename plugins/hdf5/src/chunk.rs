@@ -9,8 +9,8 @@
 //! **fix**: the original made it 512×512 whatever the tile size, logged it at info level only,
 //! and also blanked chunks that existed but could not be read; those are errors here.
 
-use boss_ingest_plugin_stack::header::TileDtype;
-use boss_ingest_plugin_stack::params::{Params, ParamsError};
+use boss_ingest_plugin_kit::params::{Params, ParamsError};
+use plugin_abi::Dtype;
 use plugin_abi::{HostServices, Note, PluginError, TileOutput};
 
 use crate::canvas::{datatype, Canvas};
@@ -23,7 +23,7 @@ pub struct ChunkTiles {
     job: Job,
     data_name: String,
     z_chunk_size: u64,
-    dtype: TileDtype,
+    dtype: Dtype,
 }
 
 impl ChunkTiles {
@@ -41,7 +41,7 @@ impl ChunkTiles {
                 }
                 n => n,
             },
-            dtype: datatype(p, TileDtype::U8)?,
+            dtype: datatype(p, Dtype::U8)?,
         })
     }
 

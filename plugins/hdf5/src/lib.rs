@@ -2,7 +2,7 @@
 //!
 //! The Python client's `ingestclient.plugins.hdf5` processors — time series, labels, slices,
 //! chunks and single files — under their legacy and short names. This crate links the system
-//! libhdf5, so it is built as its own library, `libboss_ingest_hdf5.so`, never linked into
+//! libhdf5, so it is built as its own library, `libboss_ingest_plugin_hdf5.so`, never linked into
 //! `boss-ingest`: the legacy `ingestclient.plugins.hdf5.*` names resolve to it when it is on the
 //! plugin search path (`scripts/install-plugin hdf5` builds and installs it), and the main binary
 //! runs on machines without libhdf5.
@@ -27,7 +27,7 @@ pub mod slice;
 pub mod source;
 pub mod window;
 
-use boss_ingest_plugin_stack::params::{Params, ParamsError};
+use boss_ingest_plugin_kit::params::{Params, ParamsError};
 use plugin_abi::{HostServices, PathProcess, Plugin, PluginError, TileOutput, TileProcess};
 
 use crate::chunk::ChunkTiles;
@@ -36,9 +36,9 @@ use crate::series::SeriesTiles;
 use crate::single_file::SingleFileTiles;
 use crate::slice::SliceTiles;
 
-/// The library name: configs may say `"plugin": "boss_ingest_hdf5"`; the legacy names find it
-/// by this name on the plugin search path.
-pub const LIBRARY: &str = "boss_ingest_hdf5";
+/// The library name: configs may say `"plugin": "hdf5"`; the legacy names find it by this name
+/// on the plugin search path, as the file `libboss_ingest_plugin_hdf5.so`.
+pub const LIBRARY: &str = "hdf5";
 
 fn params_error(e: ParamsError) -> PluginError {
     PluginError::params(e.0)

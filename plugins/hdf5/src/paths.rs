@@ -11,8 +11,8 @@
 //!   do not exist whenever z_offset or the index is not zero.
 //! - `Hdf5SingleFilePathProcessor`: always `filename`.
 
-use boss_ingest_plugin_stack::params::{Params, ParamsError};
-use boss_ingest_plugin_stack::template::{join, FileNames};
+use boss_ingest_plugin_kit::params::{Params, ParamsError};
+use boss_ingest_plugin_kit::template::{join, FileNames};
 use serde_json::Value;
 
 /// One file per z slice.

@@ -11,8 +11,8 @@
 //! Unlike the original (which demanded tile sizes that divide the data), edge tiles are padded
 //! with zeros; a dataset smaller than the job's extent is an error naming both sizes.
 
-use boss_ingest_plugin_stack::header::TileDtype;
-use boss_ingest_plugin_stack::params::{Params, ParamsError};
+use boss_ingest_plugin_kit::params::{Params, ParamsError};
+use plugin_abi::Dtype;
 use plugin_abi::{HostServices, PluginError, TileOutput};
 
 use crate::canvas::{overlap, Canvas};
@@ -58,8 +58,8 @@ impl SeriesTiles {
         let opened = self.job.open(host, path)?;
         let data = opened.dataset(&self.dataset)?;
         let (dtype, layout) = match self.series {
-            Some(_) => (TileDtype::U16, "t, x, y, channel"),
-            None => (TileDtype::U64, "x, y"),
+            Some(_) => (Dtype::U16, "t, x, y, channel"),
+            None => (Dtype::U64, "x, y"),
         };
         data.expect_rank(&opened, layout)?;
         // x and y are the first two axes of the window (after t for a series).

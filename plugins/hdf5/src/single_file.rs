@@ -6,8 +6,8 @@
 //! dataset (the original crashed past its end) and a window that misses it entirely give
 //! black tiles, reported.
 
-use boss_ingest_plugin_stack::header::TileDtype;
-use boss_ingest_plugin_stack::params::{Params, ParamsError};
+use boss_ingest_plugin_kit::params::{Params, ParamsError};
+use plugin_abi::Dtype;
 use plugin_abi::{HostServices, Note, PluginError, TileOutput};
 
 use crate::canvas::{datatype, overlap, Canvas};
@@ -20,7 +20,7 @@ pub struct SingleFileTiles {
     data_name: String,
     /// x, y, z.
     offset: [i64; 3],
-    dtype: TileDtype,
+    dtype: Dtype,
 }
 
 impl SingleFileTiles {
@@ -33,7 +33,7 @@ impl SingleFileTiles {
                 p.opt_int("offset_y")?.unwrap_or(0),
                 p.opt_int("offset_z")?.unwrap_or(0),
             ],
-            dtype: datatype(p, TileDtype::U8)?,
+            dtype: datatype(p, Dtype::U8)?,
         })
     }
 

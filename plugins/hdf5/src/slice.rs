@@ -6,8 +6,8 @@
 //! window, on black. **fix**: the original added `offset_origin_x` to the y offset too.
 //! A tile the slice does not reach at all is black, and reported as such.
 
-use boss_ingest_plugin_stack::header::TileDtype;
-use boss_ingest_plugin_stack::params::{Params, ParamsError};
+use boss_ingest_plugin_kit::params::{Params, ParamsError};
+use plugin_abi::Dtype;
 use plugin_abi::{HostServices, Note, PluginError, TileOutput};
 
 use crate::canvas::{datatype, overlap, Canvas};
@@ -23,7 +23,7 @@ pub struct SliceTiles {
     extent_name: String,
     /// (x, y).
     origin: (i64, i64),
-    dtype: TileDtype,
+    dtype: Dtype,
 }
 
 impl SliceTiles {
@@ -47,7 +47,7 @@ impl SliceTiles {
                 p.opt_int("offset_origin_x")?.unwrap_or(0),
                 p.opt_int("offset_origin_y")?.unwrap_or(0),
             ),
-            dtype: datatype(p, TileDtype::U8)?,
+            dtype: datatype(p, Dtype::U8)?,
         })
     }
 

@@ -59,7 +59,7 @@ fn u16s(data: &[u8]) -> Vec<u16> {
 #[test]
 fn every_class_answers_to_its_python_name() {
     let lib = library();
-    assert_eq!(lib.name(), "boss_ingest_hdf5");
+    assert_eq!(lib.name(), "hdf5");
     let classes: Vec<_> = lib.classes().iter().map(|c| c.name.clone()).collect();
     assert_eq!(
         classes,

@@ -1,8 +1,8 @@
 //! What every HDF5 tile processor shares: where the file is, the tile size and the job's
 //! extent, the upload format, and reading a 2-D window of a dataset into a [`Canvas`].
 
-use boss_ingest_plugin_stack::params::{Params, ParamsError};
-use boss_ingest_plugin_stack::stack_tile::location;
+use boss_ingest_plugin_kit::location::location;
+use boss_ingest_plugin_kit::params::{Params, ParamsError};
 use plugin_abi::{HostServices, PluginError};
 
 use crate::canvas::{Canvas, Overlap, UploadFormat};

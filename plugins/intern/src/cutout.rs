@@ -6,7 +6,7 @@
 //! length, so the source channel's dtype needs no separate request; `datatype` in params, when
 //! given, is checked against it.
 
-use boss_ingest_plugin_stack::params::{Params, ParamsError};
+use boss_ingest_plugin_kit::params::{Params, ParamsError};
 use boss_protocol::cutout::{self, Region};
 use plugin_abi::{Dtype, HostServices, PluginError};
 use serde_json::Value;

@@ -20,7 +20,7 @@
 pub mod cutout;
 pub mod place;
 
-use boss_ingest_plugin_stack::params::{Params, ParamsError};
+use boss_ingest_plugin_kit::params::{Params, ParamsError};
 use plugin_abi::{
     AxisOrder, ChunkArray, ChunkProcess, HostServices, PathProcess, Plugin, PluginError, TileImage,
     TileOutput, TileProcess,

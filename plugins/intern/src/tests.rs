@@ -65,7 +65,10 @@ impl HostApi for Boss {
                 }
             }
         }
-        Ok(boss_protocol::cuboid::compress_with_typesize(&out, 16))
+        Ok(boss_protocol::cuboid::compress(
+            &out,
+            plugin_abi::Dtype::U16,
+        ))
     }
 }
 

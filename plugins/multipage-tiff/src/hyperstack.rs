@@ -10,8 +10,8 @@
 //!   number modulo `time_chunk_size`, which picks the wrong page whenever a file holds more than
 //!   one z slice or channel.
 
-use boss_ingest_plugin_stack::params::{Params, ParamsError};
-use boss_ingest_plugin_stack::template::{FileNames, TemplateError};
+use boss_ingest_plugin_kit::params::{Params, ParamsError};
+use boss_ingest_plugin_kit::template::{FileNames, TemplateError};
 use serde_json::Value;
 
 /// A configured hyperstack path processor.

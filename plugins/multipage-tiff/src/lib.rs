@@ -9,7 +9,7 @@
 //!
 //! A tile reads one page, and of it only the strips its window meets: memory does not grow with
 //! the file. Tiles are cropped out of larger pages and zero-padded at the job's edges. Built on
-//! the stack plugin's templates, params, TIFF decoding and casts.
+//! the plugin kit's templates, params, TIFF decoding and casts.
 //!
 //! # Layout
 //! - [`single_time`]: the `z_<n>` path processor and the original's range checks.
@@ -20,7 +20,7 @@ pub mod hyperstack;
 pub mod page_tile;
 pub mod single_time;
 
-use boss_ingest_plugin_stack::params::{Params, ParamsError};
+use boss_ingest_plugin_kit::params::{Params, ParamsError};
 use plugin_abi::{PathProcess, Plugin, PluginError, TileOutput, TileProcess};
 
 use crate::hyperstack::{HyperStackPages, HyperStackPaths};

@@ -12,12 +12,13 @@
 //! - `cast`: the stack plugin's explicit cast policy (`clip_uint8`, `scale_uint8`, ...);
 //! - `filesystem` (`local`, `s3`, `s3_copy`) and `bucket`: where the files are.
 
-use boss_ingest_plugin_stack::cast::{Cast, CastMode, CAST_VALUES};
-use boss_ingest_plugin_stack::decode::{decode_tiff_page_window, Conversion, DecodeError, Window};
-use boss_ingest_plugin_stack::header::{sniff_tiff_page, Header, HeaderError, TileDtype};
-use boss_ingest_plugin_stack::params::{Params, ParamsError};
-use boss_ingest_plugin_stack::ranged::RangeReader;
-use boss_ingest_plugin_stack::stack_tile::{location, raw};
+use boss_ingest_plugin_kit::cast::{Cast, CastMode, CAST_VALUES};
+use boss_ingest_plugin_kit::decode::{decode_tiff_page_window, Conversion, DecodeError, Window};
+use boss_ingest_plugin_kit::header::{sniff_tiff_page, Header, HeaderError};
+use boss_ingest_plugin_kit::location::location;
+use boss_ingest_plugin_kit::params::{Params, ParamsError};
+use boss_ingest_plugin_kit::ranged::RangeReader;
+use plugin_abi::Dtype;
 use plugin_abi::{ErrorKind, HostServices, Note, PluginError, TileOutput};
 
 /// A configured page reader.
@@ -27,7 +28,7 @@ pub struct PageTiles {
     tile: (u32, u32),
     /// `[0, stop)` of x and y the job covers: what a page must reach inside a tile's window.
     extent_stop: (u64, u64),
-    datatype: TileDtype,
+    datatype: Dtype,
     cast: Option<Cast>,
 }
 
@@ -81,7 +82,7 @@ impl PageTiles {
             bucket: p.source_bucket()?.map(str::to_string),
             tile: p.tile_size()?,
             extent_stop: (p.extent("x")?.1, p.extent("y")?.1),
-            datatype: p.tile_dtype("datatype", TileDtype::U16)?,
+            datatype: p.tile_dtype("datatype", Dtype::U16)?,
             cast: p.cast()?,
         })
     }
@@ -133,7 +134,7 @@ impl PageTiles {
                 }
             })?;
         Ok(TileOutput {
-            image: raw(pixels),
+            image: pixels.into(),
             notes: note.into_iter().collect(),
         })
     }
@@ -180,9 +181,9 @@ impl PageTiles {
         let cast = match (self.cast, found, self.datatype) {
             (Some(cast), _, _) => cast,
             // Every uint8 value is a uint16 value: widening loses nothing.
-            (None, Some(TileDtype::U8), TileDtype::U16) => Cast {
+            (None, Some(Dtype::U8), Dtype::U16) => Cast {
                 mode: CastMode::Clip,
-                to: TileDtype::U16,
+                to: Dtype::U16,
             },
             (None, _, _) => {
                 return Err(PageError::Dtype {

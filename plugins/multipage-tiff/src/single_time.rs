@@ -6,7 +6,7 @@
 //! (`x > extent / tile_size - 1` in floating point); a tile is valid when it starts inside the
 //! extent, and the tile processor pads it with zeros.
 
-use boss_ingest_plugin_stack::params::{Params, ParamsError};
+use boss_ingest_plugin_kit::params::{Params, ParamsError};
 use serde_json::Value;
 
 /// Why a tile has no path. The texts are the Python client's.

@@ -9,33 +9,23 @@
 //! pads edge tiles with zeros, refuses pixel types the Boss does not store unless the params name
 //! a cast, and hands a file that already is a valid tile to the host byte for byte.
 //!
+//! What it shares with other plugins (headers, window decoding, casts, params, templates, the
+//! tile cut out of an image file) is in `boss-ingest-plugin-kit`; this crate is the plugin itself.
+//!
 //! # Layout
-//! - [`template`]: the `base_filename` placeholders and `os.path.join` rules.
 //! - [`path`]: the path processor.
-//! - [`header`]: format, size and pixel type from an image's header, without decoding (also
-//!   used by the host to check tiles).
-//! - [`decode`]: decoding one tile's window of a PNG/TIFF/JPEG into a zero-padded buffer.
-//! - [`cast`]: the explicit cast policy for other pixel types.
-//! - [`stack_tile`]: the tile processor's decisions (pass through, crop, cast, black tile).
-//! - [`ranged`]: `Read + Seek` over the host's byte-range reads, for large local TIFFs.
-//! - [`params`]: reading params with errors that name the key.
+//! - this file: the tile processor (a kit [`ImageTiles`] per processor), the classes and the
+//!   root module.
 
-pub mod cast;
-pub mod decode;
-pub mod header;
-pub mod params;
 pub mod path;
-pub mod ranged;
-pub mod stack_tile;
-pub mod template;
 
+use boss_ingest_plugin_kit::image_tiles::ImageTiles;
+use boss_ingest_plugin_kit::params::ParamsError;
 use plugin_abi::{
     HostServices, LogLevel, PathProcess, Plugin, PluginError, TileOutput, TileProcess,
 };
 
-use crate::params::ParamsError;
 use crate::path::StackPaths;
-use crate::stack_tile::StackTiles;
 
 /// The library name configs use with `"plugin": "stack"`.
 pub const LIBRARY: &str = "stack";
@@ -58,7 +48,7 @@ impl PathProcess for PathProcessor {
 /// The tile processor behind the plugin interface; reads through the host so that `s3://`
 /// locations work wherever the host supports them.
 struct TileProcessor {
-    tiles: StackTiles,
+    tiles: ImageTiles,
     host: HostServices,
 }
 
@@ -103,7 +93,7 @@ pub fn plugin() -> Plugin {
         &["ingestclient.plugins.stack.ZindexStackTileProcessor"],
         |params, host| {
             Ok(TileProcessor {
-                tiles: StackTiles::from_params(params).map_err(params_error)?,
+                tiles: ImageTiles::from_params(params).map_err(params_error)?,
                 host,
             })
         },
@@ -115,6 +105,7 @@ plugin_abi::declare_plugin!(plugin);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use boss_ingest_plugin_kit::fixtures::{self, ExtendedColorType};
     use plugin_abi::loader::Library;
     use plugin_abi::{ErrorKind, ImageFormat, LocalFiles, Note, ProcessorKind, TileImage};
     use std::sync::Arc;
@@ -208,7 +199,7 @@ mod tests {
             .unwrap();
 
         // z=0: an exact 8×8 uint8 tile passes through byte for byte.
-        let png = crate::header::tests::png(8, 8, image::ExtendedColorType::L8, &[5; 64]);
+        let png = fixtures::png(8, 8, ExtendedColorType::L8, &[5; 64]);
         std::fs::write(dir.path().join("s00.png"), &png).unwrap();
         let out = tiles
             .tile(&paths.path(0, 0, 0, 0).unwrap(), 0, 0, 0, 0)
@@ -263,7 +254,7 @@ mod tests {
             .tile(&paths.path(0, 0, 2, 0).unwrap(), 0, 0, 2, 0)
             .unwrap_err();
         assert_eq!(err.kind, ErrorKind::InvalidImage);
-        let rgb = crate::header::tests::png(8, 8, image::ExtendedColorType::Rgb8, &[1; 192]);
+        let rgb = fixtures::png(8, 8, ExtendedColorType::Rgb8, &[1; 192]);
         std::fs::write(dir.path().join("s03.png"), rgb).unwrap();
         let err = tiles
             .tile(&paths.path(0, 0, 3, 0).unwrap(), 0, 0, 3, 0)
@@ -292,10 +283,10 @@ mod tests {
 
 #[cfg(test)]
 mod conformance {
+    use boss_ingest_plugin_kit::fixtures::{self, colortype, ExtendedColorType};
     use plugin_abi::conformance::{assert_conforms, Case};
     use plugin_abi::Dtype;
     use serde_json::json;
-    use std::io::Cursor;
 
     #[test]
     fn stack_plugin_conforms() {
@@ -306,15 +297,11 @@ mod conformance {
                    "extent": {"x": [0, ext], "y": [0, ext], "z": [0, 3], "t": [0, 1]}})
         };
         // z=0: an exact 16×16 uint8 PNG tile; z=1: a 40×40 uint16 TIFF slice; z=2: a JPEG.
-        let png = crate::header::tests::png(16, 16, image::ExtendedColorType::L8, &[9; 256]);
+        let png = fixtures::png(16, 16, ExtendedColorType::L8, &[9; 256]);
         std::fs::write(dir.path().join("s0.png"), png).unwrap();
-        let mut tiff = Cursor::new(Vec::new());
-        tiff::encoder::TiffEncoder::new(&mut tiff)
-            .unwrap()
-            .write_image::<tiff::encoder::colortype::Gray16>(40, 40, &[300u16; 1600])
-            .unwrap();
-        std::fs::write(dir.path().join("s1.tif"), tiff.into_inner()).unwrap();
-        let jpeg = crate::header::tests::jpeg_gray(16, 16, &[77; 256]);
+        let tiff = fixtures::tiff::<colortype::Gray16>(40, 40, &[300u16; 1600]);
+        std::fs::write(dir.path().join("s1.tif"), tiff).unwrap();
+        let jpeg = fixtures::jpeg_gray(16, 16, &[77; 256]);
         std::fs::write(dir.path().join("s2.jpg"), jpeg).unwrap();
         let path = |z: u32, ext: &str| format!("{root}/s{z}.{ext}");
         let tiles = |tile: u32, ext: u32| json!({"filesystem": "local", "extension": "png", "ingest_job": job(tile, ext)});

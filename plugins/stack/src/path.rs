@@ -5,8 +5,8 @@
 
 use serde_json::Value;
 
-use crate::params::{Params, ParamsError};
-use crate::template::{join, Template};
+use boss_ingest_plugin_kit::params::{Params, ParamsError};
+use boss_ingest_plugin_kit::template::{join, Template, TemplateError};
 
 /// Why a tile has no path.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -17,7 +17,7 @@ pub enum PathError {
     #[error("Z-index out of range")]
     ZOutOfRange,
     #[error("{0}")]
-    Template(#[from] crate::template::TemplateError),
+    Template(#[from] TemplateError),
 }
 
 /// A configured stack path processor.

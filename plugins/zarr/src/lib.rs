@@ -31,7 +31,7 @@ pub mod metadata;
 
 use std::sync::{Arc, OnceLock};
 
-use boss_ingest_plugin_stack::params::Params;
+use boss_ingest_plugin_kit::params::Params;
 use plugin_abi::{
     AxisOrder, ChunkArray, ChunkProcess, ErrorKind, HostServices, Note, PathProcess, Plugin,
     PluginError,
@@ -110,7 +110,7 @@ pub struct ZarrChunks {
 impl ZarrChunks {
     pub fn new(params: &serde_json::Value, host: HostServices) -> Result<ZarrChunks, PluginError> {
         let p = Params::new(params).map_err(|e| PluginError::params(e.0))?;
-        let get = || -> Result<_, boss_ingest_plugin_stack::params::ParamsError> {
+        let get = || -> Result<_, boss_ingest_plugin_kit::params::ParamsError> {
             let cloud_path = p.string("cloud_path", "where the Zarr data is: a path or s3://")?;
             let volume_name = p.string("volume_name", "the array inside cloud_path")?;
             let chunk_size = p.chunk_size()?;

@@ -193,14 +193,79 @@ async fn a_wrong_secret_does_not_match_the_signature(backend: Backend) {
         .expect("correctly signed PutObject");
 }
 
-async fn keys_expire_after_the_ttl(backend: Backend) {
-    let sim = SimHandle::start(SimOptions {
-        credential_ttl_secs: Some(1.0),
-        ..SimOptions::on(backend)
-    });
+/// S3 allows 2 KiB of user metadata (keys and values); moto stores any amount, so the front
+/// door refuses more as AWS does, and records the largest size a job sent.
+async fn user_metadata_over_2_kib_is_refused_as_s3_does(backend: Backend) {
+    let sim = SimHandle::start(SimOptions::on(backend));
     let api = Api::new(&sim);
     let id = api
         .create_ok(&tile_config(&sim, "ch", [0, 512], [0, 512], [0, 1], 512))
+        .await;
+    let (_, creds) = api.join_uploading(id).await;
+    let s3 = sim.s3(&creds.access_key, &creds.secret_key);
+    // "metadata" (8) + value: exactly the limit, then one byte over it.
+    for (value_len, refused) in [(2040, false), (2041, true)] {
+        let result = s3
+            .put_object()
+            .bucket("tiles.boss-sim.local")
+            .key("k")
+            .body(ByteStream::from_static(b"x"))
+            .metadata("metadata", "m".repeat(value_len))
+            .send()
+            .await;
+        match result {
+            Ok(_) => assert!(!refused, "{value_len} bytes were accepted"),
+            Err(e) => {
+                let e = e.into_service_error();
+                assert!(refused, "{value_len} bytes: {e:?}");
+                assert_eq!(e.meta().code(), Some("MetadataTooLarge"));
+                assert_eq!(
+                    e.meta().message(),
+                    Some("Your metadata headers exceed the maximum allowed metadata size.")
+                );
+            }
+        }
+    }
+    let stats = sim.stats(id).await;
+    assert_eq!(stats["metadata_bytes_max"], json!(2049), "{stats}");
+    assert_eq!(
+        stats["tiles_stored"],
+        json!(0),
+        "neither put carried a receipt"
+    );
+    assert_eq!(
+        stats["tiles_missing_metadata"],
+        json!(1),
+        "only one put was stored"
+    );
+}
+
+async fn keys_expire_after_the_ttl(backend: Backend) {
+    // By default an expired key is the deleted IAM user behind a real job key; on request,
+    // ExpiredToken as temporary credentials would answer.
+    for (extra, sqs_code, s3_code) in [
+        (&[][..], "InvalidClientTokenId", "InvalidAccessKeyId"),
+        (
+            &["--expired-keys", "expired-token"][..],
+            "ExpiredToken",
+            "ExpiredToken",
+        ),
+    ] {
+        let options = SimOptions {
+            credential_ttl_secs: Some(1.0),
+            ..SimOptions::on(backend)
+        };
+        let sim = SimHandle::try_start_with(options, extra).expect("boss-sim starts");
+        expire_and_rejoin(&sim, sqs_code, s3_code).await;
+    }
+}
+
+/// The keys of a fresh join work, are refused with these codes after the TTL, and a re-join
+/// mints keys that work again.
+async fn expire_and_rejoin(sim: &SimHandle, sqs_code: &str, s3_code: &str) {
+    let api = Api::new(sim);
+    let id = api
+        .create_ok(&tile_config(sim, "ch", [0, 512], [0, 512], [0, 1], 512))
         .await;
     let (join, creds) = api.join_uploading(id).await;
     let upload = join.ingest_job.upload_queue.clone().unwrap();
@@ -218,7 +283,7 @@ async fn keys_expire_after_the_ttl(backend: Backend) {
         .await
         .unwrap_err()
         .into_service_error();
-    assert_eq!(expired.meta().code(), Some("ExpiredToken"));
+    assert_eq!(expired.meta().code(), Some(sqs_code));
     let s3_expired = sim
         .s3(&creds.access_key, &creds.secret_key)
         .put_object()
@@ -229,7 +294,7 @@ async fn keys_expire_after_the_ttl(backend: Backend) {
         .await
         .unwrap_err()
         .into_service_error();
-    assert_eq!(s3_expired.meta().code(), Some("ExpiredToken"));
+    assert_eq!(s3_expired.meta().code(), Some(s3_code));
     // A re-join mints keys that work again.
     let (_, fresh) = api.join_uploading(id).await;
     sim.sqs(&fresh.access_key, &fresh.secret_key)
@@ -340,5 +405,6 @@ on_both_backends!(
     job_keys_allow_only_the_job_policy,
     a_wrong_secret_does_not_match_the_signature,
     keys_expire_after_the_ttl,
+    user_metadata_over_2_kib_is_refused_as_s3_does,
     faults_hit_at_the_configured_rate_and_repeat_under_a_seed,
 );

@@ -140,7 +140,61 @@ async fn a_volumetric_job_queue_holds_one_message_per_chunk(backend: Backend) {
     assert!(bodies.iter().any(|b| b.contains("{\"x\": 0, \"y\": 0, \"z\": 16, \"key\": \"4799502c516102c9ff62aa7e7a637b63&7&12&33&0&0&12\"}")));
 }
 
+/// Tile jobs step t by 1 whatever `tile_size.t` says (`tile_count` still divides by it);
+/// volumetric jobs get messages for t = 0 only, so a volumetric job over two time points fails
+/// the service's count check and never leaves PREPARING.
+async fn time_points_as_the_service_generates_them(backend: Backend) {
+    let sim = SimHandle::start(SimOptions::on(backend));
+    let api = Api::new(&sim);
+    let mut tiles = tile_config(&sim, "ch", [0, 512], [0, 512], [0, 1], 512);
+    tiles["ingest_job"]["extent"]["t"] = serde_json::json!([0, 2]);
+    tiles["ingest_job"]["tile_size"]["t"] = serde_json::json!(2);
+    let (status, created) = api.create(&tiles).await;
+    assert_eq!(
+        (status, created["tile_count"].clone()),
+        (201, 1.into()),
+        "{created}"
+    );
+    let id = created["id"].as_u64().unwrap();
+    let (join, creds) = api.join_uploading(id).await;
+    let upload = join.ingest_job.upload_queue.clone().unwrap();
+    let bodies = drain(&sim.sqs(&creds.access_key, &creds.secret_key), &upload).await;
+    let mut ts: Vec<u64> = bodies
+        .iter()
+        .map(|b| {
+            let m: serde_json::Value = serde_json::from_str(b).unwrap();
+            TileKey::parse(m["tile_key"].as_str().unwrap()).unwrap().t
+        })
+        .collect();
+    ts.sort();
+    assert_eq!(ts, [0, 1]);
+
+    let mut volume = volumetric_config(&sim, "ch", [0, 512], [0, 512], [0, 16], [512, 512, 16]);
+    volume["ingest_job"]["extent"]["t"] = serde_json::json!([0, 2]);
+    let (status, created) = api.create(&volume).await;
+    assert_eq!(
+        (status, created["tile_count"].clone()),
+        (201, 2.into()),
+        "{created}"
+    );
+    let id = created["id"].as_u64().unwrap();
+    let refused = serde_json::json!({"status": 400, "code": 9001, "message": format!(
+        "Error generating ingest job messages Delete the ingest job with id {id} and try again."
+    )});
+    let mut answer = api.join(id).await;
+    for _ in 0..100 {
+        if answer.0 != 200 {
+            break;
+        }
+        assert_eq!(answer.1["ingest_job"]["status"], 0, "{}", answer.1);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        answer = api.join(id).await;
+    }
+    assert_eq!(answer, (400, refused));
+}
+
 on_both_backends!(
     a_tile_job_queue_holds_one_message_per_tile,
     a_volumetric_job_queue_holds_one_message_per_chunk,
+    time_points_as_the_service_generates_them,
 );

@@ -23,6 +23,7 @@ const SCRUBBED_ENV: &[&str] = &[
     "AWS_ENDPOINT_URL_SQS",
     "AWS_PROFILE",
     "RUST_LOG",
+    "BOSS_INGEST_LOG",
 ];
 
 /// The directory holding the workspace's built binaries: the test executable lives in

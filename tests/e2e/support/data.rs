@@ -20,30 +20,16 @@ impl Format {
     }
 }
 
-/// Voxel types of the generated stacks (the Boss channel types we upload).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Dtype {
-    U8,
-    U16,
-}
-
-impl Dtype {
-    /// Bytes per voxel.
-    pub fn itemsize(self) -> usize {
-        match self {
-            Dtype::U8 => 1,
-            Dtype::U16 => 2,
-        }
-    }
-}
+pub use plugin_abi::Dtype;
 
 /// The value of voxel (x, y, z): varies along every axis, differs between neighbouring slices and
 /// tiles, and (for uint16) uses the high byte, so a swapped axis, an off-by-one slice or a
-/// truncated cast shows up as a mismatch.
+/// truncated cast shows up as a mismatch. Generated stacks are uint8 or uint16.
 pub fn voxel(dtype: Dtype, x: u64, y: u64, z: u64) -> u64 {
     match dtype {
         Dtype::U8 => (x * 7 + y * 13 + z * 31 + (x / 512) * 17) % 251,
         Dtype::U16 => (x * 5 + y * 11 + z * 257 + (y / 512) * 1009) % 65521,
+        other => unreachable!("generated stacks are uint8 or uint16, not {other}"),
     }
 }
 
@@ -102,6 +88,7 @@ impl Stack {
                 })
                 .save(&path)
             }
+            other => unreachable!("generated stacks are uint8 or uint16, not {other}"),
         };
         result.unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
     }
@@ -117,6 +104,7 @@ impl Stack {
                     match self.dtype {
                         Dtype::U8 => out.push(v as u8),
                         Dtype::U16 => out.extend_from_slice(&(v as u16).to_le_bytes()),
+                        other => unreachable!("generated stacks are uint8 or uint16, not {other}"),
                     }
                 }
             }

@@ -84,6 +84,25 @@ pub fn default_backend() -> Backend {
     }
 }
 
+/// The counters of `GET /sim/jobs/{id}` that count data BossDB would lose or never ingest: a
+/// job that completed cleanly has 0 of each.
+pub const LOSSES: [&str; 9] = [
+    // Chunks none of whose tiles was indexed: the real scan never sees them.
+    "chunks_lost_on_bossdb",
+    // Tiles without message_id/receipt_handle, or without the tile size in their metadata.
+    "tiles_missing_metadata",
+    "tiles_bad_metadata",
+    // Tile-index messages the indexing lambda cannot use.
+    "tile_index_rejected",
+    // Chunk ingests that failed, were abandoned, or wrote to another channel.
+    "chunk_ingest_errors",
+    "chunks_aborted",
+    "chunks_misdirected",
+    // Volumetric cuboids not imported, or not whole.
+    "cuboids_not_imported",
+    "cuboid_errors",
+];
+
 /// Tokens and channels of the simulator's built-in resources.
 pub const TOKEN: &str = "boss-sim-token";
 pub const OTHER_TOKEN: &str = "boss-sim-token-other";
@@ -256,6 +275,18 @@ impl SimHandle {
             .json()
             .await
             .expect("stats are JSON")
+    }
+
+    /// Asserts that job `job` is COMPLETE and that nothing it sent would have lost or stalled
+    /// data on BossDB: no chunk the real completion scan cannot see (`chunks_lost_on_bossdb`),
+    /// and none of the lambdas' refusals (see [`LOSSES`]). Returns the job's counters.
+    pub async fn assert_completed_cleanly(&self, job: u64) -> serde_json::Value {
+        let stats = self.stats(job).await;
+        assert_eq!(stats["state"], "COMPLETE", "{stats}");
+        for counter in LOSSES {
+            assert_eq!(stats[counter], 0, "{counter}: {stats}");
+        }
+        stats
     }
 
     /// `GET /sim/jobs/{id}/tiles`: how many times each tile key was stored.

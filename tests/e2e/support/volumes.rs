@@ -7,20 +7,13 @@
 
 use std::path::{Path, PathBuf};
 
-use boss_ingest_cloudvolume::fixture as precomputed;
-use boss_ingest_zarr::fixture as zarr;
+use boss_ingest_plugin_cloudvolume::fixture as precomputed;
+use boss_ingest_plugin_zarr::fixture as zarr;
 
 use super::data::{voxel, Dtype};
 
 pub use precomputed::Storage;
 pub use zarr::{Compression, Format};
-
-fn abi_dtype(dtype: Dtype) -> plugin_abi::Dtype {
-    match dtype {
-        Dtype::U8 => plugin_abi::Dtype::U8,
-        Dtype::U16 => plugin_abi::Dtype::U16,
-    }
-}
 
 /// Writes a Zarr group at `dir` holding the array `name`: `size` voxels and chunks of `chunks`,
 /// both (x, y, z); the array itself is (z, y, x) as the plugin expects. Returns `dir`.
@@ -37,7 +30,7 @@ pub fn write_zarr(
         format,
         [size[2], size[1], size[0]],
         [chunks[2], chunks[1], chunks[0]],
-        abi_dtype(dtype),
+        dtype,
     );
     fixture.compression = compression;
     match format {
@@ -62,7 +55,7 @@ pub fn write_precomputed(
     size: [u64; 3],
     chunks: [u64; 3],
 ) -> String {
-    let mut fixture = precomputed::Fixture::new(abi_dtype(dtype), size, chunks);
+    let mut fixture = precomputed::Fixture::new(dtype, size, chunks);
     fixture.storage = storage;
     fixture
         .write(dir, |_mip, x, y, z| voxel(dtype, x, y, z))

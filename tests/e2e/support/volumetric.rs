@@ -159,9 +159,9 @@ pub fn job_id(out: &Output) -> u64 {
         .unwrap_or_else(|| panic!("cannot read the job id from {line:?}"))
 }
 
-/// Asserts that a volumetric ingest exited 0 with its job COMPLETE, that the summary and the
-/// sim's counters show `chunks` chunks stored as `cuboids` cuboids without a cuboid error, and
-/// returns the job id.
+/// Asserts that a volumetric ingest exited 0 with its job completed cleanly
+/// ([`SimHandle::assert_completed_cleanly`]), that the summary and the sim's counters show
+/// `chunks` chunks stored as `cuboids` cuboids, and returns the job id.
 pub async fn assert_all_chunks_uploaded(
     sim: &SimHandle,
     out: &Output,
@@ -181,15 +181,14 @@ pub async fn assert_all_chunks_uploaded(
         "{}",
         out.both()
     );
-    let stats = sim.stats(job).await;
-    assert_eq!(stats["state"], "COMPLETE", "{stats}");
+    let stats = sim.assert_completed_cleanly(job).await;
     assert_eq!(stats["cuboids_stored"], cuboids, "{stats}");
-    assert_eq!(stats["cuboid_errors"], 0, "{stats}");
     job
 }
 
 /// The raw voxels of box `[x0,x1) × [y0,y1) × [z0,z1)` through the cutout API (z, y, x C
-/// order, little-endian).
+/// order, little-endian). Asks for `application/blosc`, the cutout view's one raw-voxel
+/// renderer (it has no octet-stream), and decompresses it.
 pub async fn cutout(
     sim: &SimHandle,
     channel: &str,
@@ -204,12 +203,14 @@ pub async fn cutout(
     let reply = reqwest::Client::new()
         .get(&url)
         .header("Authorization", format!("Token {}", sim.token))
-        .header("Accept", "application/octet-stream")
+        .header("Accept", "application/blosc")
         .send()
         .await
         .expect("cutout request");
     assert!(reply.status().is_success(), "{url}: {reply:?}");
-    reply.bytes().await.expect("cutout body").to_vec()
+    let blosc = reply.bytes().await.expect("cutout body");
+    boss_protocol::cuboid::decompress(&blosc)
+        .unwrap_or_else(|e| panic!("{url}: the cutout is not blosc: {e}"))
 }
 
 /// Reads `[0, extent)` back 16 slices at a time and asserts every voxel equals `value(x, y, z)`

@@ -66,6 +66,11 @@ pub fn run(settings: &CheckSettings) -> anyhow::Result<Code> {
         max_listed: settings.max_listed,
         progress: progress_bar(count, if volumetric { "chunks" } else { "tiles" }),
     };
+    log::info!(
+        "checking {count} {} on {} workers",
+        if volumetric { "chunks" } else { "tiles" },
+        options.workers
+    );
     let started = Instant::now();
     let tally = if volumetric {
         let chunks = ChunkProcessors::load(&job)

@@ -148,10 +148,9 @@ pub fn check_chunk(
         return Err(problem(ProblemKind::ZeroFilled, Some(read.file), message));
     }
     // The upload's bytes: every cuboid the service lists for a chunk, compressed as uploaded.
-    let typesize = read.chunk.dtype().size() * 8;
     let bytes = cuboid::offsets(chunks.chunk_size())
         .map(|(x, y, z)| {
-            cuboid::compress_with_typesize(&read.chunk.cuboid(x, y, z), typesize).len() as u64
+            cuboid::compress(&read.chunk.cuboid(x, y, z), read.chunk.dtype()).len() as u64
         })
         .sum();
     Ok((read.file, read.chunk.dtype(), bytes))
@@ -186,7 +185,7 @@ pub fn check_tile(
         TileProblem::Unusable { file, error, .. } => {
             let kind = match error {
                 TileError::WrongSize { .. } => ProblemKind::WrongSize,
-                TileError::WrongDtype { .. } | TileError::NotATileDtype(_) => ProblemKind::Dtype,
+                TileError::WrongDtype { .. } | TileError::NotADtype(_) => ProblemKind::Dtype,
                 _ => ProblemKind::BadImage,
             };
             let message = format!("{file}: {error}");

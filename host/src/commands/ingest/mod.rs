@@ -6,8 +6,9 @@
 //!
 //! Questions are asked only on a terminal: without one and without `-f` the command fails at
 //! once, because a scheduler's job waiting for an answer nobody will type is worse than an error.
-//! The first SIGINT or SIGTERM stops taking tiles and finishes those in flight; a second exits at
-//! once (see [`crate::shutdown`]).
+//! The first SIGINT or SIGTERM stops taking tiles and finishes those in flight for up to
+//! `--drain-secs`; a second exits at once (see [`crate::shutdown`]). Signals are watched from the
+//! start, so one during job creation still prints the new job's id ([`start`]).
 //!
 //! # Layout
 //! - [`start`]: create the job or resume it, and join it.
@@ -28,10 +29,17 @@ use anyhow::Context;
 use crate::cli::IngestSettings;
 use crate::exit::Code;
 use crate::prepared::{self, Prepared};
+use crate::processors::Processors;
+use crate::shutdown::Signals;
+use start::Start;
 
 /// How often to ask again while the service prepares the job or completes it.
 const PREPARING_POLL: Duration = Duration::from_secs(5);
 const COMPLETING_POLL: Duration = Duration::from_secs(3);
+/// How long the runtime waits, once the run is over, for tasks still running: a plugin call
+/// abandoned at the end of the drain or a question nobody answered must not keep the process
+/// alive (dropping a runtime would wait for them without end).
+const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(1);
 
 /// Runs the ingest command.
 pub fn run(s: &IngestSettings) -> anyhow::Result<Code> {
@@ -44,14 +52,33 @@ pub fn run(s: &IngestSettings) -> anyhow::Result<Code> {
         .max_blocking_threads(s.processes + 4)
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        let Some(job_id) = start::create_or_resume(s, &prepared, &backend).await? else {
-            return Ok(Code::Ok);
+    let unit = match prepared.processors {
+        Processors::Tiles(_) => "tiles",
+        Processors::Chunks(_) => "chunks",
+    };
+    let outcome = runtime.block_on(async {
+        let signals = Signals::start(unit, Duration::from_secs(s.drain_secs));
+        let job_id = match start::create_or_resume(s, &prepared, &backend, &signals).await? {
+            Start::Upload(id) => id,
+            Start::End(code) => return Ok(code),
         };
-        let Some(join) = start::join(&backend, job_id).await? else {
+        // A join only waits while the service prepares: giving it up loses nothing.
+        let joined = tokio::select! {
+            joined = start::join(&backend, job_id) => joined?,
+            _ = signals.first() => {
+                println!(
+                    "Stopped before uploading; resume with: {}",
+                    start::resume_command(s, job_id)
+                );
+                return Ok(signals.code().unwrap_or(Code::Interrupted));
+            }
+        };
+        let Some(join) = joined else {
             return Ok(Code::Ok);
         };
         let upload = session::Upload::new(s, prepared, &backend, job_id, &join)?;
-        upload.run(&backend).await
-    })
+        upload.run(&backend, &signals).await
+    });
+    runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
+    outcome
 }

@@ -35,9 +35,13 @@ pub struct Round {
 }
 
 /// Uploads and completes until the job is COMPLETE, or the run ends otherwise.
-pub async fn run<K: Kind>(r: &Round, backend: &Backend, kind: Arc<K>) -> anyhow::Result<Code> {
+pub async fn run<K: Kind>(
+    r: &Round,
+    backend: &Backend,
+    kind: Arc<K>,
+    signals: &Signals,
+) -> anyhow::Result<Code> {
     let job_id = r.job_id;
-    let signals = Signals::start(r.unit.plural());
     let progress_task = tokio::spawn(progress::report(
         r.progress,
         backend.clone(),
@@ -59,14 +63,25 @@ pub async fn run<K: Kind>(r: &Round, backend: &Backend, kind: Arc<K>) -> anyhow:
         )
         .await;
         match outcome.end {
-            End::Interrupted => {
+            End::Interrupted { abandoned } => {
                 say(&outcome.stats);
-                println!(
-                    "Interrupted. {} in flight were finished; resume with: {}",
-                    r.unit.capitalised(),
-                    r.resume
-                );
-                break signals.received().map_or(Code::Interrupted, |s| s.code());
+                if abandoned == 0 {
+                    println!(
+                        "Interrupted. {} in flight were finished; resume with: {}",
+                        r.unit.capitalised(),
+                        r.resume
+                    );
+                } else {
+                    println!(
+                        "Interrupted. {abandoned} {} in flight were not finished within \
+                         --drain-secs {} and stay on the queue (they come back after its \
+                         visibility timeout); resume with: {}",
+                        r.unit.plural(),
+                        r.options.drain_grace.as_secs(),
+                        r.resume
+                    );
+                }
+                break signals.code().unwrap_or(Code::Interrupted);
             }
             End::JobGone => {
                 say(&outcome.stats);
@@ -114,7 +129,7 @@ pub async fn run<K: Kind>(r: &Round, backend: &Backend, kind: Arc<K>) -> anyhow:
             );
             break Code::Ok;
         }
-        match complete(backend, job_id, &signals).await? {
+        match complete(backend, job_id, signals).await? {
             Completion::Done => {
                 say(&r.stats.snapshot());
                 println!("Job {job_id} is COMPLETE.");

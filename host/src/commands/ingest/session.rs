@@ -9,6 +9,7 @@ use anyhow::anyhow;
 use plugin_abi::Dtype;
 
 use super::rounds::{self, Round};
+use super::start;
 use super::summary::Unit;
 use super::PREPARING_POLL;
 use crate::aws::{Endpoints, JobCredentials, RefreshPolicy, Rejoin, Session};
@@ -20,6 +21,7 @@ use crate::exit::{Code, ResultExt};
 use crate::logging;
 use crate::prepared::Prepared;
 use crate::processors::Processors;
+use crate::shutdown::Signals;
 
 /// A joined job, ready to upload.
 pub struct Upload {
@@ -87,21 +89,23 @@ impl Upload {
                 max_attempts: s.max_attempts,
                 receive_wait: Duration::from_secs(s.receive_wait_secs.into()),
                 ramp: Duration::from_secs(s.ramp_seconds.unwrap_or(0)),
+                drain_confirm: engine::DRAIN_CONFIRM,
+                drain_grace: Duration::from_secs(s.drain_secs),
             },
             stats: Arc::new(Stats::default()),
             quarantine: Arc::new(Quarantine::new(report)),
             progress: s.progress,
             manual_complete: s.manual_complete,
-            resume: format!("boss-ingest {} -j {job_id}", s.config.display()),
+            resume: start::resume_command(s, job_id),
         };
         Ok(Upload { kind, round })
     }
 
     /// Uploads until the job is complete, interrupted, or cannot go on.
-    pub async fn run(self, backend: &Backend) -> anyhow::Result<Code> {
+    pub async fn run(self, backend: &Backend, signals: &Signals) -> anyhow::Result<Code> {
         match self.kind {
-            JobKind::Tiles(kind) => rounds::run(&self.round, backend, kind).await,
-            JobKind::Chunks(kind) => rounds::run(&self.round, backend, kind).await,
+            JobKind::Tiles(kind) => rounds::run(&self.round, backend, kind, signals).await,
+            JobKind::Chunks(kind) => rounds::run(&self.round, backend, kind, signals).await,
         }
     }
 }

@@ -16,7 +16,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::header::TileDtype;
+use plugin_abi::Dtype;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CastMode {
@@ -28,7 +28,7 @@ pub enum CastMode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cast {
     pub mode: CastMode,
-    pub to: TileDtype,
+    pub to: Dtype,
 }
 
 /// The accepted spellings, for error messages.
@@ -39,10 +39,10 @@ impl FromStr for Cast {
 
     fn from_str(s: &str) -> Result<Cast, String> {
         let (mode, to) = match s {
-            "clip_uint8" => (CastMode::Clip, TileDtype::U8),
-            "clip_uint16" => (CastMode::Clip, TileDtype::U16),
-            "scale_uint8" => (CastMode::Scale, TileDtype::U8),
-            "scale_uint16" => (CastMode::Scale, TileDtype::U16),
+            "clip_uint8" => (CastMode::Clip, Dtype::U8),
+            "clip_uint16" => (CastMode::Clip, Dtype::U16),
+            "scale_uint8" => (CastMode::Scale, Dtype::U8),
+            "scale_uint16" => (CastMode::Scale, Dtype::U16),
             other => {
                 return Err(format!(
                     "unknown cast \"{other}\"; use one of {CAST_VALUES}"
@@ -67,12 +67,8 @@ impl Cast {
     /// Converts one value whose source type spans `[lo, hi]` into the target type, as a `u64`
     /// whose low bytes are the target sample.
     pub fn convert(self, value: f64, lo: f64, hi: f64) -> u64 {
-        let max = match self.to {
-            TileDtype::U8 => f64::from(u8::MAX),
-            TileDtype::U16 => f64::from(u16::MAX),
-            // Not offered as a target: 64-bit values do not survive a trip through f64.
-            TileDtype::U64 => u64::MAX as f64,
-        };
+        // (uint64 is not offered as a target: 64-bit values do not survive a trip through f64.)
+        let max = self.to.max_value() as f64;
         let v = match self.mode {
             CastMode::Clip => value,
             CastMode::Scale if hi > lo => (value - lo) / (hi - lo) * max,

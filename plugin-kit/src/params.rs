@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use crate::cast::Cast;
-use crate::header::TileDtype;
+use plugin_abi::Dtype;
 
 /// A rejected `params` object; the message names the key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -136,12 +136,12 @@ impl<'a> Params<'a> {
     }
 
     /// A Boss tile dtype named by `key` (`uint8`, `uint16`, `uint64`), or `default`.
-    pub fn tile_dtype(&self, key: &str, default: TileDtype) -> Result<TileDtype, ParamsError> {
+    pub fn tile_dtype(&self, key: &str, default: Dtype) -> Result<Dtype, ParamsError> {
         match self.opt_string(key)? {
             None => Ok(default),
-            Some("uint8") => Ok(TileDtype::U8),
-            Some("uint16") => Ok(TileDtype::U16),
-            Some("uint64") => Ok(TileDtype::U64),
+            Some("uint8") => Ok(Dtype::U8),
+            Some("uint16") => Ok(Dtype::U16),
+            Some("uint64") => Ok(Dtype::U64),
             Some(other) => Err(ParamsError(format!(
                 "param \"{key}\" is \"{other}\"; use uint8, uint16 or uint64"
             ))),

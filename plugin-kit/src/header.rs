@@ -8,6 +8,8 @@
 use std::fmt;
 use std::io::Cursor;
 
+use plugin_abi::{Dtype, ImageFormat};
+
 /// The encodings the Boss accepts for tiles and the stack plugin reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -60,28 +62,12 @@ pub enum SampleKind {
     Float,
 }
 
-/// Gray sample types a tile may have on the Boss (the channel types of the Boss: uint8, uint16,
-/// uint64; uint32 is not one of them, so a 32-bit file needs an explicit cast).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TileDtype {
-    U8,
-    U16,
-    U64,
-}
-
-impl TileDtype {
-    pub fn bytes(self) -> usize {
-        match self {
-            TileDtype::U8 => 1,
-            TileDtype::U16 => 2,
-            TileDtype::U64 => 8,
-        }
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            TileDtype::U8 => "uint8",
-            TileDtype::U16 => "uint16",
-            TileDtype::U64 => "uint64",
+impl From<Format> for ImageFormat {
+    fn from(f: Format) -> ImageFormat {
+        match f {
+            Format::Png => ImageFormat::Png,
+            Format::Tiff => ImageFormat::Tiff,
+            Format::Jpeg => ImageFormat::Jpeg,
         }
     }
 }
@@ -100,15 +86,17 @@ pub struct Header {
 
 impl Header {
     /// The tile dtype this image has, if it is single-channel gray of a type the Boss stores.
-    pub fn tile_dtype(&self) -> Option<TileDtype> {
+    /// The tile's dtype when it is one the Boss stores for tiles (uint8, uint16, uint64;
+    /// uint32 is no Boss channel type, so a 32-bit file needs an explicit cast).
+    pub fn tile_dtype(&self) -> Option<Dtype> {
         if self.color != Color::Gray || self.kind != SampleKind::Uint {
             return None;
         }
         match self.bits {
-            8 => Some(TileDtype::U8),
-            16 => Some(TileDtype::U16),
+            8 => Some(Dtype::U8),
+            16 => Some(Dtype::U16),
             // JPEG has no 64-bit flavour; PNG's header cannot say 64.
-            64 if self.format == Format::Tiff => Some(TileDtype::U64),
+            64 if self.format == Format::Tiff => Some(Dtype::U64),
             _ => None,
         }
     }
@@ -361,33 +349,18 @@ pub(crate) fn tiff_header_from(
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use image::{ExtendedColorType, ImageEncoder};
-
-    pub(crate) fn png(width: u32, height: u32, color: ExtendedColorType, data: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        image::codecs::png::PngEncoder::new(&mut out)
-            .write_image(data, width, height, color)
-            .unwrap();
-        out
-    }
-
-    pub(crate) fn jpeg_gray(width: u32, height: u32, data: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 100)
-            .write_image(data, width, height, ExtendedColorType::L8)
-            .unwrap();
-        out
-    }
+    use crate::fixtures::{jpeg_gray, png};
+    use image::ExtendedColorType;
 
     #[test]
     fn png_gray8_and_gray16() {
         let h = sniff(&png(5, 3, ExtendedColorType::L8, &[7; 15])).unwrap();
         assert_eq!((h.format, h.width, h.height), (Format::Png, 5, 3));
-        assert_eq!(h.tile_dtype(), Some(TileDtype::U8));
+        assert_eq!(h.tile_dtype(), Some(Dtype::U8));
         let h = sniff(&png(2, 4, ExtendedColorType::L16, &[1; 16])).unwrap();
-        assert_eq!(h.tile_dtype(), Some(TileDtype::U16));
+        assert_eq!(h.tile_dtype(), Some(Dtype::U16));
         assert_eq!(h.dtype_description(), "uint16");
     }
 
@@ -403,36 +376,24 @@ pub(crate) mod tests {
     fn jpeg_gray_header() {
         let h = sniff(&jpeg_gray(17, 9, &[100; 17 * 9])).unwrap();
         assert_eq!((h.format, h.width, h.height), (Format::Jpeg, 17, 9));
-        assert_eq!(h.tile_dtype(), Some(TileDtype::U8));
+        assert_eq!(h.tile_dtype(), Some(Dtype::U8));
     }
 
     #[test]
     fn tiff_types() {
-        use tiff::encoder::{colortype, TiffEncoder};
-        let mut out = Cursor::new(Vec::new());
-        TiffEncoder::new(&mut out)
-            .unwrap()
-            .write_image::<colortype::Gray64>(3, 2, &[1u64; 6])
-            .unwrap();
-        let h = sniff(out.get_ref()).unwrap();
+        use crate::fixtures::{colortype, tiff};
+        let out = tiff::<colortype::Gray64>(3, 2, &[1u64; 6]);
+        let h = sniff(&out).unwrap();
         assert_eq!((h.format, h.width, h.height), (Format::Tiff, 3, 2));
-        assert_eq!(h.tile_dtype(), Some(TileDtype::U64));
+        assert_eq!(h.tile_dtype(), Some(Dtype::U64));
 
-        let mut out = Cursor::new(Vec::new());
-        TiffEncoder::new(&mut out)
-            .unwrap()
-            .write_image::<colortype::GrayI32>(3, 2, &[-1i32; 6])
-            .unwrap();
-        let h = sniff(out.get_ref()).unwrap();
+        let out = tiff::<colortype::GrayI32>(3, 2, &[-1i32; 6]);
+        let h = sniff(&out).unwrap();
         assert_eq!(h.tile_dtype(), None);
         assert_eq!(h.dtype_description(), "int32");
 
-        let mut out = Cursor::new(Vec::new());
-        TiffEncoder::new(&mut out)
-            .unwrap()
-            .write_image::<colortype::Gray32Float>(3, 2, &[0.5f32; 6])
-            .unwrap();
-        assert_eq!(sniff(out.get_ref()).unwrap().dtype_description(), "float32");
+        let out = tiff::<colortype::Gray32Float>(3, 2, &[0.5f32; 6]);
+        assert_eq!(sniff(&out).unwrap().dtype_description(), "float32");
     }
 
     #[test]
