@@ -14,6 +14,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -241,6 +242,23 @@ pub struct Session {
     state: watch::Receiver<State>,
     requests: mpsc::Sender<u64>,
     grace: Duration,
+    renewals: Renewals,
+}
+
+/// How many times a session's keys were renewed (each a re-join that brought new keys). Kept
+/// apart from the clients, so that it outlives the session and holding it keeps no refresher
+/// alive.
+#[derive(Clone, Debug, Default)]
+pub struct Renewals(Arc<AtomicU64>);
+
+impl Renewals {
+    pub fn count(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn renewed(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 impl Session {
@@ -259,12 +277,26 @@ impl Session {
         // Requests carry the generation that failed; a few slots suffice because requests for an
         // already replaced generation are ignored, and a full channel means one is pending.
         let (req_tx, req_rx) = mpsc::channel(4);
-        tokio::spawn(refresher(tx, req_rx, endpoints, policy.every, rejoin));
+        let renewals = Renewals::default();
+        tokio::spawn(refresher(
+            tx,
+            req_rx,
+            endpoints,
+            policy.every,
+            rejoin,
+            renewals.clone(),
+        ));
         Session {
             state: rx,
             requests: req_tx,
             grace: policy.grace,
+            renewals,
         }
+    }
+
+    /// The count of key renewals of this session.
+    pub fn renewals(&self) -> Renewals {
+        self.renewals.clone()
     }
 
     /// The clients to use now, or why there are none.
@@ -311,6 +343,7 @@ async fn refresher(
     endpoints: Endpoints,
     every: Duration,
     rejoin: Rejoin,
+    renewals: Renewals,
 ) {
     let mut generation = 1u64;
     let mut next = tokio::time::Instant::now() + every;
@@ -329,6 +362,7 @@ async fn refresher(
         match rejoin().await {
             Ok(creds) => {
                 generation += 1;
+                renewals.renewed();
                 let clients = Arc::new(Clients::build(&creds, &endpoints, generation));
                 if state.send(Ok(clients)).is_err() {
                     return;
@@ -461,6 +495,7 @@ mod tests {
             assert_eq!(w.await.unwrap(), 2);
         }
         assert_eq!(count.load(Ordering::SeqCst), 1);
+        assert_eq!(session.renewals().count(), 1);
     }
 
     #[tokio::test(start_paused = true)]
@@ -508,5 +543,7 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(61)).await;
         let err = session.current().unwrap_err();
         assert_eq!(err.to_string(), "job 7 is already complete");
+        // The one renewal is still counted after the session ended.
+        assert_eq!(session.renewals().count(), 1);
     }
 }

@@ -22,6 +22,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use clap_complete::Shell;
 use plugin_abi::Dtype;
 
+use crate::metrics::MetricsAddr;
+
 /// Where the Python client (and so a config-less cancel) talks to: the production Boss.
 pub const PRODUCTION_PROTOCOL: &str = "https";
 pub const PRODUCTION_HOST: &str = "api.bossdb.io";
@@ -133,6 +135,12 @@ pub struct IngestArgs {
     /// Long-poll wait of each ReceiveMessage in seconds (tests use short waits).
     #[arg(long, value_name = "SECS", default_value_t = 20, hide = true, value_parser = clap::value_parser!(u32).range(0..=20))]
     pub receive_wait_secs: u32,
+
+    /// Serve Prometheus metrics at http://HOST:PORT/metrics while the job runs. A bare PORT or
+    /// :PORT means 127.0.0.1:PORT (this machine only); 0.0.0.0:PORT serves every interface;
+    /// port 0 picks a free port. Bound before any job is created: an address in use is an error.
+    #[arg(long, value_name = "HOST:PORT", value_parser = MetricsAddr::parse, conflicts_with = "cancel")]
+    pub metrics_addr: Option<MetricsAddr>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -323,6 +331,8 @@ pub struct IngestSettings {
     pub receive_wait_secs: u32,
     /// The bound of the drain after a signal.
     pub drain_secs: u64,
+    /// Where to serve Prometheus metrics, if anywhere.
+    pub metrics_addr: Option<MetricsAddr>,
 }
 
 /// Cancel job `job_id`; without a config, on the production Boss.
@@ -462,6 +472,7 @@ impl Args {
                         max_attempts: i.max_attempts,
                         receive_wait_secs: i.receive_wait_secs,
                         drain_secs: i.drain_secs,
+                        metrics_addr: i.metrics_addr,
                     })
                 }
             }
@@ -514,6 +525,7 @@ mod tests {
                 max_attempts: 5,
                 receive_wait_secs: 20,
                 drain_secs: 25,
+                metrics_addr: None,
             }
         );
     }
@@ -578,6 +590,43 @@ mod tests {
         let e = parse(&["job.json", "--chunks-in-flight", "0"]).unwrap_err();
         assert!(
             e.contains("invalid value '0' for '--chunks-in-flight <N>'"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn metrics_addr_defaults_to_loopback_and_needs_a_port() {
+        let addr = |a: &str| {
+            ingest(&["job.json", "--metrics-addr", a])
+                .metrics_addr
+                .map(|m| m.to_string())
+        };
+        assert_eq!(addr("9100").as_deref(), Some("127.0.0.1:9100"));
+        assert_eq!(addr(":9100").as_deref(), Some("127.0.0.1:9100"));
+        assert_eq!(addr("0.0.0.0:9100").as_deref(), Some("0.0.0.0:9100"));
+        assert_eq!(addr("node7:0").as_deref(), Some("node7:0"));
+        assert_eq!(addr("[::1]:9100").as_deref(), Some("[::1]:9100"));
+        let e = parse(&["job.json", "--metrics-addr", "node7"]).unwrap_err();
+        assert!(
+            e.contains(
+                "invalid value 'node7' for '--metrics-addr <HOST:PORT>': \"node7\" has no port: \
+                 write HOST:PORT (e.g. 127.0.0.1:9100), or :PORT for 127.0.0.1:PORT"
+            ),
+            "{e}"
+        );
+        let e = parse(&["job.json", "--metrics-addr", "::1:9100"]).unwrap_err();
+        assert!(
+            e.contains("\"::1:9100\": write an IPv6 address in brackets, e.g. [::1]:9100"),
+            "{e}"
+        );
+        let e = parse(&["job.json", "--metrics-addr", "localhost:99999"]).unwrap_err();
+        assert!(
+            e.contains("port \"99999\" is not a number from 0 to 65535"),
+            "{e}"
+        );
+        let e = parse(&["-c", "-j", "3", "--metrics-addr", "9100"]).unwrap_err();
+        assert!(
+            e.contains("the argument '--cancel' cannot be used with '--metrics-addr <HOST:PORT>'"),
             "{e}"
         );
     }

@@ -21,6 +21,7 @@
 //! - [`malloc`]: allocator settings that keep tile-sized buffers in the heap.
 //! - [`sources`]: reading plugins' `s3://` and `http(s)://` locations (host services).
 //! - [`progress`]: progress bar, periodic log lines, JSON progress.
+//! - [`metrics`]: `--metrics-addr`, the Prometheus endpoint over the engine's counters.
 //! - [`logging`]: where the log goes, one filter for every command.
 //! - [`shutdown`]: SIGINT/SIGTERM → a graceful drain, a second signal → exit at once.
 //! - [`commands`]: what each verb does, composed from the above.
@@ -36,6 +37,7 @@ pub mod engine;
 pub mod exit;
 pub mod logging;
 pub mod malloc;
+pub mod metrics;
 pub mod plugins;
 pub mod prepared;
 pub mod processors;

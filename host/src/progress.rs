@@ -8,6 +8,7 @@
 //! `BOSS_INGEST_PROGRESS_SECS` overrides the interval (scripts that want denser JSON, tests).
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,37 @@ pub fn interval_from_env() -> Option<Duration> {
         .and_then(|v| v.trim().parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s > 0.0)
         .map(Duration::from_secs_f64)
+}
+
+/// The job's upload queue as the status endpoint last showed it, for the metrics endpoint: the
+/// progress reporter is the one place that polls the status during an upload.
+#[derive(Debug)]
+pub struct JobWide {
+    /// Messages still in the upload queue; [`UNSEEN`] until the first reading.
+    remaining: AtomicU64,
+}
+
+/// No status reading yet.
+const UNSEEN: u64 = u64::MAX;
+
+impl Default for JobWide {
+    fn default() -> Self {
+        JobWide {
+            remaining: AtomicU64::new(UNSEEN),
+        }
+    }
+}
+
+impl JobWide {
+    /// Messages in the job's upload queue at the last reading, if there was one.
+    pub fn queue_depth(&self) -> Option<u64> {
+        Some(self.remaining.load(Ordering::Relaxed)).filter(|&n| n != UNSEEN)
+    }
+
+    pub(crate) fn seen(&self, remaining: u64) {
+        self.remaining
+            .store(remaining.min(UNSEEN - 1), Ordering::Relaxed);
+    }
 }
 
 /// One progress reading.
@@ -41,12 +73,14 @@ pub struct Reading {
     pub elapsed_secs: f64,
 }
 
-/// Runs until dropped/aborted: reports progress every `interval` in the chosen mode.
+/// Runs until dropped/aborted: reports progress every `interval` in the chosen mode, and keeps
+/// the last job-wide reading in `job_wide`.
 pub async fn report(
     mode: ProgressMode,
     backend: Backend,
     job: u64,
     stats: Arc<Stats>,
+    job_wide: Arc<JobWide>,
     interval: Option<Duration>,
 ) {
     let mode = match mode {
@@ -75,6 +109,9 @@ pub async fn report(
         ticker.tick().await;
         let snap = stats.snapshot();
         let status = backend.status(job).await.ok();
+        if let Some(st) = &status {
+            job_wide.seen(st.current_message_count);
+        }
         let elapsed = started.elapsed().as_secs_f64().max(0.001);
         let reading = Reading {
             job,

@@ -20,7 +20,7 @@ const WIDTH: u32 = 700;
 const HEIGHT: u32 = 600;
 const Z: (u64, u64) = (0, 37);
 
-fn sim(options: SimOptions) -> SimHandle {
+pub(crate) fn sim(options: SimOptions) -> SimHandle {
     SimHandle::start(SimOptions {
         wait_on_queues_secs: 1.0,
         ..options
@@ -28,7 +28,7 @@ fn sim(options: SimOptions) -> SimHandle {
 }
 
 /// A v0.2 config for the stack plugin with the Python client's class names.
-fn stack_config(sim: &SimHandle, stack: &Stack, channel: &str) -> Value {
+pub(crate) fn stack_config(sim: &SimHandle, stack: &Stack, channel: &str) -> Value {
     json!({
       "schema": {"name": "boss-v0.2-schema", "validator": "BossValidatorV02"},
       "client": {
@@ -53,14 +53,14 @@ fn stack_config(sim: &SimHandle, stack: &Stack, channel: &str) -> Value {
     })
 }
 
-fn write_config(dir: &Path, config: &Value) -> PathBuf {
+pub(crate) fn write_config(dir: &Path, config: &Value) -> PathBuf {
     let path = dir.join("job.json");
     std::fs::write(&path, serde_json::to_string_pretty(config).unwrap()).unwrap();
     path
 }
 
 /// `boss-ingest` pointed at the simulator, with the flags every test here uses.
-fn ingest(sim: &SimHandle, config: &Path) -> Cmd {
+pub(crate) fn ingest(sim: &SimHandle, config: &Path) -> Cmd {
     Cmd::boss_ingest()
         .env("AWS_ENDPOINT_URL", &sim.aws)
         .env("INTERN_TOKEN", &sim.token)
@@ -118,7 +118,7 @@ async fn assert_clean_stats(sim: &SimHandle, job: u64, tiles: u64) -> Value {
 }
 
 /// 2 × 2 tiles per slice, 37 slices.
-const TILES: u64 = 2 * 2 * 37;
+pub(crate) const TILES: u64 = 2 * 2 * 37;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn uint8_png_stack_is_created_uploaded_and_completed_exactly() {
@@ -215,7 +215,7 @@ async fn uint8_png_stack_is_created_uploaded_and_completed_exactly() {
 }
 
 /// A generated stack in a fresh temp dir.
-fn png_stack(dir: &Path) -> Stack {
+pub(crate) fn png_stack(dir: &Path) -> Stack {
     Stack::write(
         &dir.join("data"),
         "slice_",
@@ -227,7 +227,7 @@ fn png_stack(dir: &Path) -> Stack {
 }
 
 /// Runs a command on a blocking thread so the test's runtime keeps serving async calls.
-async fn run(cmd: Cmd) -> Output {
+pub(crate) async fn run(cmd: Cmd) -> Output {
     tokio::task::spawn_blocking(move || cmd.run())
         .await
         .expect("command thread")

@@ -13,6 +13,7 @@ mod command_line;
 mod hdf5;
 mod ingest;
 mod intern;
+mod metrics;
 mod multipage_tiff;
 mod plugin_loading;
 mod services;

@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 use super::kind::Kind;
 use super::retry::{settle, with_session};
 use super::store::Stored;
-use super::Ctx;
+use super::{Ctx, FailureClass};
 use crate::aws::{classify, describe};
 
 /// SQS's maximum entries per batch call.
@@ -127,7 +127,7 @@ async fn index_on<K: Kind>(
             let why = settle(ctx, e, "sending tile-index messages");
             for s in &batch {
                 if let Some(why) = &why {
-                    ctx.fail::<K>(&s.work, None, why.clone());
+                    ctx.fail::<K>(&s.work, FailureClass::Index, None, why.clone());
                 }
             }
             return Vec::new();
@@ -160,7 +160,7 @@ async fn index_on<K: Kind>(
             indexed.push(s);
         } else {
             let why = why.unwrap_or_else(|| "the tile-index message was not acknowledged".into());
-            ctx.fail::<K>(&s.work, None, why);
+            ctx.fail::<K>(&s.work, FailureClass::Index, None, why);
         }
     }
     indexed

@@ -99,3 +99,26 @@ pub struct Index {
     pub queue: Arc<str>,
     pub body: String,
 }
+
+/// What a job's upload messages are, in the words of the summary and the names of the metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    Tiles,
+    Chunks,
+}
+
+impl Unit {
+    pub fn plural(self) -> &'static str {
+        match self {
+            Unit::Tiles => "tiles",
+            Unit::Chunks => "chunks",
+        }
+    }
+
+    pub fn capitalised(self) -> &'static str {
+        match self {
+            Unit::Tiles => "Tiles",
+            Unit::Chunks => "Chunks",
+        }
+    }
+}

@@ -53,10 +53,11 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use crate::aws::Session;
 pub use chunks::Chunks;
 pub use job::Job;
-pub use kind::{Delivery, Kind};
+pub use kind::{Delivery, Kind, Unit};
 use quarantine::{FailedTile, Quarantine};
 pub use source::{ChunkSource, Failure, Produced, ProducedChunk, TileFailure, TileSource};
-pub use stats::{Snapshot, Stats};
+use stats::InFlight;
+pub use stats::{FailureClass, Snapshot, Stats, TimingSnapshot};
 pub use tiles::Tiles;
 
 /// How an upload run is shaped.
@@ -140,6 +141,8 @@ struct Work<I> {
     /// The message's ApproximateReceiveCount: this is its n-th delivery.
     receives: u32,
     _slot: OwnedSemaphorePermit,
+    /// Counts the message in the stats' in-flight gauge for as long as it holds its slot.
+    _in_flight: InFlight,
 }
 
 /// State every stage shares.
@@ -180,9 +183,16 @@ impl Ctx {
 
     /// A tile or chunk failed this attempt. It is left for redelivery, or quarantined when this
     /// was its last allowed receive.
-    fn fail<K: Kind>(&self, work: &Work<K::Item>, file: Option<String>, error: String) {
-        self.stats.failed_attempt();
-        if work.receives < self.options.max_attempts {
+    fn fail<K: Kind>(
+        &self,
+        work: &Work<K::Item>,
+        class: FailureClass,
+        file: Option<String>,
+        error: String,
+    ) {
+        let retried = work.receives < self.options.max_attempts;
+        self.stats.failed_attempt(class, retried);
+        if retried {
             let visibility = *self.visibility.lock().unwrap_or_else(|p| p.into_inner());
             self.retrying
                 .lock()

@@ -5,12 +5,13 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::kind::{Kind, Upload};
-use super::{Ctx, End, Work};
+use super::{Ctx, End, FailureClass, Work};
 
 /// A message with what it uploads, on its way to S3.
 pub(super) struct Ready<I> {
@@ -58,12 +59,14 @@ fn worker<K: Kind>(
         if ctx.abandoned.load(Ordering::SeqCst) {
             return;
         }
+        let started = Instant::now();
         let result =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| kind.produce(&w.item)));
+        ctx.stats.plugin_time(started.elapsed());
         let payload = match result {
             Ok(Ok(payload)) => payload,
             Ok(Err(failure)) => {
-                ctx.fail::<K>(&w, failure.file, failure.error);
+                ctx.fail::<K>(&w, FailureClass::Processor, failure.file, failure.error);
                 continue;
             }
             Err(panic) => {
@@ -72,7 +75,12 @@ fn worker<K: Kind>(
                     .map(|s| s.to_string())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "unknown panic".into());
-                ctx.fail::<K>(&w, None, format!("{} panicked: {what}", K::PRODUCER));
+                ctx.fail::<K>(
+                    &w,
+                    FailureClass::Processor,
+                    None,
+                    format!("{} panicked: {what}", K::PRODUCER),
+                );
                 continue;
             }
         };

@@ -13,7 +13,7 @@ use super::attributes::{self, AttributesError};
 use super::drained::Proof;
 use super::kind::{Delivery, Kind};
 use super::retry::{with_session, CallError};
-use super::{Ctx, End, Work};
+use super::{Ctx, End, InFlight, Work};
 use crate::aws::{classify, describe};
 use crate::backend::backoff::Backoff;
 
@@ -185,5 +185,6 @@ fn accept<K: Kind>(
         item,
         receives,
         _slot: slot,
+        _in_flight: InFlight::start(ctx.stats.clone()),
     })
 }

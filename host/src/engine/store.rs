@@ -5,6 +5,7 @@
 //! stored before the failure are simply stored again.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use aws_sdk_s3::primitives::ByteStream;
 use tokio::sync::{mpsc, Semaphore};
@@ -13,7 +14,7 @@ use tokio::task::JoinSet;
 use super::kind::{Index, Kind, Object, Upload};
 use super::produce::Ready;
 use super::retry::{settle, with_session, CallError};
-use super::{Ctx, Work};
+use super::{Ctx, FailureClass, Work};
 use crate::aws::{classify, describe};
 
 /// A message whose objects are all stored, waiting to be indexed (tiles) and deleted.
@@ -73,7 +74,9 @@ async fn put_all<K: Kind>(
         };
         let (ctx, bucket, metadata) = (ctx.clone(), bucket.clone(), metadata.clone());
         puts.spawn(async move {
+            let started = Instant::now();
             let result = put_object(&ctx, &bucket, &key, bytes, &metadata).await;
+            ctx.stats.upload_time(started.elapsed());
             drop(permit);
             result.map_err(|e| (key, e))
         });
@@ -100,7 +103,7 @@ async fn put_all<K: Kind>(
         }),
         Some((key, e)) => {
             if let Some(why) = settle(ctx, e, &format!("storing {} {key} in S3", K::OBJECT)) {
-                ctx.fail::<K>(&work, file, why);
+                ctx.fail::<K>(&work, FailureClass::Upload, file, why);
             }
             None
         }

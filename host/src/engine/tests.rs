@@ -257,6 +257,15 @@ async fn every_tile_is_stored_indexed_and_then_deleted() {
         ),
         (TILES, 0, 0)
     );
+    // One plugin call and one PutObject per tile, and nothing left in flight.
+    assert_eq!(
+        (
+            out.stats.plugin.count,
+            out.stats.upload.count,
+            out.stats.in_flight
+        ),
+        (TILES, TILES, 0)
+    );
     let stats = sim.stats(job).await;
     assert_eq!(count(&stats, "s3.PutObject"), TILES, "{stats}");
     assert_eq!(stats["tiles_stored"], json!(TILES), "{stats}");
@@ -283,6 +292,8 @@ async fn a_tile_whose_index_message_fails_is_not_deleted() {
     .await;
     assert_eq!(out.end, End::Drained);
     assert_eq!((out.stats.uploaded, out.stats.quarantined), (0, TILES));
+    // Every failure was the index's, and with `options(1)` (one attempt) none was retried.
+    assert_eq!((out.stats.failures, out.stats.retries), ([0, 0, TILES], 0));
     let stats = sim.stats(job).await;
     // Stored, never indexed, so never deleted: every message is back on the queue.
     assert_eq!(count(&stats, "s3.PutObject"), TILES, "{stats}");
@@ -359,6 +370,8 @@ async fn a_tile_that_keeps_failing_is_quarantined_and_stays_on_the_queue() {
         ),
         (2, 4, 2)
     );
+    // The processor failed each of slice 1's two tiles twice; the first failures were retried.
+    assert_eq!((out.stats.failures, out.stats.retries), ([4, 0, 0], 2));
     let mut lines: Vec<FailedTile> = std::fs::read_to_string(quarantine.path())
         .unwrap()
         .lines()

@@ -8,7 +8,9 @@
 //! once, because a scheduler's job waiting for an answer nobody will type is worse than an error.
 //! The first SIGINT or SIGTERM stops taking tiles and finishes those in flight for up to
 //! `--drain-secs`; a second exits at once (see [`crate::shutdown`]). Signals are watched from the
-//! start, so one during job creation still prints the new job's id ([`start`]).
+//! start, so one during job creation still prints the new job's id ([`start`]). With
+//! `--metrics-addr`, the endpoint is bound first of all, so that an address in use fails the
+//! command before a job exists (see [`crate::metrics`]).
 //!
 //! # Layout
 //! - [`start`]: create the job or resume it, and join it.
@@ -27,7 +29,8 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::cli::IngestSettings;
-use crate::exit::Code;
+use crate::exit::{Code, ResultExt};
+use crate::metrics::{self, Metrics};
 use crate::prepared::{self, Prepared};
 use crate::processors::Processors;
 use crate::shutdown::Signals;
@@ -57,6 +60,19 @@ pub fn run(s: &IngestSettings) -> anyhow::Result<Code> {
         Processors::Chunks(_) => "chunks",
     };
     let outcome = runtime.block_on(async {
+        // Bound before the job is created: an address in use must not leave a job behind.
+        let metrics = match &s.metrics_addr {
+            Some(addr) => {
+                let m = Metrics::serve(addr).await.exit_code(Code::Usage)?;
+                println!(
+                    "Serving metrics at http://{}{}",
+                    m.local_addr(),
+                    metrics::PATH
+                );
+                Some(m)
+            }
+            None => None,
+        };
         let signals = Signals::start(unit, Duration::from_secs(s.drain_secs));
         let job_id = match start::create_or_resume(s, &prepared, &backend, &signals).await? {
             Start::Upload(id) => id,
@@ -77,6 +93,9 @@ pub fn run(s: &IngestSettings) -> anyhow::Result<Code> {
             return Ok(Code::Ok);
         };
         let upload = session::Upload::new(s, prepared, &backend, job_id, &join)?;
+        if let Some(m) = &metrics {
+            m.observe(upload.observed());
+        }
         upload.run(&backend, &signals).await
     });
     runtime.shutdown_timeout(RUNTIME_SHUTDOWN);

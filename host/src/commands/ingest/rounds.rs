@@ -9,15 +9,15 @@ use std::time::Duration;
 use anyhow::{anyhow, Context};
 use boss_protocol::status::JobStatus;
 
-use super::summary::{summary, Unit};
+use super::summary::summary;
 use super::COMPLETING_POLL;
 use crate::aws::Session;
 use crate::backend::{Backend, CompleteAnswer};
 use crate::cli::ProgressMode;
 use crate::engine::quarantine::Quarantine;
-use crate::engine::{self, End, Kind, Options, Stats};
+use crate::engine::{self, End, Kind, Options, Stats, Unit};
 use crate::exit::Code;
-use crate::progress;
+use crate::progress::{self, JobWide};
 use crate::shutdown::Signals;
 
 /// What every round of one job shares.
@@ -27,6 +27,8 @@ pub struct Round {
     pub session: Session,
     pub options: Options,
     pub stats: Arc<Stats>,
+    /// The job's upload queue as the progress reporter last saw it.
+    pub job_wide: Arc<JobWide>,
     pub quarantine: Arc<Quarantine>,
     pub progress: ProgressMode,
     pub manual_complete: bool,
@@ -47,6 +49,7 @@ pub async fn run<K: Kind>(
         backend.clone(),
         job_id,
         r.stats.clone(),
+        r.job_wide.clone(),
         progress::interval_from_env(),
     ));
     // The summary's time covers every upload round and the complete procedure.

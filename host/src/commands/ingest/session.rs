@@ -10,17 +10,18 @@ use plugin_abi::Dtype;
 
 use super::rounds::{self, Round};
 use super::start;
-use super::summary::Unit;
 use super::PREPARING_POLL;
 use crate::aws::{Endpoints, JobCredentials, RefreshPolicy, Rejoin, Session};
 use crate::backend::{Backend, Join};
 use crate::cli::IngestSettings;
 use crate::engine::quarantine::Quarantine;
-use crate::engine::{self, Chunks, Options, Stats, Tiles};
+use crate::engine::{self, Chunks, Options, Stats, Tiles, Unit};
 use crate::exit::{Code, ResultExt};
 use crate::logging;
+use crate::metrics;
 use crate::prepared::Prepared;
 use crate::processors::Processors;
+use crate::progress::JobWide;
 use crate::shutdown::Signals;
 
 /// A joined job, ready to upload.
@@ -93,12 +94,25 @@ impl Upload {
                 drain_grace: Duration::from_secs(s.drain_secs),
             },
             stats: Arc::new(Stats::default()),
+            job_wide: Arc::new(JobWide::default()),
             quarantine: Arc::new(Quarantine::new(report)),
             progress: s.progress,
             manual_complete: s.manual_complete,
             resume: start::resume_command(s, job_id),
         };
         Ok(Upload { kind, round })
+    }
+
+    /// Where the metrics endpoint reads this upload's numbers.
+    pub fn observed(&self) -> metrics::Run {
+        let r = &self.round;
+        metrics::Run {
+            job_id: r.job_id,
+            unit: r.unit,
+            stats: r.stats.clone(),
+            renewals: r.session.renewals(),
+            job_wide: r.job_wide.clone(),
+        }
     }
 
     /// Uploads until the job is complete, interrupted, or cannot go on.

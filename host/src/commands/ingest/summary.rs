@@ -2,30 +2,7 @@
 
 use std::time::Duration;
 
-use crate::engine::{self, quarantine::Quarantine};
-
-/// What a job's upload messages are, for the words of the summary.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Unit {
-    Tiles,
-    Chunks,
-}
-
-impl Unit {
-    pub fn plural(self) -> &'static str {
-        match self {
-            Unit::Tiles => "tiles",
-            Unit::Chunks => "chunks",
-        }
-    }
-
-    pub fn capitalised(self) -> &'static str {
-        match self {
-            Unit::Tiles => "Tiles",
-            Unit::Chunks => "Chunks",
-        }
-    }
-}
+use crate::engine::{self, quarantine::Quarantine, Unit};
 
 pub fn summary(unit: Unit, stats: &engine::Snapshot, elapsed: Duration, quarantine: &Quarantine) {
     match unit {
