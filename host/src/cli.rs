@@ -6,15 +6,20 @@
 //! The ingest form is the Python client's, unchanged, so existing scripts keep working:
 //! `boss-ingest <config.json> [-a TOKEN] [-j ID] [-c] [-f] [-m] [-p N] [-r SECS] [-l FILE]
 //! [-v LEVEL]`, and `boss-ingest -c -j ID` (no config) cancels a job on the production Boss.
-//! New verbs are subcommands: `check`, `verify`, `plugins`.
+//! New verbs are subcommands: `check`, `verify`, `plugins`, `completions`, and `man` (which
+//! `scripts/man` calls).
 //!
 //! A word in the first position is a subcommand if it is one of those names, otherwise it is the
-//! config path. So a config file literally named `check`, `verify` or `plugins` is reached with a
+//! config path. So a config file literally named like one (`check`, `man`, ...) is reached with a
 //! path that is not the bare name: `boss-ingest ./check`.
+//!
+//! Every environment variable the client reads is listed in the top-level help ([`AFTER_HELP`]),
+//! and each flag with an environment fallback names it in its own help.
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use clap_complete::Shell;
 use plugin_abi::Dtype;
 
 use crate::metrics::MetricsAddr;
@@ -23,11 +28,28 @@ use crate::metrics::MetricsAddr;
 pub const PRODUCTION_PROTOCOL: &str = "https";
 pub const PRODUCTION_HOST: &str = "api.bossdb.io";
 
-const AFTER_HELP: &str = "\
+/// The end of the top-level help (and of the man page): the forms, the environment, exit codes.
+pub const AFTER_HELP: &str = "\
 The first form is the Python client's command line: create a job from <CONFIG> (or join job -j ID)
 and upload it. `boss-ingest -c -j ID` without a config cancels a job on the production Boss.
 
-A config file named like a subcommand (check, verify, plugins) needs a path: `boss-ingest ./check`.
+A config file named like a subcommand (check, verify, plugins, completions, man) needs a path:
+`boss-ingest ./check`.
+
+Environment:
+  INTERN_TOKEN                     the Boss API token when -a is not given (also the intern
+                                   plugin's source token when its params name none)
+  BOSS_INGEST_LOG                  log filter over -v, in env_logger syntax: boss_ingest=debug
+  BOSS_INGEST_PROGRESS_SECS        seconds between progress updates (default: bar 2, log/json 30)
+  BOSS_INGEST_PLUGIN_PATH          directories searched first for plugin libraries, split like PATH
+  AWS_ENDPOINT_URL                 S3 and SQS endpoint instead of AWS (how a local Boss is reached)
+  AWS_ENDPOINT_URL_S3              S3 endpoint, over AWS_ENDPOINT_URL
+  AWS_ENDPOINT_URL_SQS             SQS endpoint, over AWS_ENDPOINT_URL
+  BOSS_INGEST_SOURCE_ENDPOINT_URL  endpoint for s3:// sources only, over the AWS_ENDPOINT_URL* ones
+  AWS_PROFILE, AWS_ACCESS_KEY_ID,  credentials for reading s3:// sources (the standard AWS chain;
+  AWS_SECRET_ACCESS_KEY, ...       the job's own keys come from the Boss)
+  HOME                             holds ~/.intern/intern.cfg and ~/.boss-ingest (logs, failure
+                                   reports, plugins)
 
 Exit codes: 0 ok, 1 finished with quarantined or bad tiles, 2 usage or config error,
 3 service or job error, 130 interrupted (SIGINT, Ctrl-C), 143 terminated (SIGTERM); after 130 or
@@ -95,7 +117,8 @@ pub struct IngestArgs {
     #[command(flatten)]
     pub log: LogArgs,
 
-    /// How to show progress: a bar on a terminal, a log line every 30 s, or JSON lines.
+    /// How to show progress: a bar on a terminal, a log line every 30 s, or JSON lines (interval:
+    /// $BOSS_INGEST_PROGRESS_SECS).
     #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
     pub progress: ProgressMode,
 
@@ -122,7 +145,7 @@ pub struct IngestArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct AuthArgs {
-    /// Boss API token (default: $INTERN_TOKEN, then ~/.intern/intern.cfg).
+    /// Boss API token (default: $INTERN_TOKEN, then ~/.intern/intern.cfg, then ./token.json).
     #[arg(short = 'a', long = "api-token", value_name = "TOKEN")]
     pub api_token: Option<String>,
 }
@@ -133,7 +156,7 @@ pub struct LogArgs {
     #[arg(short = 'l', long = "log-file", value_name = "FILE")]
     pub log_file: Option<PathBuf>,
 
-    /// Log level: critical, error, warning, info, debug (or trace).
+    /// Log level: critical, error, warning, info, debug (or trace); $BOSS_INGEST_LOG refines it.
     #[arg(short = 'v', long = "log-level", value_name = "LEVEL", default_value = "warning",
           value_parser = parse_log_level)]
     pub log_level: log::LevelFilter,
@@ -146,8 +169,13 @@ pub enum Sub {
     Check(CheckArgs),
     /// Read a job's data back from the Boss and compare it with the source, tile by tile.
     Verify(VerifyArgs),
-    /// List the plugins and processor classes boss-ingest can find.
+    /// List the plugins and processor classes boss-ingest can find (in $BOSS_INGEST_PLUGIN_PATH,
+    /// ~/.boss-ingest/plugins, next to the executable).
     Plugins(PluginsArgs),
+    /// Print a shell completion script to stdout: `boss-ingest completions bash`.
+    Completions(CompletionsArgs),
+    /// Write the man pages into DIR (boss-ingest.1 and one per subcommand).
+    Man(ManArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -213,6 +241,20 @@ pub struct PluginsArgs {
     pub log: LogArgs,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_name = "SHELL")]
+    pub shell: Shell,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ManArgs {
+    /// Directory to write the pages into (created if missing).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+}
+
 /// How progress is shown during an ingest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ProgressMode {
@@ -246,7 +288,8 @@ fn parse_log_level(s: &str) -> Result<log::LevelFilter, String> {
 pub enum UsageError {
     #[error(
         "an ingest job configuration file is required: boss-ingest <config.json> \
-         (or -c -j ID to cancel a job, or a subcommand: check, verify, plugins; see --help)"
+         (or -c -j ID to cancel a job, or a subcommand: check, verify, plugins, completions, man; see \
+         --help)"
     )]
     NoConfig,
     #[error("you must provide an ingest job ID to cancel: boss-ingest [config.json] -c -j ID")]
@@ -261,6 +304,8 @@ pub enum Command {
     Check(CheckSettings),
     Verify(VerifySettings),
     Plugins(PluginsSettings),
+    Completions(CompletionsSettings),
+    Man(ManSettings),
 }
 
 /// Create (or join with `-j`) a job and upload it.
@@ -340,6 +385,18 @@ pub struct PluginsSettings {
     pub log_level: log::LevelFilter,
 }
 
+/// Print the completion script for `shell`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompletionsSettings {
+    pub shell: Shell,
+}
+
+/// Write the man pages into `dir`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManSettings {
+    pub dir: PathBuf,
+}
+
 impl Args {
     /// Parses `args` (the first item is the program name). `Err` is clap's own error, which
     /// prints itself (help and version included) with the right exit code.
@@ -384,6 +441,10 @@ impl Args {
                 log_file: a.log.log_file,
                 log_level: a.log.log_level,
             }),
+            Some(Sub::Completions(a)) => {
+                Command::Completions(CompletionsSettings { shell: a.shell })
+            }
+            Some(Sub::Man(a)) => Command::Man(ManSettings { dir: a.dir }),
             None => {
                 let i = self.ingest;
                 if i.cancel {
@@ -742,5 +803,66 @@ mod tests {
         let e = Args::parse_from_iter(["boss-ingest", "--help"]).unwrap_err();
         assert_eq!(e.kind(), clap::error::ErrorKind::DisplayHelp);
         assert!(e.to_string().contains("boss-ingest ./check"));
+    }
+
+    #[test]
+    fn completions_for_each_shell() {
+        assert_eq!(
+            parse(&["completions", "bash"]).unwrap(),
+            Command::Completions(CompletionsSettings { shell: Shell::Bash })
+        );
+        assert_eq!(
+            parse(&["completions", "zsh"]).unwrap(),
+            Command::Completions(CompletionsSettings { shell: Shell::Zsh })
+        );
+        assert_eq!(
+            parse(&["completions", "fish"]).unwrap(),
+            Command::Completions(CompletionsSettings { shell: Shell::Fish })
+        );
+        let e = parse(&["completions", "tcsh"]).unwrap_err();
+        assert!(e.contains("invalid value 'tcsh' for '<SHELL>'"), "{e}");
+        assert!(
+            e.contains("[possible values: bash, elvish, fish, powershell, zsh]"),
+            "{e}"
+        );
+        let e = parse(&["completions"]).unwrap_err();
+        assert!(e.contains("<SHELL>"), "{e}");
+    }
+
+    #[test]
+    fn man_is_a_subcommand_taking_a_directory() {
+        assert_eq!(
+            parse(&["man", "out/man"]).unwrap(),
+            Command::Man(ManSettings {
+                dir: "out/man".into()
+            })
+        );
+        let e = Args::parse_from_iter(["boss-ingest", "--help"]).unwrap_err();
+        let help = e.to_string();
+        assert!(
+            help.contains("  completions  Print a shell completion script"),
+            "{help}"
+        );
+        assert!(
+            help.contains("  man          Write the man pages into DIR"),
+            "{help}"
+        );
+    }
+
+    #[test]
+    fn help_names_the_environment_each_flag_falls_back_to() {
+        let help = Args::parse_from_iter(["boss-ingest", "--help"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            help.contains("(default: $INTERN_TOKEN, then ~/.intern/intern.cfg, then ./token.json)"),
+            "{help}"
+        );
+        assert!(help.contains("$BOSS_INGEST_LOG refines it"), "{help}");
+        assert!(help.contains("$BOSS_INGEST_PROGRESS_SECS"), "{help}");
+        assert!(help.contains("\nEnvironment:\n"), "{help}");
+        let plugins = Args::parse_from_iter(["boss-ingest", "plugins", "--help"]);
+        let plugins = plugins.unwrap_err().to_string();
+        assert!(plugins.contains("$BOSS_INGEST_PLUGIN_PATH"), "{plugins}");
     }
 }

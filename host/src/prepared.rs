@@ -55,9 +55,11 @@ pub fn log_to_stderr_or(file: Option<&Path>, level: log::LevelFilter) -> anyhow:
     }
 }
 
-/// The REST client for the Boss at `base`, with the token from `-a`, `INTERN_TOKEN` or
-/// `~/.intern/intern.cfg`.
+/// The REST client for the Boss at `base`, with the token from `-a`, `INTERN_TOKEN`,
+/// `~/.intern/intern.cfg` or `./token.json`.
 pub fn backend(base: &str, api_token: Option<&str>) -> anyhow::Result<Backend> {
     let token = token::lookup(api_token).exit_code(Code::Usage)?;
+    // Where it came from, never the token itself.
+    log::info!("API token from {}", token.source);
     Backend::new(base, &token.value).context("cannot set up the HTTP client")
 }

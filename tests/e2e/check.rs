@@ -487,7 +487,8 @@ fn usage_errors_exit_2_with_one_clear_line() {
     assert_eq!(
         out.stderr,
         "error: an ingest job configuration file is required: boss-ingest <config.json> (or -c \
-         -j ID to cancel a job, or a subcommand: check, verify, plugins; see --help)\n"
+         -j ID to cancel a job, or a subcommand: check, verify, plugins, completions, man; see \
+         --help)\n"
     );
     let out = Cmd::boss_ingest().arg("-c").run();
     assert_eq!(out.code, Some(2), "{}", out.both());

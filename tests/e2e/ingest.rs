@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::support::boss::create_job;
 use crate::support::cmd::{temp_dir, Cmd, Output};
 use crate::support::data::{Dtype, Format, Stack};
 use crate::support::sim::{SimHandle, SimOptions};
@@ -232,23 +233,6 @@ pub(crate) async fn run(cmd: Cmd) -> Output {
         .expect("command thread")
 }
 
-/// Creates the job through the REST API, as another tool (or an earlier run) would.
-async fn create_job(sim: &SimHandle, config: &Value) -> u64 {
-    let reply: Value = reqwest::Client::new()
-        .post(format!("{}/latest/ingest/", sim.api))
-        .header("Authorization", format!("Token {}", sim.token))
-        .json(config)
-        .send()
-        .await
-        .expect("create request")
-        .json()
-        .await
-        .expect("create answer is JSON");
-    reply["id"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("create answered {reply}"))
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn uint16_tiff_stack_is_uploaded_exactly() {
     let dir = temp_dir();
@@ -267,6 +251,54 @@ async fn uint16_tiff_stack_is_uploaded_exactly() {
     let job = job_id(&out);
     assert_clean_stats(&sim, job, TILES).await;
     assert_cutout_equals(&sim, "ch16", &stack).await;
+}
+
+/// The Python developers' `./token.json` alone authorizes a whole run, and a debug log of that
+/// run (on stderr and in `-l`'s file) says where the token came from, never the token.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_with_only_token_json_completes_and_never_logs_the_token() {
+    let dir = temp_dir();
+    let stack = png_stack(dir.path());
+    let sim = sim(SimOptions::default());
+    let config = write_config(dir.path(), &stack_config(&sim, &stack, "ch"));
+    std::fs::write(
+        dir.path().join("token.json"),
+        json!({"token": sim.token, "host": sim.host()}).to_string(),
+    )
+    .unwrap();
+    let log = dir.path().join("run.log");
+
+    let out = run(Cmd::boss_ingest()
+        .env("AWS_ENDPOINT_URL", &sim.aws)
+        .current_dir(dir.path())
+        .arg(&config)
+        .args([
+            "-f",
+            "--receive-wait-secs",
+            "1",
+            "-p",
+            "2",
+            "-v",
+            "debug",
+            "-l",
+        ])
+        .arg(&log)
+        .timeout(Duration::from_secs(300)))
+    .await;
+
+    assert_eq!(out.code, Some(0), "{}", out.both());
+    let job = job_id(&out);
+    assert_clean_stats(&sim, job, TILES).await;
+    assert_cutout_equals(&sim, "ch", &stack).await;
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("API token from ./token.json"), "{log}");
+    assert!(log.contains(" DEBUG "), "not a debug log:\n{log}");
+    assert!(!log.contains(&sim.token), "the log holds the token:\n{log}");
+    assert!(
+        !out.both().contains(&sim.token),
+        "the token was printed:\n{}",
+        out.both()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -7,6 +7,7 @@ mod support;
 mod catmaid;
 mod check;
 mod cloudvolume;
+mod command_line;
 // Needs the system libhdf5: only with `--features boss-ingest-tests/hdf5` (scripts/test).
 #[cfg(feature = "hdf5")]
 mod hdf5;

@@ -99,6 +99,7 @@ async fn http_gives_up_after_its_attempts_naming_the_last_status() {
         attempts: 3,
         first_delay: Duration::from_millis(10),
         max_delay: Duration::from_millis(20),
+        max_retry_after: Duration::from_millis(20),
     })
     .unwrap();
     let url = format!("{}/down", server.url);

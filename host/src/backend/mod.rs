@@ -3,7 +3,8 @@
 //! join answers 400 when its own AWS lookups fail transiently, a COMPLETE job joins with 200 but
 //! no credentials, and complete speaks in a mix of 202/400 bodies with or without `wait_secs`.
 //! Those are decided here, once, so the commands above read like the procedure in the spec.
-//! Transient failures (connection errors, 5xx, and 400 on join) are retried with jittered backoff.
+//! Transient failures (connection errors, 408, 429, 500, 502, 503, 504, and 400 on join) are
+//! retried with jittered backoff ([`backoff`]), waiting at least as long as a `Retry-After` asks.
 
 pub mod backoff;
 pub mod token;
@@ -15,6 +16,7 @@ use boss_protocol::api::{
 };
 use boss_protocol::cutout::{self, Region, Voxels};
 use boss_protocol::status::JobStatus;
+use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION};
 use reqwest::{Method, StatusCode};
 
 use backoff::Backoff;
@@ -27,7 +29,7 @@ const MAX_TRIES: u32 = 8;
 pub enum BackendError {
     #[error(
         "the Boss at {base} refused the API token ({detail}); pass a valid one with -a, \
-         INTERN_TOKEN or ~/.intern/intern.cfg"
+         INTERN_TOKEN, ~/.intern/intern.cfg or ./token.json"
     )]
     Unauthorized { base: String, detail: String },
     #[error("job {job} was cancelled (it is DELETED); create a new job to ingest this data")]
@@ -125,6 +127,8 @@ struct Reply {
     status: StatusCode,
     /// Kept as bytes: cutouts are binary.
     body: Vec<u8>,
+    /// How long the service asked us to wait before asking again (`Retry-After`).
+    retry_after: Option<Duration>,
 }
 
 impl Backend {
@@ -157,7 +161,7 @@ impl Backend {
                 "/latest/ingest/",
                 Some(config),
                 None,
-                Retry::ServerErrors,
+                Retry::Transient,
             )
             .await?;
         match reply.status.as_u16() {
@@ -232,7 +236,7 @@ impl Backend {
         let action = format!("reading the status of job {job}");
         let path = format!("/latest/ingest/{job}/status");
         let reply = self
-            .call(&action, Method::GET, &path, None, None, Retry::ServerErrors)
+            .call(&action, Method::GET, &path, None, None, Retry::Transient)
             .await?;
         if reply.status != StatusCode::OK {
             return Err(self.error(&action, Some(job), &reply));
@@ -245,14 +249,7 @@ impl Backend {
         let action = format!("completing job {job}");
         let path = format!("/latest/ingest/{job}/complete");
         let reply = self
-            .call(
-                &action,
-                Method::POST,
-                &path,
-                None,
-                None,
-                Retry::ServerErrors,
-            )
+            .call(&action, Method::POST, &path, None, None, Retry::Transient)
             .await?;
         interpret_complete(&action, job, &reply).map_err(|e| match e {
             Interpreted::Error(e) => e,
@@ -269,14 +266,7 @@ impl Backend {
         let action = format!("cancelling job {job}");
         let path = format!("/latest/ingest/{job}");
         let reply = self
-            .call(
-                &action,
-                Method::DELETE,
-                &path,
-                None,
-                None,
-                Retry::ServerErrors,
-            )
+            .call(&action, Method::DELETE, &path, None, None, Retry::Transient)
             .await?;
         match reply.status.as_u16() {
             200 | 202 | 204 => Ok(()),
@@ -308,7 +298,7 @@ impl Backend {
                 &path,
                 None,
                 Some(cutout::ACCEPT),
-                Retry::ServerErrors,
+                Retry::Transient,
             )
             .await?;
         if reply.status != StatusCode::OK {
@@ -336,36 +326,17 @@ impl Backend {
         accept: Option<&str>,
         retry: Retry,
     ) -> Result<Reply, BackendError> {
-        let url = format!("{}{path}", self.base);
         let mut backoff = Backoff::api();
         let mut tries = 0;
         loop {
             tries += 1;
-            let mut req = self
-                .http
-                .request(method.clone(), &url)
-                .header("Authorization", format!("Token {}", self.token))
-                .header("Accept", accept.unwrap_or("application/json"));
-            if let Some(body) = body {
-                req = req.json(body);
-            }
-            let outcome = match req.send().await {
-                Ok(resp) => {
-                    let status = resp.status();
-                    match resp.bytes().await {
-                        Ok(bytes) => Ok(Reply {
-                            status,
-                            body: bytes.to_vec(),
-                        }),
-                        Err(e) => Err(format!("reading the answer failed: {}", chain(&e))),
-                    }
-                }
-                Err(e) => Err(chain(&e)),
-            };
-            let last = match outcome {
+            let (last, asked) = match self.send(method.clone(), path, body, accept).await {
                 Ok(reply) if !retry.covers(&reply) => return Ok(reply),
-                Ok(reply) => format!("HTTP {}: {}", reply.status.as_u16(), answer_text(&reply)),
-                Err(e) => e,
+                Ok(reply) => (
+                    format!("HTTP {}: {}", reply.status.as_u16(), answer_text(&reply)),
+                    reply.retry_after,
+                ),
+                Err(e) => (e, None),
             };
             if tries >= MAX_TRIES {
                 return Err(BackendError::Unavailable {
@@ -375,13 +346,53 @@ impl Backend {
                     last,
                 });
             }
-            let delay = backoff.next_delay();
+            let delay = backoff.next_delay_honouring(asked);
+            let why = match asked {
+                Some(asked) => format!(", Retry-After {} s", asked.as_secs()),
+                None => String::new(),
+            };
             log::warn!(
-                "{action}: {last}; retrying in {:.1} s (try {tries} of {MAX_TRIES})",
+                "{action}: {last}; retrying in {:.1} s (try {tries} of {MAX_TRIES}{why})",
                 delay.as_secs_f64()
             );
             tokio::time::sleep(delay).await;
         }
+    }
+
+    /// One request and its whole answer; `Err` is a connection failure, as text.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        accept: Option<&str>,
+    ) -> Result<Reply, String> {
+        let mut authorization =
+            HeaderValue::from_str(&format!("Token {}", self.token)).map_err(|_| {
+                "the API token holds characters an HTTP header cannot carry".to_string()
+            })?;
+        // Kept out of any debug output of the HTTP stack.
+        authorization.set_sensitive(true);
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header(AUTHORIZATION, authorization)
+            .header(ACCEPT, accept.unwrap_or("application/json"));
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let resp = req.send().await.map_err(|e| chain(&e))?;
+        let status = resp.status();
+        let retry_after = backoff::retry_after(resp.headers());
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| format!("reading the answer failed: {}", chain(&e)))?;
+        Ok(Reply {
+            status,
+            body: bytes.to_vec(),
+            retry_after,
+        })
     }
 
     /// The typed error for a non-success answer.
@@ -393,8 +404,10 @@ impl Backend {
 /// Which answers of one call are worth asking again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Retry {
-    /// 500, 502, 503, 504.
-    ServerErrors,
+    /// 500, 502, 503 and 504 (the service or its load balancer failing for now), 429 (throttled)
+    /// and 408 (the server gave up waiting for our request). Other statuses are answers: asking
+    /// again would get the same one.
+    Transient,
     /// Those and 400, which the real join answers when its own AWS lookups fail transiently —
     /// except a 400 saying the job's queues no longer exist, which no retry changes.
     AlsoBadRequest,
@@ -403,7 +416,7 @@ enum Retry {
 impl Retry {
     fn covers(self, reply: &Reply) -> bool {
         match reply.status.as_u16() {
-            500 | 502 | 503 | 504 => true,
+            408 | 429 | 500 | 502 | 503 | 504 => true,
             400 => self == Retry::AlsoBadRequest && !is_queue_gone(reply),
             _ => false,
         }
@@ -571,6 +584,8 @@ fn interpret_complete(
     }
 }
 
+#[cfg(test)]
+mod call_tests;
 #[cfg(test)]
 pub(crate) mod fixtures;
 #[cfg(test)]

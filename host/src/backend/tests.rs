@@ -8,6 +8,7 @@ fn reply(status: u16, body: &str) -> Reply {
     Reply {
         status: StatusCode::from_u16(status).unwrap(),
         body: body.as_bytes().to_vec(),
+        retry_after: None,
     }
 }
 
@@ -106,7 +107,7 @@ fn errors_name_the_job_and_what_to_do() {
     assert_eq!(
         e.to_string(),
         "the Boss at http://127.0.0.1:9 refused the API token (Invalid token.); pass a valid one \
-         with -a, INTERN_TOKEN or ~/.intern/intern.cfg"
+         with -a, INTERN_TOKEN, ~/.intern/intern.cfg or ./token.json"
     );
     let e = map_error(
         base,
@@ -143,14 +144,40 @@ fn already_complete_reads_as_the_spec_says() {
 
 #[test]
 fn which_answers_are_retried() {
-    for s in [500, 502, 503, 504] {
-        assert!(Retry::ServerErrors.covers(&reply(s, "")));
+    let other_400 = r#"{"status": 400, "code": 9001, "message": "An error occurred (Throttling)"}"#;
+    // status, body, retried by Transient, retried by AlsoBadRequest (join)
+    let table: &[(u16, &str, bool, bool)] = &[
+        (200, "{}", false, false),
+        (201, "{}", false, false),
+        (202, "{}", false, false),
+        (204, "", false, false),
+        (400, "", false, true),
+        (400, other_400, false, true),
+        // A finished tile job's join: no retry brings its queues back.
+        (400, fixtures::JOIN_FINISHED_TILE, false, false),
+        (401, r#"{"detail": "Invalid token."}"#, false, false),
+        (403, fixtures::NOT_CREATOR, false, false),
+        (404, fixtures::NO_SUCH_JOB, false, false),
+        (408, "", true, true),
+        (409, "", false, false),
+        (413, "", false, false),
+        (429, r#"{"detail": "Request was throttled."}"#, true, true),
+        (500, "", true, true),
+        (501, "", false, false),
+        (502, "<html>Bad Gateway</html>", true, true),
+        (503, "", true, true),
+        (504, "", true, true),
+        (505, "", false, false),
+    ];
+    for &(status, body, transient, join) in table {
+        let r = reply(status, body);
+        assert_eq!(Retry::Transient.covers(&r), transient, "{status} {body}");
+        assert_eq!(
+            Retry::AlsoBadRequest.covers(&r),
+            join,
+            "{status} {body} (join)"
+        );
     }
-    assert!(!Retry::ServerErrors.covers(&reply(400, "")));
-    assert!(Retry::AlsoBadRequest.covers(&reply(400, "")));
-    assert!(!Retry::AlsoBadRequest.covers(&reply(404, "")));
-    // A finished tile job's join: no retry brings its queues back.
-    assert!(!Retry::AlsoBadRequest.covers(&reply(400, fixtures::JOIN_FINISHED_TILE)));
 }
 
 fn joined(body: &str) -> Result<Joined, String> {

@@ -8,8 +8,10 @@ use crate::exit::Code;
 
 pub mod cancel;
 pub mod check;
+pub mod completions;
 pub mod confirm;
 pub mod ingest;
+pub mod man;
 pub mod plugins;
 pub mod verify;
 
@@ -21,5 +23,7 @@ pub fn run(command: &Command) -> anyhow::Result<Code> {
         Command::Cancel(s) => cancel::run(s),
         Command::Verify(s) => verify::run(s),
         Command::Plugins(s) => plugins::run(s),
+        Command::Completions(s) => completions::run(s),
+        Command::Man(s) => man::run(s),
     }
 }

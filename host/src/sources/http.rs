@@ -2,7 +2,8 @@
 //! length of a GET), and GET with the plugin's own request headers (an API token).
 //!
 //! Tile servers and the Boss itself fail transiently: connection errors, timeouts, 5xx, 429 and
-//! 408 are retried with exponential backoff and jitter. What retrying cannot fix is answered at
+//! 408 are retried with the shared jittered backoff ([`crate::backend::backoff`]), honouring a
+//! `Retry-After` up to [`Retry::max_retry_after`]. What retrying cannot fix is answered at
 //! once with the URL and status: 404/410 as not found, 401/403 as denied (a CATMAID server says
 //! 403 for tiles it does not have; the plugin decides what that means), other statuses as I/O
 //! errors.
@@ -11,9 +12,10 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use plugin_abi::PluginError;
-use rand::Rng;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH, RANGE};
 use reqwest::{Method, StatusCode};
+
+use crate::backend::backoff::{self, Backoff};
 
 /// How often and how patiently transient failures are retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,30 +25,29 @@ pub struct Retry {
     /// The wait after the first failure; it doubles after each one, up to `max_delay`.
     pub first_delay: Duration,
     pub max_delay: Duration,
+    /// The longest `Retry-After` a server's answer is waited for in full.
+    pub max_retry_after: Duration,
 }
 
 impl Default for Retry {
     /// Six attempts over about 8 s: long enough to ride out a server restart, short enough that
-    /// a tile stays well inside the upload queue's 120 s visibility timeout.
+    /// a tile stays well inside the upload queue's 120 s visibility timeout. For the same reason
+    /// a throttling server's `Retry-After` is honoured up to 10 s a wait only (five waits of it
+    /// still leave the tile time to finish).
     fn default() -> Retry {
         Retry {
             attempts: 6,
             first_delay: Duration::from_millis(250),
             max_delay: Duration::from_secs(4),
+            max_retry_after: Duration::from_secs(10),
         }
     }
 }
 
 impl Retry {
-    /// The wait before attempt `attempt + 1` (after `attempt` failures), with jitter in
-    /// `[delay/2, delay]` so that many workers do not retry in step.
-    fn delay(&self, attempt: u32) -> Duration {
-        let delay = self
-            .first_delay
-            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
-            .min(self.max_delay);
-        let half = delay / 2;
-        half + half.mul_f64(rand::rng().random::<f64>())
+    /// A fresh schedule for one request.
+    fn backoff(&self) -> Backoff {
+        Backoff::new(self.first_delay, self.max_delay).retry_after_up_to(self.max_retry_after)
     }
 }
 
@@ -165,20 +166,25 @@ impl HttpSource {
             // The format above is plain ASCII.
             header_map.insert(RANGE, HeaderValue::from_str(&range).expect("ASCII range"));
         }
+        let mut backoff = self.retry.backoff();
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let failure = match self.attempt(method.clone(), url, header_map.clone()).await {
+            let (failure, asked) = match self.attempt(method.clone(), url, header_map.clone()).await
+            {
                 Ok(answer) if !transient(answer.status) => return Ok(answer),
-                Ok(answer) => status_text(answer.status),
-                Err(e) => error_chain(&e),
+                Ok(answer) => (
+                    status_text(answer.status),
+                    backoff::retry_after(&answer.headers),
+                ),
+                Err(e) => (error_chain(&e), None),
             };
             if attempt >= self.retry.attempts {
                 return Err(PluginError::io(format!(
                     "{url}: {failure} (gave up after {attempt} attempts)"
                 )));
             }
-            let delay = self.retry.delay(attempt);
+            let delay = backoff.next_delay_honouring(asked);
             log::debug!("{url}: {failure}; retrying in {delay:?}");
             tokio::time::sleep(delay).await;
         }
@@ -258,17 +264,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_up_to_the_cap_with_jitter() {
+    fn each_request_gets_the_shared_schedule_from_its_retry_settings() {
         let retry = Retry {
             attempts: 6,
             first_delay: Duration::from_millis(100),
             max_delay: Duration::from_millis(300),
+            max_retry_after: Duration::from_secs(2),
         };
-        for (attempt, full) in [(1, 100), (2, 200), (3, 300), (9, 300)] {
-            let d = retry.delay(attempt);
+        let mut backoff = retry.backoff();
+        for full in [100, 200, 300, 300] {
+            let d = backoff.next_delay_honouring(None);
             let full = Duration::from_millis(full);
-            assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?}");
+            assert!(
+                d >= full / 2 && d <= full,
+                "{d:?} not in [{:?}, {full:?}]",
+                full / 2
+            );
         }
+        let d = backoff.next_delay_honouring(Some(Duration::from_secs(60)));
+        assert!(
+            d >= Duration::from_secs(2) && d <= Duration::from_millis(2200),
+            "{d:?}"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Tile jobs against a test `boss-sim` for the source tests (s3://, http(s)://, CATMAID,
-//! intern): a v0.2 tile config around given processors. Running the job and reading it back use
-//! [`super::volumetric`]'s `ingest`, `run`, `job_id` and `cutout`, which work for any job.
+//! intern): a v0.2 tile config around given processors, and creating a job without the client.
+//! Running the job and reading it back use [`super::volumetric`]'s `ingest`, `run`, `job_id` and
+//! `cutout`, which work for any job.
 
 use serde_json::{json, Value};
 
@@ -29,4 +30,21 @@ pub fn tile_config(
         "tile_size": {"x": 512, "y": 512, "z": 1, "t": 1}
       }
     })
+}
+
+/// Creates the job through the REST API, as another tool (or an earlier run) would.
+pub async fn create_job(sim: &SimHandle, config: &Value) -> u64 {
+    let reply: Value = reqwest::Client::new()
+        .post(format!("{}/latest/ingest/", sim.api))
+        .header("Authorization", format!("Token {}", sim.token))
+        .json(config)
+        .send()
+        .await
+        .expect("create request")
+        .json()
+        .await
+        .expect("create answer is JSON");
+    reply["id"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("create answered {reply}"))
 }
