@@ -17,6 +17,7 @@
 //! and each flag with an environment fallback names it in its own help.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use clap_complete::Shell;
@@ -51,9 +52,9 @@ Environment:
   HOME                             holds ~/.intern/intern.cfg and ~/.boss-ingest (logs, failure
                                    reports, plugins)
 
-Exit codes: 0 ok, 1 finished with quarantined or bad tiles, 2 usage or config error,
-3 service or job error, 130 interrupted (SIGINT, Ctrl-C), 143 terminated (SIGTERM); after 130 or
-143 the job is resumed with -j ID.";
+Exit codes: 0 ok, 1 finished with quarantined or bad tiles (or --follow gave up waiting; the job
+stays open), 2 usage or config error, 3 service or job error, 130 interrupted (SIGINT, Ctrl-C),
+143 terminated (SIGTERM); after 1 from --follow, 130 or 143 the job is resumed with -j ID.";
 
 /// First stage: what clap parsed, without judgement.
 #[derive(Debug, Parser)]
@@ -141,6 +142,30 @@ pub struct IngestArgs {
     /// port 0 picks a free port. Bound before any job is created: an address in use is an error.
     #[arg(long, value_name = "HOST:PORT", value_parser = MetricsAddr::parse, conflicts_with = "cancel")]
     pub metrics_addr: Option<MetricsAddr>,
+
+    #[command(flatten)]
+    pub follow: FollowArgs,
+
+    /// With --follow: give up after this long without a new source (e.g. 90s, 30m, 24h, 2d),
+    /// leaving the job open to resume.
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_duration,
+          requires = "follow")]
+    pub follow_timeout: Duration,
+}
+
+/// `--follow` and `--settle-secs`, shared by ingest and `check`.
+#[derive(Debug, clap::Args)]
+pub struct FollowArgs {
+    /// The sources are still being written: a source that does not exist yet is waited for (its
+    /// tile is left in the queue, not counted as a failure), and a file is read only once it has
+    /// stopped changing.
+    #[arg(long)]
+    pub follow: bool,
+
+    /// With --follow: read a file only once its size and mtime have not changed for N seconds.
+    /// 0 reads any file that exists, which is unsafe for files still being written.
+    #[arg(long, value_name = "N", default_value_t = 10, requires = "follow")]
+    pub settle_secs: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -209,6 +234,11 @@ pub struct CheckArgs {
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub max_listed: usize,
 
+    /// Also report which sources are present, missing and still settling; missing and settling
+    /// sources are not problems.
+    #[command(flatten)]
+    pub follow: FollowArgs,
+
     #[command(flatten)]
     pub log: LogArgs,
 }
@@ -263,6 +293,36 @@ pub enum ProgressMode {
     Bar,
     Log,
     Json,
+}
+
+/// A duration as `90s`, `30m`, `24h`, `2d`, or parts of those run together (`1h30m`).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let bad = || format!("{s:?} is not a duration: write a number and a unit, e.g. 90s, 30m, 24h");
+    let mut total: u64 = 0;
+    let mut digits = String::new();
+    for c in s.trim().chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return Err(bad()),
+        };
+        let n: u64 = digits.parse().map_err(|_| bad())?;
+        total = n
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(bad)?;
+        digits.clear();
+    }
+    if !digits.is_empty() || total == 0 {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs(total))
 }
 
 /// A voxel type as the Boss names it (`uint16`).
@@ -333,6 +393,26 @@ pub struct IngestSettings {
     pub drain_secs: u64,
     /// Where to serve Prometheus metrics, if anywhere.
     pub metrics_addr: Option<MetricsAddr>,
+    /// `--follow`: wait for sources still being written.
+    pub follow: Option<Follow>,
+}
+
+/// `--follow`'s settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Follow {
+    /// Read a local file only once unchanged for this long (`--settle-secs`).
+    pub settle: Duration,
+    /// Give up after this long without a new source (`--follow-timeout`; ingest only).
+    pub timeout: Duration,
+}
+
+impl FollowArgs {
+    fn settings(&self, timeout: Duration) -> Option<Follow> {
+        self.follow.then_some(Follow {
+            settle: Duration::from_secs(self.settle_secs),
+            timeout,
+        })
+    }
 }
 
 /// Cancel job `job_id`; without a config, on the production Boss.
@@ -363,6 +443,8 @@ pub struct CheckSettings {
     /// Parallel plugin workers, at least 1.
     pub processes: usize,
     pub max_listed: usize,
+    /// `--follow`: report present, missing and settling sources (the timeout is unused).
+    pub follow: Option<Follow>,
     /// Also log to this file (`-l`); `check` logs to stderr only otherwise.
     pub log_file: Option<PathBuf>,
     pub log_level: log::LevelFilter,
@@ -426,6 +508,7 @@ impl Args {
                 dtype: a.dtype,
                 processes: workers(a.processes),
                 max_listed: a.max_listed,
+                follow: a.follow.settings(Duration::ZERO),
                 log_file: a.log.log_file,
                 log_level: a.log.log_level,
             }),
@@ -473,6 +556,7 @@ impl Args {
                         receive_wait_secs: i.receive_wait_secs,
                         drain_secs: i.drain_secs,
                         metrics_addr: i.metrics_addr,
+                        follow: i.follow.settings(i.follow_timeout),
                     })
                 }
             }
@@ -526,8 +610,83 @@ mod tests {
                 receive_wait_secs: 20,
                 drain_secs: 25,
                 metrics_addr: None,
+                follow: None,
             }
         );
+    }
+
+    #[test]
+    fn follow_flags_and_their_defaults() {
+        let s = ingest(&["job.json", "--follow"]);
+        assert_eq!(
+            s.follow,
+            Some(Follow {
+                settle: Duration::from_secs(10),
+                timeout: Duration::from_secs(24 * 3600),
+            })
+        );
+        let s = ingest(&[
+            "job.json",
+            "--follow",
+            "--follow-timeout",
+            "90s",
+            "--settle-secs",
+            "0",
+        ]);
+        assert_eq!(
+            s.follow,
+            Some(Follow {
+                settle: Duration::ZERO,
+                timeout: Duration::from_secs(90),
+            })
+        );
+        let e = parse(&["job.json", "--follow-timeout", "30m"]).unwrap_err();
+        assert!(e.contains("required arguments were not provided"), "{e}");
+        assert!(e.contains("--follow"), "{e}");
+        let e = parse(&["job.json", "--follow", "--follow-timeout", "30"]).unwrap_err();
+        assert!(
+            e.contains(
+                "invalid value '30' for '--follow-timeout <DURATION>': \"30\" is not a \
+                 duration: write a number and a unit, e.g. 90s, 30m, 24h"
+            ),
+            "{e}"
+        );
+        match parse(&["check", "job.json", "--follow", "--settle-secs", "2"]).unwrap() {
+            Command::Check(c) => assert_eq!(
+                c.follow,
+                Some(Follow {
+                    settle: Duration::from_secs(2),
+                    timeout: Duration::ZERO,
+                })
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn durations() {
+        let secs = |s: &str| parse_duration(s).map(|d| d.as_secs());
+        assert_eq!(secs("90s"), Ok(90));
+        assert_eq!(secs("30m"), Ok(1800));
+        assert_eq!(secs("24h"), Ok(86_400));
+        assert_eq!(secs("2d"), Ok(172_800));
+        assert_eq!(secs("1h30m"), Ok(5400));
+        assert_eq!(secs(" 5s "), Ok(5));
+        let bad = |s: &str| {
+            format!("{s:?} is not a duration: write a number and a unit, e.g. 90s, 30m, 24h")
+        };
+        for s in [
+            "",
+            "30",
+            "m",
+            "1.5h",
+            "10x",
+            "-5s",
+            "0s",
+            "99999999999999999999d",
+        ] {
+            assert_eq!(secs(s), Err(bad(s)), "{s}");
+        }
     }
 
     #[test]
@@ -698,6 +857,7 @@ mod tests {
                     dtype: None,
                     processes: 4,
                     max_listed: 100,
+                    follow: None,
                     log_file: None,
                     log_level: log::LevelFilter::Warn,
                 }

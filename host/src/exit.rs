@@ -3,7 +3,7 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | success: job complete (with `-m`, everything uploaded); `check`/`verify` found nothing wrong |
-//! | 1 | finished, but some tiles were quarantined (ingest) or are bad (`check`, `verify`) |
+//! | 1 | finished, but some tiles were quarantined or (`--follow`) still missing at the follow timeout (ingest: the job stays open to resume), or are bad (`check`, `verify`) |
 //! | 2 | usage or config error: fix the command line or the config file, then run again |
 //! | 3 | service or job error: the Boss or AWS refused or failed; the job may be resumable |
 //! | 130 | interrupted (Ctrl-C, SIGINT); the job can be resumed with `-j` |
@@ -21,6 +21,8 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Code {
     Ok = 0,
+    /// The run ended with the job incomplete but resumable: tiles quarantined, or `--follow`
+    /// gave up waiting for sources. `check`/`verify`: bad tiles.
     Quarantined = 1,
     Usage = 2,
     Service = 3,

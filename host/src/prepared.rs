@@ -5,6 +5,7 @@
 //! the user's to fix: 2).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 
@@ -13,6 +14,7 @@ use crate::config::{self, JobConfig};
 use crate::exit::{Code, ResultExt};
 use crate::logging;
 use crate::processors::Processors;
+use crate::sources::settle::Settle;
 
 /// A job's config with its processors, ready to run.
 pub struct Prepared {
@@ -23,9 +25,10 @@ pub struct Prepared {
 impl Prepared {
     /// Loads and validates `config`, then loads and constructs its processors, before anything
     /// else happens, so a bad class fails at once.
-    pub fn load(config: &Path) -> anyhow::Result<Prepared> {
+    /// `follow` (`--follow`) makes the processors wait for sources still being written.
+    pub fn load(config: &Path, follow: Option<Arc<Settle>>) -> anyhow::Result<Prepared> {
         let job = config::load(config)?;
-        let processors = Processors::load(&job).exit_code(Code::Usage)?;
+        let processors = Processors::load(&job, follow).exit_code(Code::Usage)?;
         Ok(Prepared { job, processors })
     }
 

@@ -8,6 +8,8 @@
 //! names the tile or chunk, the source file and what is wrong, and keeps what kind of failure it
 //! was, which `check` tallies and the engine reports.
 
+use std::sync::Arc;
+
 use anyhow::anyhow;
 use boss_protocol::config::{ChunkSize, Extent, IngestType};
 use plugin_abi::{Dtype, ErrorKind, Note, NoteKind, TileOutput};
@@ -16,6 +18,7 @@ use crate::chunk::{Chunk, ChunkError, Geometry};
 use crate::config::{JobConfig, ProcessorKind};
 use crate::engine::{ChunkSource, Failure, Produced, ProducedChunk, TileSource};
 use crate::plugins::{ChunkHandle, PathHandle, Plugins, ProcessorSpec, SearchPath, TileHandle};
+use crate::sources::settle::Settle;
 use crate::tile::{self, Encoded, Expected, TileError};
 
 /// A job's processors, of the kind its config says.
@@ -25,11 +28,12 @@ pub enum Processors {
 }
 
 impl Processors {
-    /// Loads and constructs the processors a job of this config's ingest type runs.
-    pub fn load(job: &JobConfig) -> anyhow::Result<Processors> {
+    /// Loads and constructs the processors a job of this config's ingest type runs; `follow`
+    /// (`--follow`) makes their reads wait for sources still being written.
+    pub fn load(job: &JobConfig, follow: Option<Arc<Settle>>) -> anyhow::Result<Processors> {
         Ok(match job.config.ingest_job.ingest_type {
-            IngestType::Tile => Processors::Tiles(TileProcessors::load(job)?),
-            IngestType::Volumetric => Processors::Chunks(ChunkProcessors::load(job)?),
+            IngestType::Tile => Processors::Tiles(TileProcessors::load(job, follow)?),
+            IngestType::Volumetric => Processors::Chunks(ChunkProcessors::load(job, follow)?),
         })
     }
 }
@@ -106,8 +110,8 @@ impl TileProblem {
 
 impl TileProcessors {
     /// Loads and constructs the job's path and tile processors.
-    pub fn load(job: &JobConfig) -> anyhow::Result<TileProcessors> {
-        let plugins = Plugins::new(SearchPath::from_env());
+    pub fn load(job: &JobConfig, follow: Option<Arc<Settle>>) -> anyhow::Result<TileProcessors> {
+        let plugins = Plugins::new(SearchPath::from_env()).following(follow);
         let path = plugins.path_processor(&spec(job, ProcessorKind::Path)?)?;
         let tile = plugins.tile_processor(&spec(job, ProcessorKind::Tile)?)?;
         let ts = job
@@ -170,13 +174,19 @@ pub fn made(file: String, out: TileOutput, expected: &Expected) -> Result<MadeTi
 impl TileSource for TileProcessors {
     fn tile(&self, x: u64, y: u64, z: u64, t: u64) -> Result<Produced, Failure> {
         let made = self.make(x, y, z, t).map_err(|p| match p {
-            TileProblem::Plugin { file, message, .. } => Failure {
+            TileProblem::Plugin {
+                file,
+                message,
+                kind,
+            } => Failure {
                 file,
                 error: message,
+                not_yet: kind == ErrorKind::NotYet,
             },
             TileProblem::Unusable { file, error, .. } => Failure {
                 error: format!("tile x{x} y{y} z{z} t{t} from {file}: {error}"),
                 file: Some(file),
+                not_yet: false,
             },
         })?;
         for note in &made.notes {
@@ -229,8 +239,8 @@ pub struct ChunkProcessors {
 
 impl ChunkProcessors {
     /// Loads and constructs the job's path and chunk processors.
-    pub fn load(job: &JobConfig) -> anyhow::Result<ChunkProcessors> {
-        let plugins = Plugins::new(SearchPath::from_env());
+    pub fn load(job: &JobConfig, follow: Option<Arc<Settle>>) -> anyhow::Result<ChunkProcessors> {
+        let plugins = Plugins::new(SearchPath::from_env()).following(follow);
         let path = plugins.path_processor(&spec(job, ProcessorKind::Path)?)?;
         let chunk = plugins.chunk_processor(&spec(job, ProcessorKind::Chunk)?)?;
         let ij = &job.config.ingest_job;
@@ -322,6 +332,7 @@ pub fn describe(g: &Geometry) -> String {
 impl ChunkSource for ChunkProcessors {
     fn chunk(&self, x: u64, y: u64, z: u64) -> Result<ProducedChunk, Failure> {
         let read = self.read(x, y, z).map_err(|f| Failure {
+            not_yet: f.kind == ChunkFailureKind::Plugin(ErrorKind::NotYet),
             file: f.file,
             error: f.message,
         })?;

@@ -71,6 +71,9 @@ pub struct Reading {
     pub failed_attempts: u64,
     pub quarantined: u64,
     pub elapsed_secs: f64,
+    /// `--follow`: sources this client waits for, and the one most recently found missing.
+    pub waiting_for: u64,
+    pub newest_missing: Option<String>,
 }
 
 /// Runs until dropped/aborted: reports progress every `interval` in the chosen mode, and keeps
@@ -108,6 +111,7 @@ pub async fn report(
     loop {
         ticker.tick().await;
         let snap = stats.snapshot();
+        let pending = stats.waiting().pending(Instant::now());
         let status = backend.status(job).await.ok();
         if let Some(st) = &status {
             job_wide.seen(st.current_message_count);
@@ -124,6 +128,8 @@ pub async fn report(
             failed_attempts: snap.failed_attempts,
             quarantined: snap.quarantined,
             elapsed_secs: elapsed,
+            waiting_for: pending.sources,
+            newest_missing: pending.newest.clone(),
         };
         match (&bar, mode) {
             (Some(bar), _) => {
@@ -132,11 +138,12 @@ pub async fn report(
                     bar.set_position(total.saturating_sub(remaining));
                 }
                 bar.set_message(format!(
-                    "{:.1} tiles/s {:.1} MB/s, {} failed attempts, {} quarantined",
+                    "{:.1} tiles/s {:.1} MB/s, {} failed attempts, {} quarantined{}",
                     reading.tiles_per_sec,
                     reading.mb_per_sec,
                     reading.failed_attempts,
-                    reading.quarantined
+                    reading.quarantined,
+                    waiting(&reading)
                 ));
             }
             (None, ProgressMode::Json) => {
@@ -161,14 +168,26 @@ pub fn describe(r: &Reading) -> String {
     };
     format!(
         "{job_wide}this client uploaded {} tiles ({:.1} MB) at {:.1} tiles/s, {:.1} MB/s; {} failed \
-         attempts, {} quarantined",
+         attempts, {} quarantined{}",
         r.uploaded,
         r.bytes as f64 / 1e6,
         r.tiles_per_sec,
         r.mb_per_sec,
         r.failed_attempts,
-        r.quarantined
+        r.quarantined,
+        waiting(r)
     )
+}
+
+/// "; waiting for N sources (newest missing: <file>)" under `--follow`, else nothing.
+fn waiting(r: &Reading) -> String {
+    let pending = crate::engine::Pending {
+        sources: r.waiting_for,
+        newest: r.newest_missing.clone(),
+    };
+    pending
+        .describe()
+        .map_or(String::new(), |words| format!("; {words}"))
 }
 
 #[cfg(test)]
@@ -188,11 +207,24 @@ mod tests {
             failed_attempts: 2,
             quarantined: 1,
             elapsed_secs: 20.0,
+            waiting_for: 0,
+            newest_missing: None,
         };
         assert_eq!(
             describe(&r),
             "job 9: 60 of 100 tiles done job-wide; this client uploaded 30 tiles (3.0 MB) at 1.5 \
              tiles/s, 0.1 MB/s; 2 failed attempts, 1 quarantined"
+        );
+        let following = Reading {
+            waiting_for: 3,
+            newest_missing: Some("/data/s039.png".into()),
+            ..r
+        };
+        assert_eq!(
+            describe(&following),
+            "job 9: 60 of 100 tiles done job-wide; this client uploaded 30 tiles (3.0 MB) at 1.5 \
+             tiles/s, 0.1 MB/s; 2 failed attempts, 1 quarantined; waiting for 3 sources (newest \
+             missing: /data/s039.png)"
         );
     }
 }

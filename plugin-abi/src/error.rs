@@ -43,11 +43,17 @@ pub enum ErrorKind {
     /// file without read permission. A plugin tells "forbidden" from "missing" with it (a CATMAID
     /// server answers 403 for tiles it does not have).
     Denied,
+    /// The source is not there *yet*: under `--follow` the host's services answer this for a file
+    /// that does not exist yet or is still being written, instead of `NotFound`. The host leaves
+    /// the tile or chunk for later without counting a failed attempt, so a plugin passes this
+    /// kind on unchanged (and never turns it into a black tile or a fill value). A plugin that
+    /// knows by itself that a source is incomplete returns it too.
+    NotYet,
     Other,
 }
 
 impl ErrorKind {
-    const ALL: [ErrorKind; 10] = [
+    const ALL: [ErrorKind; 11] = [
         ErrorKind::NotFound,
         ErrorKind::InvalidImage,
         ErrorKind::Dtype,
@@ -57,6 +63,7 @@ impl ErrorKind {
         ErrorKind::Unsupported,
         ErrorKind::Panic,
         ErrorKind::Denied,
+        ErrorKind::NotYet,
         ErrorKind::Other,
     ];
 
@@ -71,6 +78,8 @@ impl ErrorKind {
             ErrorKind::Unsupported => 7,
             ErrorKind::Panic => 8,
             ErrorKind::Denied => 9,
+            // Added after 0.1.0's first kinds: an older host reads it as `Other`.
+            ErrorKind::NotYet => 10,
             ErrorKind::Other => 0,
         }
     }
@@ -94,6 +103,7 @@ impl ErrorKind {
             ErrorKind::Unsupported => "unsupported",
             ErrorKind::Panic => "panic",
             ErrorKind::Denied => "denied",
+            ErrorKind::NotYet => "not yet",
             ErrorKind::Other => "other",
         }
     }
@@ -129,6 +139,9 @@ impl PluginError {
     }
     pub fn denied(message: impl Into<String>) -> PluginError {
         PluginError::new(ErrorKind::Denied, message)
+    }
+    pub fn not_yet(message: impl Into<String>) -> PluginError {
+        PluginError::new(ErrorKind::NotYet, message)
     }
     pub fn other(message: impl Into<String>) -> PluginError {
         PluginError::new(ErrorKind::Other, message)
@@ -214,6 +227,13 @@ mod tests {
             assert_eq!(ErrorKind::from_code(k.code()), k);
         }
         assert_eq!(ErrorKind::from_code(1000), ErrorKind::Other);
+    }
+
+    #[test]
+    fn codes_are_frozen() {
+        // Codes cross the boundary: a code once given never changes meaning.
+        let codes = ErrorKind::ALL.map(ErrorKind::code);
+        assert_eq!(codes, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0]);
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! Errors come back as [`PluginError`]s whose message names the location: kind
 //! [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) for a missing file, object or HTTP 404,
 //! [`ErrorKind::Denied`](crate::ErrorKind::Denied) for HTTP 401/403 and S3 AccessDenied,
-//! [`ErrorKind::Io`](crate::ErrorKind::Io) for the rest (after the host's retries).
+//! [`ErrorKind::Io`](crate::ErrorKind::Io) for the rest (after the host's retries). Under
+//! `boss-ingest --follow` a missing source, or a local file still being written, is
+//! [`ErrorKind::NotYet`](crate::ErrorKind::NotYet) instead: pass it on unchanged.
 //!
 //! The host implements [`HostApi`]; plugins hold a [`HostServices`], a cheap-to-clone handle to
 //! that implementation which works the same whether the plugin is built in or loaded from a

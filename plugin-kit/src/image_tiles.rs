@@ -32,6 +32,7 @@ use plugin_abi::{ErrorKind, HostServices, ImageFormat, Note, PluginError, TileIm
 use serde_json::Value;
 
 use crate::cast::{Cast, CAST_VALUES};
+use crate::complete::check_complete;
 use crate::decode::{decode_tiff_window, decode_window, Conversion, DecodeError, Pixels, Window};
 use crate::header::{format_of, sniff, sniff_tiff, Format, Header};
 use crate::location::location;
@@ -147,6 +148,8 @@ impl ImageTiles {
         let header = sniff(&bytes).map_err(|e| invalid(&location, e.to_string()))?;
         let plan = self.plan(&header, &location, x, y)?;
         if plan.pass_through {
+            // Uploaded unchanged, so nothing else would notice a file cut short.
+            check_complete(&bytes, header.format).map_err(|why| invalid(&location, why))?;
             return Ok(TileOutput {
                 image: TileImage::Encoded {
                     bytes,
@@ -184,6 +187,7 @@ impl ImageTiles {
         let plan = self.plan(&header, location, x, y)?;
         if plan.pass_through {
             let bytes = host.read(location).map_err(TileError::Read)?;
+            check_complete(&bytes, Format::Tiff).map_err(|why| invalid(location, why))?;
             return Ok(TileOutput {
                 image: TileImage::Encoded {
                     bytes,

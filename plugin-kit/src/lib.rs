@@ -9,6 +9,7 @@
 //! # Layout
 //! - [`header`]: format, size and pixel type from an image's header, without decoding (also
 //!   used by the host to check tiles).
+//! - [`complete`]: whether an encoded file is whole (not cut short), before it passes through.
 //! - [`decode`]: decoding one tile's window of a PNG/TIFF/JPEG into a zero-padded buffer.
 //! - [`cast`]: the explicit cast policy for pixel types the Boss does not store.
 //! - [`image_tiles`]: a tile cut out of one image file (pass through, crop, cast, black tile),
@@ -20,6 +21,7 @@
 //! - [`fixtures`] (feature `fixtures`): small encoded images for plugins' tests.
 
 pub mod cast;
+pub mod complete;
 pub mod decode;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;

@@ -8,6 +8,7 @@ mod catmaid;
 mod check;
 mod cloudvolume;
 mod command_line;
+mod follow;
 // Needs the system libhdf5: only with `--features boss-ingest-tests/hdf5` (scripts/test).
 #[cfg(feature = "hdf5")]
 mod hdf5;

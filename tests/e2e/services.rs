@@ -30,7 +30,7 @@ fn served() -> (tempfile::TempDir, HttpServer) {
 #[test]
 fn http_reads_ranges_sizes_and_names_what_fails() {
     let (_dir, server) = served();
-    let host = Services::new("test", "Reader");
+    let host = Services::new("test", "Reader", None);
     let url = format!("{}/data.bin", server.url);
     let body: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
     assert_eq!(host.read(&url).unwrap(), body);
@@ -71,7 +71,7 @@ fn http_reads_ranges_sizes_and_names_what_fails() {
 fn http_get_sends_the_plugins_headers_through_the_abi() {
     let (_dir, server) = served();
     // Through HostServices, as a plugin (built in or loaded) calls it.
-    let host = HostServices::new(Arc::new(Services::new("test", "Reader")));
+    let host = HostServices::new(Arc::new(Services::new("test", "Reader", None)));
     let url = format!("{}/data.bin", server.url);
     let body = host
         .http_get(&url, &[("Authorization", "Token abc123")])

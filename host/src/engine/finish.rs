@@ -227,7 +227,11 @@ async fn delete<K: Kind>(ctx: &Ctx, indexed: Vec<Stored<K::Item>>) {
     }
     for (s, deleted) in indexed.into_iter().zip(deleted) {
         if deleted {
-            ctx.stats.uploaded(s.bytes, s.work.receives > 1, s.black);
+            let key = K::key(&s.work.item);
+            // Deliveries spent waiting for the source (`--follow`) stored nothing.
+            let attempt = ctx.stats.waiting().attempt(key, s.work.receives);
+            ctx.stats.waiting().done(key);
+            ctx.stats.uploaded(s.bytes, attempt > 1, s.black);
             ctx.stats.cuboids(s.cuboids);
         } else {
             ctx.stats.delete_failed();

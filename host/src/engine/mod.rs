@@ -31,6 +31,7 @@ pub mod quarantine;
 pub mod source;
 pub mod stats;
 pub mod tiles;
+pub mod waiting;
 
 mod attributes;
 mod drained;
@@ -59,6 +60,7 @@ pub use source::{ChunkSource, Failure, Produced, ProducedChunk, TileFailure, Til
 use stats::InFlight;
 pub use stats::{FailureClass, Snapshot, Stats, TimingSnapshot};
 pub use tiles::Tiles;
+pub use waiting::Pending;
 
 /// How an upload run is shaped.
 #[derive(Clone, Debug)]
@@ -81,6 +83,9 @@ pub struct Options {
     pub drain_confirm: Duration,
     /// After shutdown, how long the work in flight may take to finish (`--drain-secs`).
     pub drain_grace: Duration,
+    /// `--follow`: a source not there yet is waited for (see [`waiting`]), for at most this long
+    /// without a new source (`--follow-timeout`). `None`: it is an ordinary failure.
+    pub follow: Option<Duration>,
 }
 
 /// The production [`Options::drain_confirm`]: "a few seconds", so that approximate counts that
@@ -124,6 +129,8 @@ pub enum End {
     JobGone,
     /// Nothing more can be uploaded (the message says why and what to do).
     Fatal(String),
+    /// `--follow`: the follow timeout passed without a new source while these were missing.
+    GaveUpWaiting(Pending),
 }
 
 /// What a run did.
@@ -190,7 +197,12 @@ impl Ctx {
         file: Option<String>,
         error: String,
     ) {
-        let retried = work.receives < self.options.max_attempts;
+        // Receives spent waiting for the source under `--follow` are not attempts.
+        let attempt = self
+            .stats
+            .waiting()
+            .attempt(K::key(&work.item), work.receives);
+        let retried = attempt < self.options.max_attempts;
         self.stats.failed_attempt(class, retried);
         if retried {
             let visibility = *self.visibility.lock().unwrap_or_else(|p| p.into_inner());
@@ -202,14 +214,26 @@ impl Ctx {
                     Instant::now() + visibility + Duration::from_secs(30),
                 );
             log::warn!(
-                "{} failed (attempt {} of {}), it will be retried: {error}",
+                "{} failed (attempt {attempt} of {}), it will be retried: {error}",
                 K::describe(&work.item),
-                work.receives,
                 self.options.max_attempts
             );
             return;
         }
-        self.quarantine(K::failed(&work.item, file, error, work.receives));
+        self.stats.waiting().done(K::key(&work.item));
+        self.quarantine(K::failed(&work.item, file, error, attempt));
+    }
+
+    /// `--follow`: the item's source is not there yet. Not an attempt: its message is left to
+    /// come back after the visibility timeout.
+    fn not_yet<K: Kind>(&self, work: &Work<K::Item>, file: Option<String>, error: &str) {
+        let visibility = *self.visibility.lock().unwrap_or_else(|p| p.into_inner());
+        self.stats.waiting().not_yet(
+            K::key(&work.item),
+            file,
+            Instant::now() + visibility + Duration::from_secs(30),
+        );
+        log::info!("{} waits for its source: {error}", K::describe(&work.item));
     }
 
     /// A tile or chunk came back (or was taken): no longer waited for.

@@ -63,9 +63,20 @@ fn worker<K: Kind>(
         let result =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| kind.produce(&w.item)));
         ctx.stats.plugin_time(started.elapsed());
+        let key = K::key(&w.item);
         let payload = match result {
-            Ok(Ok(payload)) => payload,
+            Ok(Ok(payload)) => {
+                ctx.stats.waiting().found(key, Instant::now());
+                ctx.stats.waiting().progressed(Instant::now());
+                payload
+            }
+            Ok(Err(failure)) if failure.not_yet && ctx.options.follow.is_some() => {
+                ctx.not_yet::<K>(&w, failure.file, &failure.error);
+                continue;
+            }
             Ok(Err(failure)) => {
+                // There, but bad: an ordinary failure, waited for or not.
+                ctx.stats.waiting().found(key, Instant::now());
                 ctx.fail::<K>(&w, FailureClass::Processor, failure.file, failure.error);
                 continue;
             }

@@ -45,11 +45,29 @@ pub(super) async fn run<K: Kind>(
             log::debug!("reading the upload queue's visibility timeout failed: {why}")
         }
     }
-    // Nothing of ours in flight, and no failed tile of ours due back.
-    let idle = || slots.available_permits() == capacity && !ctx.awaiting_redelivery();
+    // Nothing of ours in flight, no failed tile of ours due back and (`--follow`) none waiting
+    // for its source.
+    let idle = || {
+        slots.available_permits() == capacity
+            && !ctx.awaiting_redelivery()
+            && ctx
+                .stats
+                .waiting()
+                .pending(std::time::Instant::now())
+                .sources
+                == 0
+    };
     loop {
         if *stop.borrow() {
             return false;
+        }
+        if let Some(timeout) = ctx.options.follow {
+            let now = std::time::Instant::now();
+            let pending = ctx.stats.waiting().pending(now);
+            if pending.sources > 0 && ctx.stats.waiting().idle(now) >= timeout {
+                ctx.halt(End::GaveUpWaiting(pending));
+                return false;
+            }
         }
         let Some(next) = proof.next(&ctx, idle, &mut stop).await else {
             return false;

@@ -22,6 +22,19 @@ pub struct Failure {
     pub file: Option<String>,
     /// One readable paragraph: what failed and why.
     pub error: String,
+    /// The source is not there yet (`--follow`): not a failed attempt, the item waits.
+    pub not_yet: bool,
+}
+
+impl Failure {
+    /// An ordinary failure: counted, retried, quarantined after the last attempt.
+    pub fn new(file: Option<String>, error: impl Into<String>) -> Failure {
+        Failure {
+            file,
+            error: error.into(),
+            not_yet: false,
+        }
+    }
 }
 
 /// The name tile code has always used.

@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::waiting::Waiting;
+
 /// Live counters of one upload run (this process only).
 #[derive(Debug, Default)]
 pub struct Stats {
@@ -21,6 +23,8 @@ pub struct Stats {
     in_flight: AtomicU64,
     plugin: Timings,
     upload: Timings,
+    /// `--follow`: what waits for its source.
+    waiting: Waiting,
 }
 
 /// Where a failed attempt failed.
@@ -124,6 +128,11 @@ impl Stats {
 
     pub(crate) fn upload_time(&self, took: Duration) {
         self.upload.observe(took);
+    }
+
+    /// The tiles or chunks waiting for their source (`--follow`).
+    pub fn waiting(&self) -> &Waiting {
+        &self.waiting
     }
 
     /// The counters now.

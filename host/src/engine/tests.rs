@@ -183,6 +183,7 @@ fn options(max_attempts: u32) -> Options {
         ramp: Duration::ZERO,
         drain_confirm: Duration::from_millis(200),
         drain_grace: Duration::from_secs(600),
+        follow: None,
     }
 }
 
@@ -339,10 +340,10 @@ async fn a_tile_that_keeps_failing_is_quarantined_and_stays_on_the_queue() {
     // Slice 1 cannot be read; slice 0 can.
     let source: Arc<dyn TileSource> = Arc::new(|x: u64, _: u64, z: u64, _: u64| {
         if z == 1 {
-            return Err(Failure {
-                file: Some(format!("/src/z1x{x}.png")),
-                error: format!("/src/z1x{x}.png: file not found"),
-            });
+            return Err(Failure::new(
+                Some(format!("/src/z1x{x}.png")),
+                format!("/src/z1x{x}.png: file not found"),
+            ));
         }
         Ok(Produced {
             bytes: png(1),
@@ -613,4 +614,128 @@ async fn keys_refused_the_counts_prove_the_queue_drained_by_an_empty_receive() {
 /// A shutdown that never comes.
 fn pending() -> impl Future<Output = ()> + Send + 'static {
     std::future::pending()
+}
+
+/// Slice 1 is not there for its first `missing` deliveries per tile (`--follow`), then reads as
+/// `then` says: fine, or bad.
+fn late_slice(missing: u32, then_bad: bool) -> Arc<dyn TileSource> {
+    let calls = Arc::new(std::sync::Mutex::new(
+        std::collections::HashMap::<u64, u32>::new(),
+    ));
+    Arc::new(move |x: u64, _: u64, z: u64, _: u64| {
+        let file = format!("/src/z{z}x{x}.png");
+        if z == 1 {
+            let mut calls = calls.lock().unwrap();
+            let n = calls.entry(x).or_default();
+            *n += 1;
+            if *n <= missing {
+                return Err(Failure {
+                    error: format!("{file}: not there yet (--follow)"),
+                    file: Some(file),
+                    not_yet: true,
+                });
+            }
+            if then_bad {
+                return Err(Failure::new(Some(file.clone()), format!("{file}: bad")));
+            }
+        }
+        Ok(Produced {
+            bytes: png(1),
+            file: Some(file),
+            black: false,
+        })
+    })
+}
+
+fn following(max_attempts: u32, timeout: Duration) -> Options {
+    Options {
+        follow: Some(timeout),
+        ..options(max_attempts)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn following_waits_for_a_late_source_without_counting_attempts() {
+    let sim = Sim::start().await;
+    let join = sim.tile_job().await;
+    let job = join.response.ingest_job.id;
+    let dir = tempfile::tempdir().unwrap();
+    // Missing for 3 deliveries, with only 2 attempts allowed: waiting is not an attempt.
+    let options = following(2, Duration::from_secs(600));
+    let out = upload(
+        &sim,
+        &join,
+        late_slice(3, false),
+        options,
+        report(&dir),
+        pending(),
+    )
+    .await;
+    assert_eq!(out.end, End::Drained);
+    let s = out.stats;
+    assert_eq!(
+        (s.uploaded, s.failed_attempts, s.quarantined, s.duplicates),
+        (TILES, 0, 0, 0)
+    );
+    let stats = sim.stats(job).await;
+    assert_eq!(count(&stats, "s3.PutObject"), TILES, "{stats}");
+    assert_eq!(sim.queued(job).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_source_that_is_bad_gets_every_attempt_then_is_quarantined() {
+    let sim = Sim::start().await;
+    let join = sim.tile_job().await;
+    let dir = tempfile::tempdir().unwrap();
+    let quarantine = report(&dir);
+    let options = following(2, Duration::from_secs(600));
+    let out = upload(
+        &sim,
+        &join,
+        late_slice(2, true),
+        options,
+        quarantine.clone(),
+        pending(),
+    )
+    .await;
+    assert_eq!(out.end, End::Drained);
+    let s = out.stats;
+    // 2 tiles × 2 real attempts; the 2 deliveries each spent waiting are not among them.
+    assert_eq!((s.uploaded, s.failed_attempts, s.quarantined), (2, 4, 2));
+    let attempts: Vec<u32> = std::fs::read_to_string(quarantine.path())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<FailedTile>(l).unwrap().attempts)
+        .collect();
+    assert_eq!(attempts, [2, 2]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn following_gives_up_after_the_timeout_and_leaves_the_tiles_queued() {
+    let sim = Sim::start().await;
+    let join = sim.tile_job().await;
+    let job = join.response.ingest_job.id;
+    let dir = tempfile::tempdir().unwrap();
+    let options = following(2, Duration::from_secs(3));
+    let out = upload(
+        &sim,
+        &join,
+        late_slice(u32::MAX, false),
+        options,
+        report(&dir),
+        pending(),
+    )
+    .await;
+    let End::GaveUpWaiting(pending) = out.end else {
+        panic!("expected to give up waiting, got {:?}", out.end);
+    };
+    assert_eq!(pending.sources, 2);
+    let newest = pending.newest.unwrap();
+    assert!(
+        ["/src/z1x0.png", "/src/z1x1.png"].contains(&newest.as_str()),
+        "{newest}"
+    );
+    let s = out.stats;
+    assert_eq!((s.uploaded, s.failed_attempts, s.quarantined), (2, 0, 0));
+    assert_eq!(sim.queued(job).await, 2);
 }

@@ -9,6 +9,7 @@ use plugin_abi::{ErrorKind, PluginError};
 use super::cache::{Loaded, Source};
 use super::services::Services;
 use super::PluginsError;
+use crate::sources::settle::Settle;
 
 /// Which processor a handle is, for messages.
 #[derive(Debug)]
@@ -27,8 +28,8 @@ impl Who {
         }
     }
 
-    pub(super) fn services(&self) -> Arc<dyn plugin_abi::HostApi> {
-        Arc::new(Services::new(&self.library, &self.class))
+    pub(super) fn services(&self, follow: Option<Arc<Settle>>) -> Arc<dyn plugin_abi::HostApi> {
+        Arc::new(Services::new(&self.library, &self.class, follow))
     }
 
     pub(super) fn constructor_error(&self, e: PluginError) -> PluginsError {

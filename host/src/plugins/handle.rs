@@ -43,7 +43,7 @@ impl Plugins {
             &loaded.library,
             &class,
             &spec.params.to_string(),
-            who.services(),
+            who.services(self.follow.clone()),
         )
         .map_err(|e| who.constructor_error(e))?;
         Ok((inner, Arc::new(who)))

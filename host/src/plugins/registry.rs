@@ -1,10 +1,13 @@
 //! The plugin registry of one process: the built-in plugins, registered through the same root
 //! module an external library exports, and the search path for libraries.
 
+use std::sync::Arc;
+
 use plugin_abi::loader::Library;
 
 use super::cache::{Loaded, Source};
 use super::SearchPath;
+use crate::sources::settle::Settle;
 
 /// The built-in plugins' root modules, in the order they are searched.
 fn builtin_modules() -> Vec<plugin_abi::PluginModuleRef> {
@@ -23,6 +26,8 @@ fn builtin_modules() -> Vec<plugin_abi::PluginModuleRef> {
 pub struct Plugins {
     pub(super) search: SearchPath,
     pub(super) builtins: Vec<Loaded>,
+    /// `--follow`: handed to every processor's host services.
+    pub(super) follow: Option<Arc<Settle>>,
 }
 
 impl std::fmt::Debug for Plugins {
@@ -44,7 +49,15 @@ impl Plugins {
                     source: Source::BuiltIn,
                 })
                 .collect(),
+            follow: None,
         }
+    }
+
+    /// Processors constructed from here read their sources as `--follow` does: a missing source
+    /// is not there yet, a local file is read only once settled (see [`Settle`]).
+    pub fn following(mut self, follow: Option<Arc<Settle>>) -> Plugins {
+        self.follow = follow;
+        self
     }
 
     pub fn search_path(&self) -> &SearchPath {

@@ -13,9 +13,11 @@
 //! # Layout
 //! - [`s3`]: `s3://` through the AWS SDK with the standard credential chain.
 //! - [`http`]: `http(s)://` through reqwest, with retries and backoff.
+//! - [`settle`]: `--follow`: sources not there yet, and files still being written.
 
 pub mod http;
 pub mod s3;
+pub mod settle;
 
 use std::future::Future;
 use std::sync::{Mutex, OnceLock};

@@ -155,7 +155,8 @@ pub fn job_id(out: &Output) -> u64 {
         .unwrap_or_else(|| panic!("no job id printed:\n{}", out.both()));
     line.rsplit(" -j ")
         .next()
-        .and_then(|id| id.trim().parse().ok())
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|id| id.parse().ok())
         .unwrap_or_else(|| panic!("cannot read the job id from {line:?}"))
 }
 

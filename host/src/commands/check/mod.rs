@@ -10,7 +10,9 @@
 //! Tiles are checked by a fixed number of threads (plugin calls block) fed through a bounded
 //! channel, and each tile's bytes are dropped once measured: memory does not grow with the job.
 //! The report keeps counts, plus the first `--max-listed` problems in tile order (and the total).
-//! Exit code 0 only when every checked tile is fine, 1 when some are not.
+//! Exit code 0 only when every checked tile is fine, 1 when some are not. With `--follow` the
+//! sources are read as a following ingest reads them, and the report also counts which are
+//! present, missing and still settling; missing and settling sources are listed but are not bad.
 //!
 //! # Layout
 //! - [`selection`]: which tiles or chunks are checked (all, or a seeded random sample).
@@ -24,6 +26,7 @@ mod tally;
 mod tests;
 
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
@@ -32,6 +35,7 @@ use boss_protocol::config::IngestType;
 use crate::cli::{CheckSettings, JsonOut};
 use crate::exit::{with_code, Code, ResultExt};
 use crate::processors::{ChunkProcessors, TileProcessors};
+use crate::sources::settle::Settle;
 use crate::{config, prepared};
 
 pub use report::{Problem, ProblemKind, Report};
@@ -71,19 +75,34 @@ pub fn run(settings: &CheckSettings) -> anyhow::Result<Code> {
         if volumetric { "chunks" } else { "tiles" },
         options.workers
     );
+    let settle = settings.follow.map(|f| Arc::new(Settle::new(f.settle)));
+    // A source not there yet is still being written if the settle check has seen it.
+    let sorted = |p: Problem| match (&settle, &p.file) {
+        (Some(settle), Some(file))
+            if p.kind == ProblemKind::NotThereYet && settle.settling(file) =>
+        {
+            Problem {
+                kind: ProblemKind::Settling,
+                ..p
+            }
+        }
+        _ => p,
+    };
     let started = Instant::now();
     let tally = if volumetric {
-        let chunks = ChunkProcessors::load(&job)
+        let chunks = ChunkProcessors::load(&job, settle.clone())
             .exit_code(Code::Usage)?
             .with_dtype(settings.dtype);
         writeln!(out, "Loaded chunk_processor {}.", chunks.processor_name())?;
-        tally::check_items(items, &options, |c| tally::check_chunk(&chunks, c))
+        tally::check_items(items, &options, |c| {
+            tally::check_chunk(&chunks, c).map_err(sorted)
+        })
     } else {
-        let tiles = TileProcessors::load(&job)
+        let tiles = TileProcessors::load(&job, settle.clone())
             .exit_code(Code::Usage)?
             .with_dtype(settings.dtype);
         tally::check_items(items, &options, |t| {
-            tally::check_tile(t, tiles.make(t.x, t.y, t.z, t.t))
+            tally::check_tile(t, tiles.make(t.x, t.y, t.z, t.t)).map_err(sorted)
         })
     };
     options.progress.finish_and_clear();

@@ -32,6 +32,11 @@ pub enum ProblemKind {
     ZeroFilled,
     /// Any other plugin failure (params, range, I/O, panic).
     PluginError,
+    /// `--follow`: the source does not exist yet (not a problem under `--follow`).
+    NotThereYet,
+    /// `--follow`: the source exists but is still being written (not a problem under
+    /// `--follow`).
+    Settling,
 }
 
 impl ProblemKind {
@@ -44,6 +49,8 @@ impl ProblemKind {
             ProblemKind::BlackTile => "black tile",
             ProblemKind::ZeroFilled => "zero-filled",
             ProblemKind::PluginError => "plugin error",
+            ProblemKind::NotThereYet => "not there yet",
+            ProblemKind::Settling => "still settling",
         }
     }
 
@@ -52,6 +59,7 @@ impl ProblemKind {
             ErrorKind::NotFound => ProblemKind::MissingFile,
             ErrorKind::InvalidImage => ProblemKind::BadImage,
             ErrorKind::Dtype => ProblemKind::Dtype,
+            ErrorKind::NotYet => ProblemKind::NotThereYet,
             _ => ProblemKind::PluginError,
         }
     }
@@ -103,6 +111,19 @@ pub struct Report {
     pub tiles_per_second: f64,
     pub megabytes_per_second: f64,
     pub warnings: Vec<String>,
+    /// `check --follow`: the sources of the checked tiles, by state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sources: Option<Sources>,
+}
+
+/// `check --follow`: how many checked tiles (or chunks) have their source present, missing, or
+/// still being written. Missing and settling sources are listed with the problems but are not
+/// bad: `--follow` waits for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Sources {
+    pub present: u64,
+    pub missing: u64,
+    pub settling: u64,
 }
 
 /// Turns the tally into the report: decides the expected dtype and lists the odd ones out.
@@ -155,7 +176,22 @@ pub(super) fn finish(
             }
         }
     }
-    let bad: u64 = tally.by_kind.values().sum();
+    let count = |kind| tally.by_kind.get(&kind).copied().unwrap_or(0);
+    let (missing, settling) = (
+        count(ProblemKind::NotThereYet),
+        count(ProblemKind::Settling),
+    );
+    let sources = settings.follow.map(|_| Sources {
+        present: tally.checked - missing - settling,
+        missing,
+        settling,
+    });
+    let all: u64 = tally.by_kind.values().sum();
+    // Under --follow, what is not there yet is waited for, not bad.
+    let bad = match sources {
+        Some(_) => all - missing - settling,
+        None => all,
+    };
     let seconds = elapsed.as_secs_f64();
     let per_sec = |v: f64| if seconds > 0.0 { v / seconds } else { 0.0 };
     let job_tiles = items_in_job(job);
@@ -172,7 +208,7 @@ pub(super) fn finish(
         sampled,
         good_tiles: tally.good,
         bad_tiles: bad,
-        problems_not_listed: bad - tally.listed.len() as u64,
+        problems_not_listed: all - tally.listed.len() as u64,
         problems_by_kind: tally.by_kind,
         problems: tally.listed.into_values().collect(),
         dtypes: tally
@@ -188,6 +224,7 @@ pub(super) fn finish(
         tiles_per_second: per_sec(tally.checked as f64),
         megabytes_per_second: per_sec(tally.bytes as f64 / 1e6),
         warnings: job.warnings.clone(),
+        sources,
     }
 }
 
@@ -235,6 +272,13 @@ pub fn render(r: &Report) -> String {
         s += &format!(", about {} for the whole job", human_bytes(total));
     }
     s += "\n";
+    if let Some(src) = &r.sources {
+        s += &format!(
+            "  sources:      {} present, {} missing, {} still settling (--follow waits for \
+             them)\n",
+            src.present, src.missing, src.settling
+        );
+    }
     for (kind, n) in &r.problems_by_kind {
         s += &format!("  {:<13} {n}\n", format!("{}:", kind.label()));
     }

@@ -72,6 +72,7 @@ fn settings(max_listed: usize) -> CheckSettings {
         dtype: None,
         processes: 3,
         max_listed,
+        follow: None,
         log_file: None,
         log_level: log::LevelFilter::Off,
     }

@@ -24,6 +24,7 @@ mod session;
 mod start;
 mod summary;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -34,6 +35,7 @@ use crate::metrics::{self, Metrics};
 use crate::prepared::{self, Prepared};
 use crate::processors::Processors;
 use crate::shutdown::Signals;
+use crate::sources::settle::Settle;
 use start::Start;
 
 /// How often to ask again while the service prepares the job or completes it.
@@ -47,7 +49,8 @@ const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(1);
 /// Runs the ingest command.
 pub fn run(s: &IngestSettings) -> anyhow::Result<Code> {
     prepared::log_to_file(s.log_file.as_deref(), s.log_level)?;
-    let prepared = Prepared::load(&s.config)?;
+    let settle = s.follow.map(|f| Arc::new(Settle::new(f.settle)));
+    let prepared = Prepared::load(&s.config, settle)?;
     let backend = prepared.backend(s.api_token.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -34,6 +34,8 @@ pub struct Round {
     pub manual_complete: bool,
     /// The command that resumes the job.
     pub resume: String,
+    /// `--follow-timeout`, for the words of giving up.
+    pub follow_timeout: Option<Duration>,
 }
 
 /// Uploads and completes until the job is COMPLETE, or the run ends otherwise.
@@ -111,6 +113,21 @@ pub async fn run<K: Kind>(
                 }
                 return Err(anyhow!("job {job_id}: {why}"));
             }
+            End::GaveUpWaiting(pending) => {
+                say(&outcome.stats);
+                let waited = r.follow_timeout.map_or(String::new(), |t| {
+                    format!(" after {} without a new source", human_duration(t))
+                });
+                println!(
+                    "Gave up{waited}: {}. Job {job_id} stays open; when the sources are there, \
+                     resume with: {}",
+                    pending
+                        .describe()
+                        .unwrap_or_else(|| "waiting for sources".into()),
+                    r.resume
+                );
+                break Code::Quarantined;
+            }
             End::Drained => {}
         }
         if !r.quarantine.is_empty() {
@@ -152,6 +169,18 @@ pub async fn run<K: Kind>(
     };
     progress_task.abort();
     Ok(code)
+}
+
+/// `90s`, `30m`, `24h`: the largest unit that divides the duration, as `--follow-timeout` takes it.
+fn human_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0 => "0s".into(),
+        _ if s.is_multiple_of(86_400) => format!("{}d", s / 86_400),
+        _ if s.is_multiple_of(3600) => format!("{}h", s / 3600),
+        _ if s.is_multiple_of(60) => format!("{}m", s / 60),
+        _ => format!("{s}s"),
+    }
 }
 
 enum Completion {

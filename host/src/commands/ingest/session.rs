@@ -92,6 +92,7 @@ impl Upload {
                 ramp: Duration::from_secs(s.ramp_seconds.unwrap_or(0)),
                 drain_confirm: engine::DRAIN_CONFIRM,
                 drain_grace: Duration::from_secs(s.drain_secs),
+                follow: s.follow.map(|f| f.timeout),
             },
             stats: Arc::new(Stats::default()),
             job_wide: Arc::new(JobWide::default()),
@@ -99,6 +100,7 @@ impl Upload {
             progress: s.progress,
             manual_complete: s.manual_complete,
             resume: start::resume_command(s, job_id),
+            follow_timeout: s.follow.map(|f| f.timeout),
         };
         Ok(Upload { kind, round })
     }

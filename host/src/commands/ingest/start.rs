@@ -28,7 +28,8 @@ pub enum Start {
 
 /// The command that resumes job `id`.
 pub fn resume_command(s: &IngestSettings, id: u64) -> String {
-    format!("boss-ingest {} -j {id}", s.config.display())
+    let follow = if s.follow.is_some() { " --follow" } else { "" };
+    format!("boss-ingest {} -j {id}{follow}", s.config.display())
 }
 
 /// The job to upload: the one `-j` names, or a new one.

@@ -42,7 +42,7 @@ enum Verdict {
 /// Runs the verify command.
 pub fn run(s: &VerifySettings) -> anyhow::Result<Code> {
     prepared::log_to_file(s.log_file.as_deref(), s.log_level)?;
-    let prepared = Prepared::load(&s.config)?;
+    let prepared = Prepared::load(&s.config, None)?;
     let ij = &prepared.job.config.ingest_job;
     if ij.extent.t.len() > 1 || ij.extent.t.start != 0 {
         return Err(with_code(
