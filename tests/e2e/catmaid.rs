@@ -11,8 +11,8 @@ use crate::support::boss::tile_config;
 use crate::support::cmd::temp_dir;
 use crate::support::data::{voxel, Dtype};
 use crate::support::http::{HttpServer, Script};
+use crate::support::job::{cutout, ingest, job_id, run, write_config};
 use crate::support::sim::{SimHandle, SimOptions};
-use crate::support::volumetric::{cutout, ingest, job_id, run, write_config};
 
 /// 2 × 2 tiles of 512² per slice; the right and bottom tiles are partial.
 const WIDTH: u64 = 700;

@@ -2,13 +2,14 @@
 //! built-in stack plugin. Each test states the exact counts, files, z slices and messages the
 //! report must contain.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 
 use serde_json::{json, Value};
 
 use crate::support::cmd::{temp_dir, Cmd, Output};
 use crate::support::data::{Dtype, Format, Stack};
+use crate::support::job::write_config;
 
 /// The acceptance stack of the issue: 2048×2048×40 uint16 TIFF slices, checked with 1024² tiles
 /// (4 tiles per slice, 160 in all). Written once and shared read-only; tests that need a broken
@@ -74,12 +75,6 @@ fn stack_config(stack: &Stack, z: (u64, u64), tile: u64) -> Value {
         "tile_size": {"x": tile, "y": tile, "z": 1, "t": 1}
       }
     })
-}
-
-fn write_config(dir: &Path, config: &Value) -> PathBuf {
-    let path = dir.join("job.json");
-    std::fs::write(&path, serde_json::to_string_pretty(config).unwrap()).unwrap();
-    path
 }
 
 fn check(config: &Path, extra: &[&str]) -> Output {

@@ -9,11 +9,10 @@ use serde_json::{json, Value};
 
 use crate::support::cmd::temp_dir;
 use crate::support::data::{voxel, Dtype};
+use crate::support::job::{ingest, run, write_config};
 use crate::support::sim::{SimHandle, SimOptions};
 use crate::support::volumes::{failure_report, write_precomputed, Storage};
-use crate::support::volumetric::{
-    assert_all_chunks_uploaded, assert_cutout_matches, config, ingest, run, write_config,
-};
+use crate::support::volumetric::{assert_all_chunks_uploaded, assert_cutout_matches, config};
 
 /// x, y not multiples of 512 and z not a multiple of 16.
 const EXTENT: [u64; 3] = [530, 520, 18];
@@ -23,13 +22,6 @@ const CHUNKS: u64 = 4;
 const CUBOIDS: u64 = 8;
 /// The volume's chunk files (x, y, z), aligned with nothing the job uses.
 const FILE_CHUNKS: [u64; 3] = [128, 100, 7];
-
-fn sim(options: SimOptions) -> SimHandle {
-    SimHandle::start(SimOptions {
-        wait_on_queues_secs: 1.0,
-        ..options
-    })
-}
 
 /// A volumetric config reading the volume at `cloudpath`, by the Python class names.
 fn cloudvolume_config(sim: &SimHandle, channel: &str, cloudpath: &str, extra: Value) -> Value {
@@ -59,7 +51,7 @@ async fn ingest_and_compare(storage: Storage, dtype: Dtype, channel: &str) {
         EXTENT,
         FILE_CHUNKS,
     );
-    let sim = sim(SimOptions::default());
+    let sim = SimHandle::start(SimOptions::default());
     let config = write_config(
         dir.path(),
         &cloudvolume_config(&sim, channel, &url, json!({})),
@@ -90,7 +82,7 @@ async fn fill_missing_reads_a_missing_chunk_file_as_zeros_and_reports_it() {
     // File (x 1, y 2, z 0) holds voxels x 128..256, y 200..300, z 0..7.
     let missing = volume.join("1_1_1/128-256_200-300_0-7");
     std::fs::remove_file(&missing).unwrap();
-    let sim = sim(SimOptions::default());
+    let sim = SimHandle::start(SimOptions::default());
     let config = write_config(
         dir.path(),
         &cloudvolume_config(&sim, "ch", &url, json!({"fill_missing": true})),
@@ -129,7 +121,7 @@ async fn fill_missing_reads_a_missing_chunk_file_as_zeros_and_reports_it() {
 async fn a_precomputed_volume_that_does_not_exist_quarantines_every_chunk_naming_it() {
     let dir = temp_dir();
     let url = format!("file://{}/nothing", dir.path().display());
-    let sim = sim(SimOptions {
+    let sim = SimHandle::start(SimOptions {
         visibility_timeout_secs: 2,
         ..SimOptions::default()
     });

@@ -3,10 +3,10 @@
 
 use serde_json::json;
 
-use crate::support::boss::{create_job, tile_config};
+use crate::support::boss::tile_config;
 use crate::support::cmd::{temp_dir, Cmd};
+use crate::support::job::{create_job, run, write_config};
 use crate::support::sim::{SimHandle, SimOptions};
-use crate::support::volumetric::{run, write_config};
 
 #[test]
 fn completions_bash_prints_a_script_that_completes_every_subcommand() {

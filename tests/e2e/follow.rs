@@ -6,41 +6,19 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use crate::support::boss::stack_config;
 use crate::support::cmd::{temp_dir, Cmd, Output};
 use crate::support::data::{Dtype, Format, Stack};
+use crate::support::job::{assert_complete, ingest, job_id, run, write_config};
 use crate::support::sim::{SimHandle, SimOptions};
 use crate::support::volumes::failure_report;
-use crate::support::volumetric::{assert_cutout_matches, ingest, job_id, run, write_config};
+use crate::support::volumetric::assert_cutout_matches;
 
 /// 512² uint8 PNG slices: one tile each.
 const SIDE: u32 = 512;
 const SLICES: u64 = 40;
-
-fn stack_config(sim: &SimHandle, stack: &Stack, z: u64) -> Value {
-    json!({
-      "schema": {"name": "boss-v0.2-schema", "validator": "BossValidatorV02"},
-      "client": {
-        "backend": {"name": "boss", "class": "BossBackend", "host": sim.host(), "protocol": "http"},
-        "path_processor": {
-          "class": "ingestclient.plugins.stack.ZindexStackPathProcessor",
-          "params": {"root_dir": stack.dir, "extension": "png",
-                     "base_filename": format!("{}<>", stack.prefix)}
-        },
-        "tile_processor": {
-          "class": "ingestclient.plugins.stack.ZindexStackTileProcessor",
-          "params": {"filesystem": "local", "extension": "png"}
-        }
-      },
-      "database": {"collection": "col", "experiment": "exp", "channel": "ch"},
-      "ingest_job": {
-        "ingest_type": "tile", "resolution": 0,
-        "extent": {"x": [0, SIDE], "y": [0, SIDE], "z": [0, z], "t": [0, 1]},
-        "tile_size": {"x": 512, "y": 512, "z": 1, "t": 1}
-      }
-    })
-}
 
 /// A simulator whose unfinished messages come back after 2 s.
 fn sim() -> SimHandle {
@@ -108,7 +86,10 @@ async fn a_stack_written_while_the_client_follows_it_completes_exactly() {
         std::fs::copy(source.slice_path(z), live.slice_path(z)).unwrap();
     }
     let sim = sim();
-    let config = write_config(dir.path(), &stack_config(&sim, &live, SLICES));
+    let config = write_config(
+        dir.path(),
+        &stack_config(&sim.host(), &live, "ch", (0, SLICES)),
+    );
     let cmd = ingest(&sim, &config)
         .args(["--follow", "--settle-secs", "1", "--follow-timeout", "60s"])
         // A half-written slice that sits still for longer than the settle time is read and
@@ -137,18 +118,7 @@ async fn a_stack_written_while_the_client_follows_it_completes_exactly() {
     .unwrap();
 
     let out: Output = client.await.unwrap();
-    assert_eq!(out.code, Some(0), "{}", out.both());
-    let job = job_id(&out);
-    assert!(
-        out.stdout.contains(&format!("Job {job} is COMPLETE.")),
-        "{}",
-        out.both()
-    );
-    assert!(
-        out.stdout.contains(&format!("Uploaded {SLICES} tiles")),
-        "{}",
-        out.both()
-    );
+    let job = assert_complete(&out, &format!("Uploaded {SLICES} tiles"));
     // Progress said what it waited for, naming a slice the test had not written yet.
     let waited: Vec<Value> = out
         .stdout
@@ -193,7 +163,7 @@ async fn an_abandoned_half_slice_is_quarantined_never_uploaded_and_a_missing_one
     let bytes = std::fs::read(source.slice_path(5)).unwrap();
     append(&live.slice_path(5), &bytes[..bytes.len() / 2]);
     let sim = sim();
-    let config = write_config(dir.path(), &stack_config(&sim, &live, Z));
+    let config = write_config(dir.path(), &stack_config(&sim.host(), &live, "ch", (0, Z)));
     let cmd = ingest(&sim, &config)
         .args(["--follow", "--settle-secs", "1", "--follow-timeout", "8s"])
         .args(["--max-attempts", "2"]);
@@ -249,26 +219,7 @@ fn check_follow_reports_present_missing_and_settling_sources() {
             .unwrap();
         f.set_modified(hour_ago).unwrap();
     }
-    let config = json!({
-      "schema": {"name": "boss-v0.2-schema", "validator": "BossValidatorV02"},
-      "client": {
-        "backend": {"name": "boss", "class": "BossBackend", "host": "localhost", "protocol": "http"},
-        "path_processor": {
-          "class": "ingestclient.plugins.stack.ZindexStackPathProcessor",
-          "params": {"root_dir": live.dir, "extension": "png", "base_filename": "s<>"}
-        },
-        "tile_processor": {
-          "class": "ingestclient.plugins.stack.ZindexStackTileProcessor",
-          "params": {"filesystem": "local", "extension": "png"}
-        }
-      },
-      "database": {"collection": "col", "experiment": "exp", "channel": "ch"},
-      "ingest_job": {
-        "ingest_type": "tile", "resolution": 0,
-        "extent": {"x": [0, SIDE], "y": [0, SIDE], "z": [0, 4], "t": [0, 1]},
-        "tile_size": {"x": 512, "y": 512, "z": 1, "t": 1}
-      }
-    });
+    let config = stack_config("localhost", &live, "ch", (0, 4));
     let config = write_config(dir.path(), &config);
     let out = Cmd::boss_ingest()
         .arg("check")

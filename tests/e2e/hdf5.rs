@@ -7,14 +7,13 @@
 
 use std::env::consts::{DLL_PREFIX, DLL_SUFFIX};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::support::cmd::{bin_dir, temp_dir, Cmd, Output};
+use crate::support::cmd::{bin_dir, temp_dir, Cmd};
 use crate::support::data::{voxel, Dtype};
+use crate::support::job::{cutout, ingest, run, write_config};
 use crate::support::sim::{SimHandle, SimOptions};
-use crate::support::volumetric::cutout;
 
 /// x is not a multiple of the 512 tile: the x=1 chunks are 488 wide and padded.
 const WIDTH: u64 = 1000;
@@ -103,12 +102,6 @@ fn chunk_config(sim: &SimHandle, root: &Path) -> Value {
     })
 }
 
-async fn run(cmd: Cmd) -> Output {
-    tokio::task::spawn_blocking(move || cmd.run())
-        .await
-        .expect("command thread")
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_chunk_job_with_a_missing_chunk_reports_black_tiles_and_stores_the_rest_exactly() {
     let dir = temp_dir();
@@ -118,19 +111,9 @@ async fn a_chunk_job_with_a_missing_chunk_reports_black_tiles_and_stores_the_res
     for (cx, cz) in [(0, 0), (1, 0), (0, 1)] {
         write_chunk(&root, cx, cz);
     }
-    let sim = SimHandle::start(SimOptions {
-        wait_on_queues_secs: 1.0,
-        ..SimOptions::default()
-    });
-    let config = dir.path().join("job.json");
-    std::fs::write(&config, chunk_config(&sim, &root).to_string()).expect("write the config");
-    let out = run(with_plugin(Cmd::boss_ingest())
-        .env("AWS_ENDPOINT_URL", &sim.aws)
-        .env("INTERN_TOKEN", &sim.token)
-        .arg(&config)
-        .args(["-f", "--receive-wait-secs", "1", "-p", "2"])
-        .timeout(Duration::from_secs(300)))
-    .await;
+    let sim = SimHandle::start(SimOptions::default());
+    let config = write_config(dir.path(), &chunk_config(&sim, &root));
+    let out = run(with_plugin(ingest(&sim, &config))).await;
     // Black tiles are reported, not failures: the job completes.
     assert_eq!(out.code, Some(0), "{}", out.both());
     assert!(

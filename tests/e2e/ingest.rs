@@ -9,79 +9,18 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::support::boss::create_job;
-use crate::support::cmd::{temp_dir, Cmd, Output};
+use crate::support::boss::stack_config;
+use crate::support::cmd::{temp_dir, Cmd};
 use crate::support::data::{Dtype, Format, Stack};
+use crate::support::job::{
+    assert_complete, create_job, cutout, ingest, ingest_with_workers, job_id, run, write_config,
+};
 use crate::support::sim::{SimHandle, SimOptions};
-use crate::support::volumetric::cutout;
 
 /// The extent of every job here: x/y not multiples of the 512 tile, z not a multiple of 16.
 const WIDTH: u32 = 700;
 const HEIGHT: u32 = 600;
-const Z: (u64, u64) = (0, 37);
-
-pub(crate) fn sim(options: SimOptions) -> SimHandle {
-    SimHandle::start(SimOptions {
-        wait_on_queues_secs: 1.0,
-        ..options
-    })
-}
-
-/// A v0.2 config for the stack plugin with the Python client's class names.
-pub(crate) fn stack_config(sim: &SimHandle, stack: &Stack, channel: &str) -> Value {
-    json!({
-      "schema": {"name": "boss-v0.2-schema", "validator": "BossValidatorV02"},
-      "client": {
-        "backend": {"name": "boss", "class": "BossBackend", "host": sim.host(), "protocol": "http"},
-        "path_processor": {
-          "class": "ingestclient.plugins.stack.ZindexStackPathProcessor",
-          "params": {"root_dir": stack.dir, "extension": stack.format.extension(),
-                     "base_filename": format!("{}<>", stack.prefix)}
-        },
-        "tile_processor": {
-          "class": "ingestclient.plugins.stack.ZindexStackTileProcessor",
-          "params": {"filesystem": "local", "extension": stack.format.extension()}
-        }
-      },
-      "database": {"collection": "col", "experiment": "exp", "channel": channel},
-      "ingest_job": {
-        "ingest_type": "tile",
-        "resolution": 0,
-        "extent": {"x": [0, stack.width], "y": [0, stack.height], "z": [Z.0, Z.1], "t": [0, 1]},
-        "tile_size": {"x": 512, "y": 512, "z": 1, "t": 1}
-      }
-    })
-}
-
-pub(crate) fn write_config(dir: &Path, config: &Value) -> PathBuf {
-    let path = dir.join("job.json");
-    std::fs::write(&path, serde_json::to_string_pretty(config).unwrap()).unwrap();
-    path
-}
-
-/// `boss-ingest` pointed at the simulator, with the flags every test here uses.
-pub(crate) fn ingest(sim: &SimHandle, config: &Path) -> Cmd {
-    Cmd::boss_ingest()
-        .env("AWS_ENDPOINT_URL", &sim.aws)
-        .env("INTERN_TOKEN", &sim.token)
-        .arg(config)
-        .args(["-f", "--receive-wait-secs", "1", "-p", "2"])
-        .timeout(Duration::from_secs(300))
-}
-
-/// The job id from "keep this id to resume: boss-ingest <config> -j <id>".
-fn job_id(out: &Output) -> u64 {
-    let marker = "keep this id to resume: boss-ingest ";
-    let line = out
-        .stdout
-        .lines()
-        .find(|l| l.contains(marker))
-        .unwrap_or_else(|| panic!("no job id printed:\n{}", out.both()));
-    line.rsplit(" -j ")
-        .next()
-        .and_then(|id| id.trim().parse().ok())
-        .unwrap_or_else(|| panic!("cannot read the job id from {line:?}"))
-}
+pub(crate) const Z: (u64, u64) = (0, 37);
 
 /// Reads the whole extent back and compares it with the source, slice by slice.
 async fn assert_cutout_equals(sim: &SimHandle, channel: &str, stack: &Stack) {
@@ -131,21 +70,10 @@ async fn uint8_png_stack_is_created_uploaded_and_completed_exactly() {
         (WIDTH, HEIGHT),
         Z.0..Z.1,
     );
-    let sim = sim(SimOptions::default());
-    let config = write_config(dir.path(), &stack_config(&sim, &stack, "ch"));
+    let sim = SimHandle::start(SimOptions::default());
+    let config = write_config(dir.path(), &stack_config(&sim.host(), &stack, "ch", Z));
     let out = run(ingest(&sim, &config)).await;
-    assert_eq!(out.code, Some(0), "{}", out.both());
-    let job = job_id(&out);
-    assert!(
-        out.stdout.contains(&format!("Job {job} is COMPLETE.")),
-        "{}",
-        out.both()
-    );
-    assert!(
-        out.stdout.contains(&format!("Uploaded {TILES} tiles")),
-        "{}",
-        out.both()
-    );
+    let job = assert_complete(&out, &format!("Uploaded {TILES} tiles"));
     let stats = assert_clean_stats(&sim, job, TILES).await;
     // A tile's S3 user metadata as the client sends it, with the join's production-shaped
     // parameters and, on the embedded backend, a production-length receipt handle.
@@ -226,13 +154,6 @@ pub(crate) fn png_stack(dir: &Path) -> Stack {
     )
 }
 
-/// Runs a command on a blocking thread so the test's runtime keeps serving async calls.
-pub(crate) async fn run(cmd: Cmd) -> Output {
-    tokio::task::spawn_blocking(move || cmd.run())
-        .await
-        .expect("command thread")
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn uint16_tiff_stack_is_uploaded_exactly() {
     let dir = temp_dir();
@@ -244,8 +165,8 @@ async fn uint16_tiff_stack_is_uploaded_exactly() {
         (WIDTH, HEIGHT),
         Z.0..Z.1,
     );
-    let sim = sim(SimOptions::default());
-    let config = write_config(dir.path(), &stack_config(&sim, &stack, "ch16"));
+    let sim = SimHandle::start(SimOptions::default());
+    let config = write_config(dir.path(), &stack_config(&sim.host(), &stack, "ch16", Z));
     let out = run(ingest(&sim, &config)).await;
     assert_eq!(out.code, Some(0), "{}", out.both());
     let job = job_id(&out);
@@ -259,8 +180,8 @@ async fn uint16_tiff_stack_is_uploaded_exactly() {
 async fn a_run_with_only_token_json_completes_and_never_logs_the_token() {
     let dir = temp_dir();
     let stack = png_stack(dir.path());
-    let sim = sim(SimOptions::default());
-    let config = write_config(dir.path(), &stack_config(&sim, &stack, "ch"));
+    let sim = SimHandle::start(SimOptions::default());
+    let config = write_config(dir.path(), &stack_config(&sim.host(), &stack, "ch", Z));
     std::fs::write(
         dir.path().join("token.json"),
         json!({"token": sim.token, "host": sim.host()}).to_string(),
@@ -305,8 +226,8 @@ async fn a_run_with_only_token_json_completes_and_never_logs_the_token() {
 async fn the_aws_sdks_own_log_reaches_the_log_file_when_asked_for() {
     let dir = temp_dir();
     let stack = png_stack(dir.path());
-    let sim = sim(SimOptions::default());
-    let config = write_config(dir.path(), &stack_config(&sim, &stack, "ch"));
+    let sim = SimHandle::start(SimOptions::default());
+    let config = write_config(dir.path(), &stack_config(&sim.host(), &stack, "ch", Z));
     let log = dir.path().join("ingest.log");
     let out = run(ingest(&sim, &config)
         .env("BOSS_INGEST_LOG", "aws_smithy_runtime=debug")
@@ -328,8 +249,8 @@ async fn a_client_killed_mid_job_is_resumed_with_its_job_id() {
     use std::io::BufRead;
     let dir = temp_dir();
     let stack = png_stack(dir.path());
-    let sim = sim(SimOptions::default());
-    let config = write_config(dir.path(), &stack_config(&sim, &stack, "ch"));
+    let sim = SimHandle::start(SimOptions::default());
+    let config = write_config(dir.path(), &stack_config(&sim.host(), &stack, "ch", Z));
     let home = temp_dir();
     let mut child = std::process::Command::new(crate::support::cmd::bin("boss-ingest"))
         .env_clear()
@@ -397,8 +318,8 @@ async fn a_client_killed_mid_job_is_resumed_with_its_job_id() {
 async fn three_clients_on_one_job_complete_it_exactly() {
     let dir = temp_dir();
     let stack = png_stack(dir.path());
-    let sim = sim(SimOptions::default());
-    let config_json = stack_config(&sim, &stack, "ch");
+    let sim = SimHandle::start(SimOptions::default());
+    let config_json = stack_config(&sim.host(), &stack, "ch", Z);
     let config = write_config(dir.path(), &config_json);
     let job = create_job(&sim, &config_json).await;
     let clients: Vec<_> = (0..3)
@@ -433,8 +354,8 @@ async fn three_clients_on_one_job_complete_it_exactly() {
 async fn cancel_deletes_the_job_and_a_later_join_says_so() {
     let dir = temp_dir();
     let stack = png_stack(dir.path());
-    let sim = sim(SimOptions::default());
-    let config_json = stack_config(&sim, &stack, "ch");
+    let sim = SimHandle::start(SimOptions::default());
+    let config_json = stack_config(&sim.host(), &stack, "ch", Z);
     let config = write_config(dir.path(), &config_json);
     let job = create_job(&sim, &config_json).await;
     let id = job.to_string();
@@ -477,11 +398,11 @@ async fn cancel_deletes_the_job_and_a_later_join_says_so() {
 async fn keys_expiring_every_few_seconds_are_renewed_without_loss() {
     let dir = temp_dir();
     let stack = png_stack(dir.path());
-    let sim = sim(SimOptions {
+    let sim = SimHandle::start(SimOptions {
         credential_ttl_secs: Some(3.0),
         ..SimOptions::default()
     });
-    let config = write_config(dir.path(), &stack_config(&sim, &stack, "ch"));
+    let config = write_config(dir.path(), &stack_config(&sim.host(), &stack, "ch", Z));
     let out = run(ingest(&sim, &config)).await;
     assert_eq!(out.code, Some(0), "{}", out.both());
     let job = job_id(&out);
@@ -498,11 +419,11 @@ async fn keys_expiring_every_few_seconds_are_renewed_without_loss() {
 async fn injected_faults_do_not_lose_a_voxel() {
     let dir = temp_dir();
     let stack = png_stack(dir.path());
-    let sim = sim(SimOptions {
+    let sim = SimHandle::start(SimOptions {
         faults: Some("api:500:0.1,s3.put:503:0.1,sqs.receive:500:0.05".into()),
         ..SimOptions::default()
     });
-    let config = write_config(dir.path(), &stack_config(&sim, &stack, "ch"));
+    let config = write_config(dir.path(), &stack_config(&sim.host(), &stack, "ch", Z));
     let out = run(ingest(&sim, &config)).await;
     assert_eq!(out.code, Some(0), "{}", out.both());
     let job = job_id(&out);
@@ -529,11 +450,11 @@ async fn a_missing_slice_is_quarantined_and_reported() {
     let stack = png_stack(dir.path());
     let missing = stack.slice_path(20);
     std::fs::remove_file(&missing).unwrap();
-    let sim = sim(SimOptions {
+    let sim = SimHandle::start(SimOptions {
         visibility_timeout_secs: 2,
         ..SimOptions::default()
     });
-    let config = write_config(dir.path(), &stack_config(&sim, &stack, "ch"));
+    let config = write_config(dir.path(), &stack_config(&sim.host(), &stack, "ch", Z));
     // A HOME that outlives the command, so the report it writes there can be read.
     let home = dir.path().join("home");
     let out = run(ingest(&sim, &config)
@@ -610,7 +531,7 @@ async fn a_missing_slice_is_quarantined_and_reported() {
 async fn a_python_client_config_runs_unchanged() {
     let dir = temp_dir();
     let stack = png_stack(dir.path());
-    let sim = sim(SimOptions::default());
+    let sim = SimHandle::start(SimOptions::default());
     // The v0.1 layout of the Python client's documentation, as such files are written.
     let text = format!(
         r#"{{
@@ -675,112 +596,6 @@ async fn a_python_client_config_runs_unchanged() {
     assert_cutout_equals(&sim, "ch", &stack).await;
 }
 
-/// A `boss-ingest` run in the background whose stdout is read line by line as it runs, for
-/// tests that signal it.
-struct Running {
-    child: std::process::Child,
-    lines: std::sync::mpsc::Receiver<String>,
-    /// Reads all of stdout (the process must never write into a closed pipe) and returns it.
-    reader: std::thread::JoinHandle<String>,
-    _home: tempfile::TempDir,
-}
-
-impl Running {
-    fn start(sim: &SimHandle, config: &Path, args: &[&str]) -> Running {
-        use std::io::BufRead;
-        let home = temp_dir();
-        let mut child = std::process::Command::new(crate::support::cmd::bin("boss-ingest"))
-            .env_clear()
-            .env("HOME", home.path())
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("AWS_ENDPOINT_URL", &sim.aws)
-            .env("INTERN_TOKEN", &sim.token)
-            .arg(config)
-            .args(["-f", "--receive-wait-secs", "1", "-p", "1"])
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start boss-ingest");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, lines) = std::sync::mpsc::channel();
-        let reader = std::thread::spawn(move || {
-            let mut all = String::new();
-            for line in std::io::BufReader::new(stdout).lines() {
-                let line = line.expect("stdout line");
-                let _ = tx.send(line.clone());
-                all.push_str(&line);
-                all.push('\n');
-            }
-            all
-        });
-        Running {
-            child,
-            lines,
-            reader,
-            _home: home,
-        }
-    }
-
-    /// Waits for the first line printed from now on that contains `marker`.
-    async fn line_with(&mut self, marker: &'static str) -> String {
-        let lines = std::mem::replace(&mut self.lines, std::sync::mpsc::channel().1);
-        let (line, lines) = tokio::task::spawn_blocking(move || {
-            let line = lines
-                .iter()
-                .find(|l| l.contains(marker))
-                .unwrap_or_else(|| panic!("boss-ingest ended without printing {marker:?}"));
-            (line, lines)
-        })
-        .await
-        .unwrap();
-        self.lines = lines;
-        line
-    }
-
-    /// The id of the job it created.
-    async fn job_id(&mut self) -> u64 {
-        let line = self.line_with("keep this id to resume: boss-ingest ").await;
-        line.rsplit(" -j ").next().unwrap().trim().parse().unwrap()
-    }
-
-    /// Waits until the sim has stored `at_least` tiles of `job`, while the run goes on.
-    async fn wait_for_stored(&mut self, sim: &SimHandle, job: u64, at_least: u64) {
-        loop {
-            let stored = sim.stats(job).await["tiles_stored"].as_u64().unwrap_or(0);
-            if stored >= at_least {
-                return;
-            }
-            assert!(
-                self.child.try_wait().unwrap().is_none(),
-                "finished before it could be signalled"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// Sends `signal` (`INT`, `TERM`) to the process by its PID.
-    fn signal(&self, signal: &str) {
-        let status = std::process::Command::new("kill")
-            .args([&format!("-{signal}"), &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -{signal} failed");
-    }
-
-    /// Waits for the end: the exit code and all of stdout.
-    async fn finish(self) -> (Option<i32>, String) {
-        let Running {
-            mut child, reader, ..
-        } = self;
-        let code = tokio::task::spawn_blocking(move || child.wait().unwrap().code())
-            .await
-            .unwrap();
-        (code, reader.join().unwrap())
-    }
-}
-
 /// The job's visible upload messages (the service's `current_message_count`).
 async fn queued(sim: &SimHandle, job: u64) -> u64 {
     let status: Value = reqwest::Client::new()
@@ -810,17 +625,18 @@ async fn stop_mid_job(signal: &str, code: Option<i32>, args: &[&str]) -> Stopped
     let dir = temp_dir();
     let stack = png_stack(dir.path());
     // Short visibility timeout: a message received but not finished is visible again soon.
-    let sim = sim(SimOptions {
+    let sim = SimHandle::start(SimOptions {
         visibility_timeout_secs: 2,
         ..SimOptions::default()
     });
-    let config = write_config(dir.path(), &stack_config(&sim, &stack, "ch"));
-    let mut client = Running::start(&sim, &config, args);
+    let config = write_config(dir.path(), &stack_config(&sim.host(), &stack, "ch", Z));
+    let mut client = ingest_with_workers(&sim, &config, 1).args(args).spawn();
     let job = client.job_id().await;
     client.wait_for_stored(&sim, job, 20).await;
     client.signal(signal);
-    let (got, stdout) = client.finish().await;
-    assert_eq!(got, code, "{stdout}");
+    let out = client.finish().await;
+    assert_eq!(out.code, code, "{}", out.both());
+    let stdout = out.stdout;
     assert!(
         stdout.contains(&format!(
             "Interrupted. Tiles in flight were finished; resume with: boss-ingest {} -j {job}",
@@ -919,19 +735,20 @@ async fn sigterm_while_the_job_is_created_still_prints_its_id() {
     let dir = temp_dir();
     let stack = png_stack(dir.path());
     // Every request takes 4 s, so the create request is still unanswered when the signal comes.
-    let sim = sim(SimOptions {
+    let sim = SimHandle::start(SimOptions {
         faults: Some("latency:4000ms".into()),
         ..SimOptions::default()
     });
-    let config = write_config(dir.path(), &stack_config(&sim, &stack, "ch"));
-    let mut client = Running::start(&sim, &config, &[]);
+    let config = write_config(dir.path(), &stack_config(&sim.host(), &stack, "ch", Z));
+    let mut client = ingest_with_workers(&sim, &config, 1).spawn();
     // The summary is printed just before the create request is sent (-f asks nothing); give
     // the request a second to leave, well inside its 4 s.
     client.line_with("Ingest job ").await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     client.signal("TERM");
-    let (code, stdout) = client.finish().await;
-    assert_eq!(code, Some(143), "{stdout}");
+    let out = client.finish().await;
+    assert_eq!(out.code, Some(143), "{}", out.both());
+    let stdout = out.stdout;
     let resume = format!("boss-ingest {} -j 1", config.display());
     assert!(
         stdout.contains(&format!(
@@ -951,8 +768,8 @@ async fn sigterm_while_the_job_is_created_still_prints_its_id() {
 async fn a_job_cancelled_under_a_running_client_stops_it_cleanly() {
     let dir = temp_dir();
     let stack = png_stack(dir.path());
-    let sim = sim(SimOptions::default());
-    let config_json = stack_config(&sim, &stack, "ch");
+    let sim = SimHandle::start(SimOptions::default());
+    let config_json = stack_config(&sim.host(), &stack, "ch", Z);
     let config = write_config(dir.path(), &config_json);
     let job = create_job(&sim, &config_json).await;
     let client = {
@@ -985,8 +802,8 @@ async fn a_job_cancelled_under_a_running_client_stops_it_cleanly() {
 async fn without_a_terminal_or_f_it_fails_at_once_and_creates_nothing() {
     let dir = temp_dir();
     let stack = png_stack(dir.path());
-    let sim = sim(SimOptions::default());
-    let config = write_config(dir.path(), &stack_config(&sim, &stack, "ch"));
+    let sim = SimHandle::start(SimOptions::default());
+    let config = write_config(dir.path(), &stack_config(&sim.host(), &stack, "ch", Z));
     let out = run(Cmd::boss_ingest()
         .env("AWS_ENDPOINT_URL", &sim.aws)
         .env("INTERN_TOKEN", &sim.token)
@@ -1012,8 +829,8 @@ async fn without_a_terminal_or_f_it_fails_at_once_and_creates_nothing() {
 async fn progress_json_prints_job_wide_readings() {
     let dir = temp_dir();
     let stack = png_stack(dir.path());
-    let sim = sim(SimOptions::default());
-    let config = write_config(dir.path(), &stack_config(&sim, &stack, "ch"));
+    let sim = SimHandle::start(SimOptions::default());
+    let config = write_config(dir.path(), &stack_config(&sim.host(), &stack, "ch", Z));
     let out = run(ingest(&sim, &config)
         .env("BOSS_INGEST_PROGRESS_SECS", "0.5")
         .args(["--progress", "json"]))

@@ -5,11 +5,12 @@
 
 use serde_json::{json, Value};
 
-use crate::support::boss::tile_config;
+use crate::support::boss::{stack_config, tile_config};
 use crate::support::cmd::temp_dir;
 use crate::support::data::{Dtype, Format, Stack};
+use crate::support::job::{cutout, ingest, job_id, run, write_config};
 use crate::support::sim::SimHandle;
-use crate::support::volumetric::{cutout, ingest, job_id, run, sim_with_channels, write_config};
+use crate::support::volumetric::sim_with_channels;
 
 const WIDTH: u32 = 700;
 const HEIGHT: u32 = 600;
@@ -32,13 +33,7 @@ async fn sim_with_source(dir: &std::path::Path) -> (SimHandle, tempfile::TempDir
         (WIDTH, HEIGHT),
         Z.0..Z.1,
     );
-    let processors = (
-        json!({"class": "ingestclient.plugins.stack.ZindexStackPathProcessor",
-               "params": {"root_dir": stack.dir, "extension": "png", "base_filename": "s<>"}}),
-        json!({"class": "ingestclient.plugins.stack.ZindexStackTileProcessor",
-               "params": {"filesystem": "local", "extension": "png"}}),
-    );
-    let config = tile_config(&sim, "src", processors, (WIDTH.into(), HEIGHT.into(), Z));
+    let config = stack_config(&sim.host(), &stack, "src", Z);
     let out = run(ingest(&sim, &write_config(dir, &config))).await;
     assert_eq!(out.code, Some(0), "{}", out.both());
     let want = stack.expected_box((0, WIDTH.into()), (0, HEIGHT.into()), Z);

@@ -7,13 +7,13 @@
 //! in the complete procedure long enough for that scrape, with every counter already final.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::ingest::{ingest, png_stack, run, sim, stack_config, write_config, TILES};
-use crate::support::cmd::{bin, temp_dir};
-use crate::support::sim::SimOptions;
+use crate::ingest::{png_stack, TILES, Z};
+use crate::support::boss::stack_config;
+use crate::support::cmd::temp_dir;
+use crate::support::job::{assert_complete, ingest, run, write_config};
+use crate::support::sim::{SimHandle, SimOptions};
 
 /// One scrape: each sample's value by its series (`name{labels}`).
 fn samples(text: &str) -> BTreeMap<String, f64> {
@@ -60,54 +60,18 @@ fn summary(stdout: &str) -> (u64, String, u64, u64, u64, u64) {
 async fn scrapes_during_a_job_show_the_numbers_of_its_summary() {
     let dir = temp_dir();
     let stack = png_stack(dir.path());
-    let sim = sim(SimOptions {
+    let sim = SimHandle::start(SimOptions {
         wait_on_queues_secs: 3.0,
         ..SimOptions::default()
     });
-    let config = write_config(dir.path(), &stack_config(&sim, &stack, "ch"));
-    let home = temp_dir();
-    let mut child = Command::new(bin("boss-ingest"))
-        .env_clear()
-        .env("HOME", home.path())
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("AWS_ENDPOINT_URL", &sim.aws)
-        .env("INTERN_TOKEN", &sim.token)
+    let config = write_config(dir.path(), &stack_config(&sim.host(), &stack, "ch", Z));
+    let mut client = ingest(&sim, &config)
         // Read the job status often, so that the queue depth of the end is seen before exit.
         .env("BOSS_INGEST_PROGRESS_SECS", "0.2")
-        .arg(&config)
-        .args(["-f", "--receive-wait-secs", "1", "-p", "2"])
         .args(["--metrics-addr", "127.0.0.1:0"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start boss-ingest");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut stderr = child.stderr.take().expect("piped stderr");
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    // Reads all of stdout (the client must never write into a closed pipe), passing on the
-    // address the client bound.
-    let out_reader = std::thread::spawn(move || {
-        let mut all = String::new();
-        for line in BufReader::new(stdout).lines() {
-            let line = line.expect("stdout line");
-            if let Some(url) = line.strip_prefix("Serving metrics at ") {
-                let _ = addr_tx.send(url.to_string());
-            }
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut all = String::new();
-        let _ = stderr.read_to_string(&mut all);
-        all
-    });
-    let url = tokio::task::spawn_blocking(move || addr_rx.recv())
-        .await
-        .unwrap()
-        .expect("the client prints where it serves metrics");
+        .spawn();
+    let url = client.line_with("Serving metrics at ").await;
+    let url = url.trim_start_matches("Serving metrics at ").to_string();
     assert!(
         url.starts_with("http://127.0.0.1:") && url.ends_with("/metrics"),
         "{url}"
@@ -117,7 +81,7 @@ async fn scrapes_during_a_job_show_the_numbers_of_its_summary() {
     let mut scrapes = 0;
     let (job, last) = loop {
         assert!(
-            child.try_wait().unwrap().is_none(),
+            client.is_running(),
             "the client ended before a scrape saw all {TILES} tiles ({scrapes} scrapes)"
         );
         let reply = http.get(&url).send().await.expect("scrape");
@@ -146,15 +110,15 @@ async fn scrapes_during_a_job_show_the_numbers_of_its_summary() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let code = tokio::task::spawn_blocking(move || child.wait().unwrap().code())
-        .await
-        .unwrap();
-    let (stdout, stderr) = (out_reader.join().unwrap(), err_reader.join().unwrap());
-    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
-    assert!(
-        stdout.contains(&format!("Job {job} is COMPLETE.")),
-        "{stdout}"
+    let out = client.finish().await;
+    let completed = assert_complete(&out, &format!("Uploaded {TILES} tiles"));
+    assert_eq!(
+        completed,
+        job,
+        "the scrapes named another job\n{}",
+        out.both()
     );
+    let stdout = out.stdout;
 
     let (uploaded, mb, duplicates, quarantined, black, failed) = summary(&stdout);
     let v = |name: &str| value(&last, job, name, "");
@@ -196,8 +160,8 @@ async fn scrapes_during_a_job_show_the_numbers_of_its_summary() {
 async fn an_address_in_use_exits_2_before_a_job_is_created() {
     let dir = temp_dir();
     let stack = png_stack(dir.path());
-    let sim = sim(SimOptions::default());
-    let config = write_config(dir.path(), &stack_config(&sim, &stack, "ch"));
+    let sim = SimHandle::start(SimOptions::default());
+    let config = write_config(dir.path(), &stack_config(&sim.host(), &stack, "ch", Z));
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a listener to occupy a port");
     let port = taken.local_addr().unwrap().port();
     // The operating system's own words for the port in use.

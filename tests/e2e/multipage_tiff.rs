@@ -5,15 +5,14 @@
 //! unit tests (plugins/multipage-tiff/src/tests.rs).
 
 use std::path::Path;
-use std::time::Duration;
 
 use serde_json::json;
 use tiff::encoder::{colortype, TiffEncoder};
 
-use crate::support::cmd::{temp_dir, Cmd, Output};
+use crate::support::cmd::temp_dir;
 use crate::support::data::{voxel, Dtype};
+use crate::support::job::{cutout, ingest, job_id, run};
 use crate::support::sim::{SimHandle, SimOptions};
-use crate::support::volumetric::cutout;
 
 const WIDTH: u32 = 700;
 const HEIGHT: u32 = 600;
@@ -34,20 +33,11 @@ fn write_hyperstack(path: &Path) {
     std::fs::write(path, out.into_inner()).expect("write the TIFF");
 }
 
-async fn run(cmd: Cmd) -> Output {
-    tokio::task::spawn_blocking(move || cmd.run())
-        .await
-        .expect("command thread")
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hyperstack_tile_job_is_uploaded_exactly() {
     let dir = temp_dir();
     write_hyperstack(&dir.path().join("movie_0.tif"));
-    let sim = SimHandle::start(SimOptions {
-        wait_on_queues_secs: 1.0,
-        ..SimOptions::default()
-    });
+    let sim = SimHandle::start(SimOptions::default());
     let config = json!({
       "schema": {"name": "boss-v0.2-schema", "validator": "BossValidatorV02"},
       "client": {
@@ -72,13 +62,7 @@ async fn a_hyperstack_tile_job_is_uploaded_exactly() {
     });
     let config_path = dir.path().join("job.json");
     std::fs::write(&config_path, config.to_string()).expect("write the config");
-    let out = run(Cmd::boss_ingest()
-        .env("AWS_ENDPOINT_URL", &sim.aws)
-        .env("INTERN_TOKEN", &sim.token)
-        .arg(&config_path)
-        .args(["-f", "--receive-wait-secs", "1", "-p", "2"])
-        .timeout(Duration::from_secs(300)))
-    .await;
+    let out = run(ingest(&sim, &config_path)).await;
     assert_eq!(out.code, Some(0), "{}", out.both());
     let tiles = 2 * 2 * PAGES;
     assert!(
@@ -86,8 +70,7 @@ async fn a_hyperstack_tile_job_is_uploaded_exactly() {
         "{}",
         out.both()
     );
-    sim.assert_completed_cleanly(crate::support::volumetric::job_id(&out))
-        .await;
+    sim.assert_completed_cleanly(job_id(&out)).await;
 
     for z in 0..PAGES {
         let got = cutout(

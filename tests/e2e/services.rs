@@ -15,8 +15,8 @@ use crate::support::boss::tile_config;
 use crate::support::cmd::temp_dir;
 use crate::support::data::{Dtype, Format, Stack};
 use crate::support::http::{HttpServer, Script};
+use crate::support::job::{cutout, ingest, job_id, run, write_config};
 use crate::support::sim::{SimHandle, SimOptions};
-use crate::support::volumetric::{cutout, ingest, job_id, run, write_config};
 
 fn served() -> (tempfile::TempDir, HttpServer) {
     let dir = temp_dir();

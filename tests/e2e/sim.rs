@@ -308,7 +308,7 @@ impl<'a> Api<'a> {
         y: (u64, u64),
         z: (u64, u64),
     ) -> Vec<u8> {
-        crate::support::volumetric::cutout(self.sim, channel, x, y, z).await
+        crate::support::job::cutout(self.sim, channel, x, y, z).await
     }
 
     /// Where the simulator's moto runs (`GET /sim/info`).

@@ -10,10 +10,11 @@ use plugin_abi::Dtype;
 use serde_json::{json, Value};
 
 use crate::support::cmd::{temp_dir, Cmd};
+use crate::support::job::{ingest, job_id, run, write_config};
 use crate::support::sim::{SimHandle, SimOptions};
 use crate::support::volumetric::{
-    assert_all_chunks_uploaded, assert_cutout_matches, ingest, job_id, pattern_config,
-    pattern_config_for_host, run, sim_with_channels, write_config,
+    assert_all_chunks_uploaded, assert_cutout_matches, pattern_config, pattern_config_for_host,
+    sim_with_channels,
 };
 
 /// x and y not multiples of 512, z not a multiple of 16.
@@ -22,13 +23,6 @@ const EXTENT: [u64; 3] = [700, 600, 37];
 const CHUNK: [u64; 3] = [1024, 512, 32];
 const CHUNKS: u64 = 4;
 const CUBOIDS: u64 = 16;
-
-fn sim() -> SimHandle {
-    SimHandle::start(SimOptions {
-        wait_on_queues_secs: 1.0,
-        ..SimOptions::default()
-    })
-}
 
 /// Ingests the pattern into `channel` and checks the job, the sim's counters and every voxel.
 async fn ingest_and_compare(sim: &SimHandle, channel: &str, dtype: Dtype, params: Value) -> u64 {
@@ -48,7 +42,7 @@ async fn ingest_and_compare(sim: &SimHandle, channel: &str, dtype: Dtype, params
 
 #[tokio::test(flavor = "multi_thread")]
 async fn uint16_volume_in_zyx_order_is_read_back_exactly() {
-    let sim = sim();
+    let sim = SimHandle::start(SimOptions::default());
     ingest_and_compare(
         &sim,
         "ch16",
@@ -57,8 +51,7 @@ async fn uint16_volume_in_zyx_order_is_read_back_exactly() {
     )
     .await;
     // Voxels past the extent inside stored cuboids are the zero padding.
-    let past =
-        crate::support::volumetric::cutout(&sim, "ch16", (700, 1024), (0, 512), (0, 16)).await;
+    let past = crate::support::job::cutout(&sim, "ch16", (700, 1024), (0, 512), (0, 16)).await;
     assert!(past.iter().all(|&b| b == 0));
 }
 
@@ -100,7 +93,6 @@ async fn a_wrong_shape_and_a_wrong_dtype_are_quarantined_and_left_in_the_queue()
     let dir = temp_dir();
     let sim = SimHandle::start(SimOptions {
         visibility_timeout_secs: 2,
-        wait_on_queues_secs: 1.0,
         ..SimOptions::default()
     });
     let params =
@@ -171,7 +163,7 @@ async fn a_wrong_shape_and_a_wrong_dtype_are_quarantined_and_left_in_the_queue()
     let stats = sim.stats(job).await;
     assert_eq!(stats["state"], "UPLOADING", "{stats}");
     assert_eq!(stats["cuboids_stored"], CUBOIDS - 8, "{stats}");
-    let chunk = crate::support::volumetric::cutout(&sim, "ch16", (0, 700), (0, 512), (0, 32)).await;
+    let chunk = crate::support::job::cutout(&sim, "ch16", (0, 700), (0, 512), (0, 32)).await;
     let want: Vec<u8> = (0..32u64)
         .flat_map(|z| (0..512u64).flat_map(move |y| (0..700u64).map(move |x| (x, y, z))))
         .flat_map(|(x, y, z)| (value(Dtype::U16, x, y, z) as u16).to_le_bytes())
@@ -244,7 +236,7 @@ async fn check_runs_the_chunk_processor_on_every_chunk_and_names_each_problem() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn verify_compares_every_chunk_with_its_cutout() {
-    let sim = sim();
+    let sim = SimHandle::start(SimOptions::default());
     let job = ingest_and_compare(&sim, "ch16", Dtype::U16, json!({"dtype": "uint16"})).await;
     let dir = temp_dir();
     let verify = |params: Value| {

@@ -10,11 +10,10 @@ use serde_json::{json, Value};
 
 use crate::support::cmd::temp_dir;
 use crate::support::data::{voxel, Dtype};
+use crate::support::job::{ingest, run, write_config};
 use crate::support::sim::{SimHandle, SimOptions};
 use crate::support::volumes::{failure_report, write_zarr, Compression, Format};
-use crate::support::volumetric::{
-    assert_all_chunks_uploaded, assert_cutout_matches, config, ingest, run, write_config,
-};
+use crate::support::volumetric::{assert_all_chunks_uploaded, assert_cutout_matches, config};
 
 /// x, y not multiples of 512 and z not a multiple of 16.
 const EXTENT: [u64; 3] = [530, 520, 18];
@@ -24,13 +23,6 @@ const CHUNKS: u64 = 4;
 const CUBOIDS: u64 = 8;
 /// The array's own chunks (x, y, z), aligned with nothing the job uses.
 const ZARR_CHUNKS: [u64; 3] = [128, 100, 7];
-
-fn sim(options: SimOptions) -> SimHandle {
-    SimHandle::start(SimOptions {
-        wait_on_queues_secs: 1.0,
-        ..options
-    })
-}
 
 /// A volumetric config reading `volume_name` under `cloud_path`, by the Python class names.
 fn zarr_config(sim: &SimHandle, channel: &str, cloud_path: &Path, volume_name: &str) -> Value {
@@ -57,7 +49,7 @@ async fn ingest_and_compare(format: Format, compression: Compression, dtype: Dty
         EXTENT,
         ZARR_CHUNKS,
     );
-    let sim = sim(SimOptions::default());
+    let sim = SimHandle::start(SimOptions::default());
     let config = write_config(dir.path(), &zarr_config(&sim, channel, &group, "raw"));
     let out = run(ingest(&sim, &config)).await;
     assert_all_chunks_uploaded(&sim, &out, CHUNKS, CUBOIDS).await;
@@ -81,7 +73,7 @@ async fn uint16_zarr_v3_array_with_zstd_is_read_back_exactly() {
 async fn a_zarr_array_that_does_not_exist_quarantines_every_chunk_naming_it() {
     let dir = temp_dir();
     let group = dir.path().join("missing.zarr");
-    let sim = sim(SimOptions {
+    let sim = SimHandle::start(SimOptions {
         visibility_timeout_secs: 2,
         ..SimOptions::default()
     });

@@ -1,10 +1,10 @@
-//! Tile jobs against a test `boss-sim` for the source tests (s3://, http(s)://, CATMAID,
-//! intern): a v0.2 tile config around given processors, and creating a job without the client.
-//! Running the job and reading it back use [`super::volumetric`]'s `ingest`, `run`, `job_id` and
-//! `cutout`, which work for any job.
+//! Tile jobs: a v0.2 tile config around given processors ([`tile_config`]), and the common case,
+//! a generated stack read by the stack plugin ([`stack_config`]). Running the job and reading it
+//! back are [`super::job`]'s.
 
 use serde_json::{json, Value};
 
+use crate::support::data::Stack;
 use crate::support::sim::SimHandle;
 
 /// A tile job config for `sim`'s `col/exp/<channel>` with the given processors and extent
@@ -12,13 +12,38 @@ use crate::support::sim::SimHandle;
 pub fn tile_config(
     sim: &SimHandle,
     channel: &str,
+    processors: (Value, Value),
+    extent: (u64, u64, (u64, u64)),
+) -> Value {
+    tile_config_for_host(&sim.host(), channel, processors, extent)
+}
+
+/// A v0.2 config reading `stack` (its whole width and height, slices `z`) with the stack plugin
+/// under the Python client's class names, for `col/exp/<channel>` of the Boss at `host`.
+pub fn stack_config(host: &str, stack: &Stack, channel: &str, z: (u64, u64)) -> Value {
+    let extension = stack.format.extension();
+    let processors = (
+        json!({"class": "ingestclient.plugins.stack.ZindexStackPathProcessor",
+               "params": {"root_dir": stack.dir, "extension": extension,
+                          "base_filename": format!("{}<>", stack.prefix)}}),
+        json!({"class": "ingestclient.plugins.stack.ZindexStackTileProcessor",
+               "params": {"filesystem": "local", "extension": extension}}),
+    );
+    let extent = (stack.width.into(), stack.height.into(), z);
+    tile_config_for_host(host, channel, processors, extent)
+}
+
+/// [`tile_config`] for a Boss at `host` (`check` needs no running simulator).
+pub fn tile_config_for_host(
+    host: &str,
+    channel: &str,
     (path_processor, tile_processor): (Value, Value),
     (x, y, z): (u64, u64, (u64, u64)),
 ) -> Value {
     json!({
       "schema": {"name": "boss-v0.2-schema", "validator": "BossValidatorV02"},
       "client": {
-        "backend": {"name": "boss", "class": "BossBackend", "host": sim.host(), "protocol": "http"},
+        "backend": {"name": "boss", "class": "BossBackend", "host": host, "protocol": "http"},
         "path_processor": path_processor,
         "tile_processor": tile_processor
       },
@@ -30,21 +55,4 @@ pub fn tile_config(
         "tile_size": {"x": 512, "y": 512, "z": 1, "t": 1}
       }
     })
-}
-
-/// Creates the job through the REST API, as another tool (or an earlier run) would.
-pub async fn create_job(sim: &SimHandle, config: &Value) -> u64 {
-    let reply: Value = reqwest::Client::new()
-        .post(format!("{}/latest/ingest/", sim.api))
-        .header("Authorization", format!("Token {}", sim.token))
-        .json(config)
-        .send()
-        .await
-        .expect("create request")
-        .json()
-        .await
-        .expect("create answer is JSON");
-    reply["id"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("create answered {reply}"))
 }

@@ -130,6 +130,12 @@ impl Cmd {
         self
     }
 
+    /// Starts it in the background, to be watched line by line, signalled and waited for
+    /// ([`super::job::Running`]). The timeout does not apply: the test ends it.
+    pub fn spawn(self) -> super::job::Running {
+        super::job::Running::spawn(self.command, self._home)
+    }
+
     /// Runs to the end and captures both streams. Panics (after killing the child) if it runs
     /// longer than the timeout, showing what it printed so far.
     pub fn run(mut self) -> Output {

@@ -5,6 +5,7 @@ pub mod boss;
 pub mod cmd;
 pub mod data;
 pub mod http;
+pub mod job;
 pub mod sim;
 pub mod volumes;
 pub mod volumetric;

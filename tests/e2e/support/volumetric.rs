@@ -1,7 +1,7 @@
 //! Volumetric jobs against the simulator, for every test that ingests chunks: a config builder
-//! (any path and chunk processor; [`pattern_config`] for the testing plugin's known pattern), the
-//! `boss-ingest` command these tests run, and a cutout comparison that reads the whole extent
-//! back and names the first voxel that differs.
+//! (any path and chunk processor; [`pattern_config`] for the testing plugin's known pattern), a
+//! simulator with channels of one's choosing, and a cutout comparison that reads the whole extent
+//! back and names the first voxel that differs. Running the job is [`super::job`]'s.
 //!
 //! Typical use (a generated source of your own, any chunk processor):
 //! ```text
@@ -13,12 +13,10 @@
 //! ```
 //! The simulator's channels are `ch` (uint8), `ch16` (uint16) and `ch64` (uint64) in `col/exp`.
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
-
 use serde_json::{json, Value};
 
-use super::cmd::{Cmd, Output};
+use super::cmd::Output;
+use super::job::{assert_complete, cutout};
 use super::sim::SimHandle;
 
 /// A v0.2 volumetric config for the simulator's `col/exp/<channel>`, extent from 0 to `extent`
@@ -121,45 +119,6 @@ pub fn sim_with_channels(channels: &[(&str, &str)]) -> (SimHandle, tempfile::Tem
     (sim, dir)
 }
 
-/// Writes `config` as `<dir>/job.json`.
-pub fn write_config(dir: &Path, config: &Value) -> PathBuf {
-    let path = dir.join("job.json");
-    std::fs::write(&path, serde_json::to_string_pretty(config).expect("JSON")).expect("write");
-    path
-}
-
-/// `boss-ingest <config> -f` pointed at the simulator, with short receive waits and 2 workers.
-pub fn ingest(sim: &SimHandle, config: &Path) -> Cmd {
-    Cmd::boss_ingest()
-        .env("AWS_ENDPOINT_URL", &sim.aws)
-        .env("INTERN_TOKEN", &sim.token)
-        .arg(config)
-        .args(["-f", "--receive-wait-secs", "1", "-p", "2"])
-        .timeout(Duration::from_secs(300))
-}
-
-/// Runs a command on a blocking thread so the test's runtime keeps serving async calls.
-pub async fn run(cmd: Cmd) -> Output {
-    tokio::task::spawn_blocking(move || cmd.run())
-        .await
-        .expect("command thread")
-}
-
-/// The job id from "keep this id to resume: boss-ingest <config> -j <id>".
-pub fn job_id(out: &Output) -> u64 {
-    let marker = "keep this id to resume: boss-ingest ";
-    let line = out
-        .stdout
-        .lines()
-        .find(|l| l.contains(marker))
-        .unwrap_or_else(|| panic!("no job id printed:\n{}", out.both()));
-    line.rsplit(" -j ")
-        .next()
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|id| id.parse().ok())
-        .unwrap_or_else(|| panic!("cannot read the job id from {line:?}"))
-}
-
 /// Asserts that a volumetric ingest exited 0 with its job completed cleanly
 /// ([`SimHandle::assert_completed_cleanly`]), that the summary and the sim's counters show
 /// `chunks` chunks stored as `cuboids` cuboids, and returns the job id.
@@ -169,49 +128,13 @@ pub async fn assert_all_chunks_uploaded(
     chunks: u64,
     cuboids: u64,
 ) -> u64 {
-    assert_eq!(out.code, Some(0), "{}", out.both());
-    let job = job_id(out);
-    assert!(
-        out.stdout.contains(&format!("Job {job} is COMPLETE.")),
-        "{}",
-        out.both()
-    );
-    assert!(
-        out.stdout
-            .contains(&format!("Uploaded {chunks} chunks as {cuboids} cuboids")),
-        "{}",
-        out.both()
+    let job = assert_complete(
+        out,
+        &format!("Uploaded {chunks} chunks as {cuboids} cuboids"),
     );
     let stats = sim.assert_completed_cleanly(job).await;
     assert_eq!(stats["cuboids_stored"], cuboids, "{stats}");
     job
-}
-
-/// The raw voxels of box `[x0,x1) × [y0,y1) × [z0,z1)` through the cutout API (z, y, x C
-/// order, little-endian). Asks for `application/blosc`, the cutout view's one raw-voxel
-/// renderer (it has no octet-stream), and decompresses it.
-pub async fn cutout(
-    sim: &SimHandle,
-    channel: &str,
-    x: (u64, u64),
-    y: (u64, u64),
-    z: (u64, u64),
-) -> Vec<u8> {
-    let url = format!(
-        "{}/v1/cutout/col/exp/{channel}/0/{}:{}/{}:{}/{}:{}/",
-        sim.api, x.0, x.1, y.0, y.1, z.0, z.1
-    );
-    let reply = reqwest::Client::new()
-        .get(&url)
-        .header("Authorization", format!("Token {}", sim.token))
-        .header("Accept", "application/blosc")
-        .send()
-        .await
-        .expect("cutout request");
-    assert!(reply.status().is_success(), "{url}: {reply:?}");
-    let blosc = reply.bytes().await.expect("cutout body");
-    boss_protocol::cuboid::decompress(&blosc)
-        .unwrap_or_else(|e| panic!("{url}: the cutout is not blosc: {e}"))
 }
 
 /// Reads `[0, extent)` back 16 slices at a time and asserts every voxel equals `value(x, y, z)`
