@@ -4,7 +4,7 @@
 //! Volumetric clients upload cuboids compressed exactly as the Python client does with
 //! `blosc.compress(data, typesize=bits)`: c-blosc 1, blosclz, clevel 9, byte shuffle, and the
 //! *type size given in bits* (8, 16, 64) — a quirk the service relies on when it decompresses.
-//! The simulator stores and serves cuboids the same way, so the one implementation is here.
+//! The simulator serves cuboids the same way, so the one implementation is here.
 
 use std::ffi::{c_int, c_void};
 
@@ -61,6 +61,18 @@ pub fn compress(data: &[u8], dtype: Dtype) -> Vec<u8> {
 
 /// Compresses with an explicit blosc type size (the Boss passes bits; tests may pass bytes).
 pub fn compress_with_typesize(data: &[u8], typesize: usize) -> Vec<u8> {
+    compress_ctx(data, typesize, 9)
+}
+
+/// Compresses as [`compress`] does but at blosc level 1: for bytes that stay inside one process
+/// (the simulator's own store), where a cuboid is rewritten far more often than it is read and
+/// level 9 costs several times the CPU for a few percent of size. Any reader decompresses it
+/// the same way, since the level is not part of the format.
+pub fn compress_fast(data: &[u8], dtype: Dtype) -> Vec<u8> {
+    compress_ctx(data, dtype.size() * 8, 1)
+}
+
+fn compress_ctx(data: &[u8], typesize: usize, clevel: c_int) -> Vec<u8> {
     let capacity = data.len() + blosc_src::BLOSC_MAX_OVERHEAD as usize;
     let mut out = vec![0u8; capacity];
     // SAFETY: `data` is valid for `data.len()` bytes, `out` for `capacity` bytes, they do not
@@ -68,7 +80,7 @@ pub fn compress_with_typesize(data: &[u8], typesize: usize) -> Vec<u8> {
     // keeps no global state, so concurrent calls are fine.
     let written = unsafe {
         blosc_src::blosc_compress_ctx(
-            9,
+            clevel,
             blosc_src::BLOSC_SHUFFLE as c_int,
             typesize,
             data.len(),

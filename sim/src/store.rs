@@ -1,11 +1,13 @@
-//! Where ingested data ends up: one file per cuboid, blosc-compressed exactly as the Boss stores
-//! and serves it, named by the cuboid object key, in `--data-dir` (or a temp dir).
+//! Where ingested data ends up: one file per cuboid, in the Boss's blosc format, named by the
+//! cuboid object key, in `--data-dir` (or a temp dir). Volumetric uploads are kept byte for byte;
+//! cuboids the sim assembles itself are compressed at level 1, since nothing outside reads the
+//! stored bytes (cutouts decompress and re-compress as the Boss renders them).
 //!
 //! A write replaces whole cuboids, as the tile-ingest lambda does (each cuboid starts as zeros,
 //! the chunk's slices go in, the object is overwritten): what a cuboid held before is gone, even
-//! outside the written box. Writes are serialised by one lock; reads for cutouts take no lock
-//! (files are replaced atomically by rename). All functions here block: callers run them on
-//! blocking threads.
+//! outside the written box. Writes are serialised by one lock, taken after compressing; reads
+//! for cutouts take no lock (files are replaced atomically by rename). All functions here block:
+//! callers run them on blocking threads.
 
 use boss_protocol::cuboid::{self, Dtype, CUBOID_X, CUBOID_Y, CUBOID_Z};
 use boss_protocol::keys::{CuboidKey, LookupIds};
@@ -106,14 +108,21 @@ impl Store {
         region: Region,
         data: &[u8],
     ) -> Result<Vec<String>, StoreError> {
+        // Compress before taking the lock: compression is nearly all of the work, and the lock
+        // only has to make each region's set of files appear together.
+        let cuboids: Vec<(String, Vec<u8>)> = cuboids_of(ids, resolution, t, region)
+            .map(|(key, cuboid_origin)| {
+                let mut voxels = vec![0; cuboid::cuboid_bytes(dtype)];
+                for (ri, ci, run) in overlap(region, cuboid_origin, dtype.size()) {
+                    voxels[ci..ci + run].copy_from_slice(&data[ri..ri + run]);
+                }
+                (key, cuboid::compress_fast(&voxels, dtype))
+            })
+            .collect();
         let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let mut written = Vec::new();
-        for (key, cuboid_origin) in cuboids_of(ids, resolution, t, region) {
-            let mut voxels = vec![0; cuboid::cuboid_bytes(dtype)];
-            for (ri, ci, run) in overlap(region, cuboid_origin, dtype.size()) {
-                voxels[ci..ci + run].copy_from_slice(&data[ri..ri + run]);
-            }
-            self.put_compressed(&key, &cuboid::compress(&voxels, dtype))?;
+        let mut written = Vec::with_capacity(cuboids.len());
+        for (key, bytes) in cuboids {
+            self.put_compressed(&key, &bytes)?;
             written.push(key);
         }
         Ok(written)
