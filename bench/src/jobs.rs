@@ -120,3 +120,16 @@ pub fn config(case: Case, tiles: u64, sim_host: &str, stack: &Path) -> Value {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tile_counts_follow_the_extent() {
+        assert_eq!(tile_count(Case::PassThrough, 512), 512);
+        assert_eq!(tile_count(Case::Crop, 512), 512);
+        assert_eq!(tile_count(Case::Crop, 10), 12);
+        assert_eq!(tile_count(Case::Scale, 100_000), 100_000);
+    }
+}

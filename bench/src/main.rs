@@ -1,22 +1,6 @@
 //! `scripts/bench`: boss-ingest against the Python reference client 0.12 on identical jobs, and
-//! against the floor (the least CPU a tile needs), on a local boss-sim.
-//!
-//! # Layout
-//! - [`data`]: the source stacks, generated once and cached;
-//! - [`jobs`]: the cases and the configs both clients run;
-//! - [`sim`]: a fresh boss-sim per run;
-//! - [`measure`]: a client's CPU and peak RSS over its whole process tree;
-//! - [`floor`]: the in-process floor;
-//! - [`run`]: one client on one case, with the simulator's request accounting;
-//! - [`report`]: the table and the targets.
-
-mod data;
-mod floor;
-mod jobs;
-mod measure;
-mod report;
-mod run;
-mod sim;
+//! against the floor (the least CPU a tile needs), on a local boss-sim. The parts are in the
+//! library (`src/lib.rs`), which `scripts/soak` shares.
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -25,10 +9,12 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use serde_json::json;
 
-use jobs::Case;
-use report::CaseFloor;
-use run::{Client, RunResult, Tools};
-use sim::Backend;
+use boss_ingest_bench::jobs::{self, Case};
+use boss_ingest_bench::machine::{machine, utc_stamp};
+use boss_ingest_bench::report::{self, CaseFloor};
+use boss_ingest_bench::run::{self, Client, RunResult, Tools};
+use boss_ingest_bench::sim::{self, Backend};
+use boss_ingest_bench::{data, floor};
 
 /// Benchmarks boss-ingest against the Python reference client and the floor.
 #[derive(Parser, Debug)]
@@ -303,70 +289,4 @@ async fn bench(args: Args) -> Result<()> {
         .with_context(|| format!("writing {}", path.display()))?;
     eprintln!("bench: results in {}", path.display());
     Ok(())
-}
-
-/// The machine the numbers came from.
-fn machine() -> serde_json::Value {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu = cpuinfo
-        .lines()
-        .find_map(|l| l.strip_prefix("model name"))
-        .map(|l| l.trim_start_matches([' ', '\t', ':']).to_string())
-        .unwrap_or_default();
-    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let ram_kib = meminfo
-        .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:"))
-        .and_then(|l| l.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .unwrap_or(0);
-    json!({
-        "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
-        "cpu": cpu,
-        "ram_gib": (ram_kib as f64 / 1024.0 / 1024.0 * 10.0).round() / 10.0,
-        "kernel": std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim(),
-    })
-}
-
-/// `YYYYMMDDTHHMMSSZ` for a time (days to a civil date by Howard Hinnant's algorithm).
-fn utc_stamp(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn utc_stamps_are_civil_dates() {
-        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_824_000 + 3_723);
-        assert_eq!(utc_stamp(t), "20261128T010203Z");
-        assert_eq!(utc_stamp(SystemTime::UNIX_EPOCH), "19700101T000000Z");
-    }
-
-    #[test]
-    fn tile_counts_follow_the_extent() {
-        assert_eq!(jobs::tile_count(Case::PassThrough, 512), 512);
-        assert_eq!(jobs::tile_count(Case::Crop, 512), 512);
-        assert_eq!(jobs::tile_count(Case::Crop, 10), 12);
-        assert_eq!(jobs::tile_count(Case::Scale, 100_000), 100_000);
-    }
 }

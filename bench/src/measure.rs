@@ -20,6 +20,8 @@ use serde::Serialize;
 #[derive(Clone, Debug, Serialize)]
 pub struct Usage {
     pub exit_code: Option<i32>,
+    /// The signal that ended it, if one did.
+    pub signal: Option<i32>,
     pub wall_secs: f64,
     pub user_secs: f64,
     pub sys_secs: f64,
@@ -32,7 +34,21 @@ pub struct Usage {
 }
 
 /// Runs `cmd` until it exits or `limit` passes (then kills it and fails).
-pub fn run(mut cmd: Command, limit: Duration) -> Result<Usage> {
+pub fn run(cmd: Command, limit: Duration) -> Result<Usage> {
+    start(cmd)?.wait(limit)
+}
+
+/// A started client whose tree is being sampled; [`Running::wait`] reaps it.
+pub struct Running {
+    child: std::process::Child,
+    started: Instant,
+    done: Arc<AtomicBool>,
+    samples: Arc<Mutex<Vec<(f64, u64)>>>,
+    sampler: std::thread::JoinHandle<()>,
+}
+
+/// Starts `cmd` and begins sampling its tree's memory.
+pub fn start(mut cmd: Command) -> Result<Running> {
     let started = Instant::now();
     let child = cmd.spawn().context("starting the client")?;
     let pid = child.id() as libc::pid_t;
@@ -52,64 +68,91 @@ pub fn run(mut cmd: Command, limit: Duration) -> Result<Usage> {
             }
         })
     };
-    let killer = {
-        let done = done.clone();
-        std::thread::spawn(move || {
-            while started.elapsed() < limit {
-                if done.load(Ordering::Relaxed) {
-                    return false;
-                }
-                std::thread::sleep(Duration::from_millis(200));
-            }
-            // SAFETY: kill(2) on the pid of our own child, which we have not reaped yet (the
-            // waiting thread reaps it only after it exits), so it cannot be a recycled pid.
-            unsafe { libc::kill(-pid, libc::SIGKILL) };
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            true
-        })
-    };
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value of this plain C struct.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: wait4 writes into the two locals we pass; `pid` is our unreaped child.
-    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    let wall = started.elapsed().as_secs_f64();
-    done.store(true, Ordering::Relaxed);
-    let _ = sampler.join();
-    let timed_out = killer.join().unwrap_or(false);
-    // The Child handle must not wait again: the process is reaped already.
-    std::mem::forget(child);
-    if rc != pid {
-        bail!("wait4 failed: {}", std::io::Error::last_os_error());
-    }
-    if timed_out {
-        bail!("the client did not finish within {} s", limit.as_secs());
-    }
-    let secs = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
-    let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
-    let max_process = u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024;
-    let samples = samples.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let peak = samples
-        .iter()
-        .map(|s| s.1)
-        .max()
-        .unwrap_or(0)
-        .max(max_process);
-    let mut tenths = vec![0u64; 10];
-    for (t, rss) in &samples {
-        let i = ((t / wall.max(1e-9)) * 10.0) as usize;
-        let slot = &mut tenths[i.min(9)];
-        *slot = (*slot).max(*rss);
-    }
-    Ok(Usage {
-        exit_code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
-        wall_secs: wall,
-        user_secs: secs(usage.ru_utime),
-        sys_secs: secs(usage.ru_stime),
-        peak_rss_mib: mib(peak),
-        max_process_rss_mib: mib(max_process),
-        rss_by_tenth_mib: tenths.into_iter().map(mib).collect(),
+    Ok(Running {
+        child,
+        started,
+        done,
+        samples,
+        sampler,
     })
+}
+
+impl Running {
+    /// The client's pid (valid until [`Running::wait`] returns: only that reaps it).
+    pub fn pid(&self) -> libc::pid_t {
+        self.child.id() as libc::pid_t
+    }
+
+    /// Waits until the client exits or `limit` passes (then kills it and fails).
+    pub fn wait(self, limit: Duration) -> Result<Usage> {
+        let Running {
+            child,
+            started,
+            done,
+            samples,
+            sampler,
+        } = self;
+        let pid = child.id() as libc::pid_t;
+        let killer = {
+            let done = done.clone();
+            std::thread::spawn(move || {
+                while started.elapsed() < limit {
+                    if done.load(Ordering::Relaxed) {
+                        return false;
+                    }
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                // SAFETY: kill(2) on the pid of our own child, which we have not reaped yet (the
+                // waiting thread reaps it only after it exits), so it cannot be a recycled pid.
+                unsafe { libc::kill(-pid, libc::SIGKILL) };
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                true
+            })
+        };
+        let mut status = 0;
+        // SAFETY: an all-zero rusage is a valid value of this plain C struct.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: wait4 writes into the two locals we pass; `pid` is our unreaped child.
+        let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        let wall = started.elapsed().as_secs_f64();
+        done.store(true, Ordering::Relaxed);
+        let _ = sampler.join();
+        let timed_out = killer.join().unwrap_or(false);
+        // The Child handle must not wait again: the process is reaped already.
+        std::mem::forget(child);
+        if rc != pid {
+            bail!("wait4 failed: {}", std::io::Error::last_os_error());
+        }
+        if timed_out {
+            bail!("the client did not finish within {} s", limit.as_secs());
+        }
+        let secs = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+        let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+        let max_process = u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024;
+        let samples = samples.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let peak = samples
+            .iter()
+            .map(|s| s.1)
+            .max()
+            .unwrap_or(0)
+            .max(max_process);
+        let mut tenths = vec![0u64; 10];
+        for (t, rss) in &samples {
+            let i = ((t / wall.max(1e-9)) * 10.0) as usize;
+            let slot = &mut tenths[i.min(9)];
+            *slot = (*slot).max(*rss);
+        }
+        Ok(Usage {
+            exit_code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
+            signal: libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status)),
+            wall_secs: wall,
+            user_secs: secs(usage.ru_utime),
+            sys_secs: secs(usage.ru_stime),
+            peak_rss_mib: mib(peak),
+            max_process_rss_mib: mib(max_process),
+            rss_by_tenth_mib: tenths.into_iter().map(mib).collect(),
+        })
+    }
 }
 
 fn page_size() -> u64 {

@@ -72,6 +72,23 @@ pub fn verdicts(runs: &[RunResult], floors: &[CaseFloor]) -> Vec<Verdict> {
             );
         }
     }
+    if let Some(scale) = find(runs, Case::Scale, Client::Ours) {
+        let ratio = scale
+            .first_upload_to_complete_secs
+            .map(|t| t / scale.upload_window_secs);
+        push(
+            "scale: first upload → COMPLETE ≤ 1.5× the upload window",
+            match ratio {
+                Some(r) => format!(
+                    "{r:.2}× ({:.0} s / {:.0} s)",
+                    scale.first_upload_to_complete_secs.unwrap_or(0.0),
+                    scale.upload_window_secs
+                ),
+                None => "never COMPLETE".into(),
+            },
+            ratio.is_some_and(|r| r <= 1.5),
+        );
+    }
     let ours: Vec<&RunResult> = runs.iter().filter(|r| r.client == Client::Ours).collect();
     if let Some(worst) = ours
         .iter()
@@ -109,9 +126,12 @@ pub fn table(runs: &[RunResult], floors: &[CaseFloor], verdicts: &[Verdict]) -> 
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "| case | client | tiles | tiles/s | CPU ms/tile | vs Python | vs floor | peak RSS MiB | AWS req/tile | REST req/tile | wall s | outside upload window s |"
+        "| case | client | tiles | tiles/s | CPU ms/tile | vs Python | vs floor | peak RSS MiB | AWS req/tile | REST req/tile | wall s | outside upload window s | upload window s | first upload → COMPLETE s |"
     );
-    let _ = writeln!(s, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    let _ = writeln!(
+        s,
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+    );
     for r in runs {
         let vs_python = match (r.client, find(runs, r.case, Client::Python)) {
             (Client::Ours, Some(py)) => format!("{:.3}×", r.cpu_ms_per_tile / py.cpu_ms_per_tile),
@@ -122,7 +142,7 @@ pub fn table(runs: &[RunResult], floors: &[CaseFloor], verdicts: &[Verdict]) -> 
             .unwrap_or_default();
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {:.1} | {:.2} | {} | {} | {:.1} | {:.3} | {:.3} | {:.1} | {:.1} |",
+            "| {} | {} | {} | {:.1} | {:.2} | {} | {} | {:.1} | {:.3} | {:.3} | {:.1} | {:.1} | {:.1} | {} |",
             r.case.name(),
             r.client.name(),
             r.tiles_stored,
@@ -135,6 +155,10 @@ pub fn table(runs: &[RunResult], floors: &[CaseFloor], verdicts: &[Verdict]) -> 
             r.rest_requests_per_tile,
             r.usage.wall_secs,
             r.outside_window_secs,
+            r.upload_window_secs,
+            r.first_upload_to_complete_secs
+                .map(|t| format!("{t:.1}"))
+                .unwrap_or_else(|| "never".into()),
         );
     }
     if !floors.is_empty() {

@@ -54,6 +54,9 @@ pub struct RunResult {
     /// Tiles per second between the first and the last PutObject the simulator saw.
     pub tiles_per_sec: f64,
     pub upload_window_secs: f64,
+    /// From the first PutObject to the moment the simulator's completion scan set COMPLETE
+    /// (the chunk assembly behind the uploads included); `None` if it never did.
+    pub first_upload_to_complete_secs: Option<f64>,
     /// Wall time outside the upload window: job creation, the service's waits, and the Python
     /// client's 10 s sleeps whenever the queue looks empty.
     pub outside_window_secs: f64,
@@ -96,7 +99,7 @@ pub async fn run(tools: &Tools, spec: Spec<'_>) -> Result<RunResult> {
         std::fs::remove_dir_all(work)?;
     }
     std::fs::create_dir_all(work.join("home"))?;
-    let sim = Sim::start(&tools.sim, &tools.backend, work)?;
+    let sim = Sim::start(&tools.sim, &tools.backend, work, &[])?;
     let config = jobs::config(case, tiles, sim.host(), stack);
     let config_path = work.join("job.json");
     std::fs::write(&config_path, serde_json::to_vec_pretty(&config)?)?;
@@ -156,6 +159,7 @@ pub async fn run(tools: &Tools, spec: Spec<'_>) -> Result<RunResult> {
         job["last_upload"].as_f64().unwrap_or(0.0),
     );
     let window = last - first;
+    let to_complete = job["completed_at"].as_f64().map(|done| done - first);
     let per_tile = |map: &Value| -> BTreeMap<String, f64> {
         map.as_object()
             .map(|m| {
@@ -190,6 +194,7 @@ pub async fn run(tools: &Tools, spec: Spec<'_>) -> Result<RunResult> {
             0.0
         },
         upload_window_secs: window,
+        first_upload_to_complete_secs: to_complete,
         outside_window_secs: usage.wall_secs - window,
         cpu_ms_per_tile: cpu / stored as f64 * 1000.0,
         aws_requests_per_tile: aws.values().sum(),

@@ -47,7 +47,9 @@ pub struct Sim {
 }
 
 impl Sim {
-    pub fn start(binary: &Path, backend: &Backend, work: &Path) -> Result<Sim> {
+    /// Starts a simulator with its data under `work`; `extra` flags (faults, credential
+    /// lifetime, visibility timeout) come after the benchmark's own.
+    pub fn start(binary: &Path, backend: &Backend, work: &Path, extra: &[String]) -> Result<Sim> {
         let data = work.join("sim-data");
         std::fs::create_dir_all(&data)?;
         let mut cmd = Command::new(binary);
@@ -61,6 +63,7 @@ impl Sim {
             .arg("--data-dir")
             .arg(&data)
             .arg("--exit-on-stdin-close")
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

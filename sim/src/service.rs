@@ -387,6 +387,7 @@ async fn scan(sim: &Sim, id: u64) -> Result<(), AwsError> {
                     .filter(|c| !job.assembled.contains(&c.key()))
                     .count() as u64;
             }
+            job.stats.completed();
             JobStatus::Complete
         };
         log::info!(

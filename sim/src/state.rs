@@ -102,6 +102,9 @@ pub struct JobStats {
     pub tiles_reenqueued: u64,
     pub first_upload: Option<f64>,
     pub last_upload: Option<f64>,
+    /// When the completion scan moved the job to COMPLETE (seconds since the epoch, as the two
+    /// above), so a benchmark can set the time to COMPLETE beside the upload window.
+    pub completed_at: Option<f64>,
     pub rest_requests: BTreeMap<String, u64>,
     pub aws_requests: BTreeMap<String, u64>,
     pub aws_denied: BTreeMap<String, u64>,
@@ -110,13 +113,21 @@ pub struct JobStats {
 
 impl JobStats {
     pub fn upload_seen(&mut self) {
-        let now = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0);
+        let now = epoch_secs();
         self.first_upload.get_or_insert(now);
         self.last_upload = Some(now);
     }
+
+    pub fn completed(&mut self) {
+        self.completed_at = Some(epoch_secs());
+    }
+}
+
+fn epoch_secs() -> f64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 /// A chunk's row in the tile index: the tiles indexed for it (by z slice), until it is
