@@ -111,14 +111,36 @@ pub async fn ingest(sim: &Sim, id: u64, body: &str) -> Outcome {
     // The row's tiles in z order, as the lambda sorts the keys it lists.
     let tiles: Vec<TileKey> = slices.iter().map(|&z| plan::tile_at(&chunk, z)).collect();
 
-    let mut read = Vec::with_capacity(tiles.len());
-    for tile in &tiles {
-        let key = tile.key();
-        let bytes = match sim.admin.get_object(&sim.tile_bucket, &key).await {
-            Ok(b) => b,
+    // The tiles are fetched at once, as the lambda's reads overlap: one after the other, a
+    // chunk waited on each of its 16 round trips in turn.
+    let mut fetches = tokio::task::JoinSet::new();
+    for (i, tile) in tiles.iter().enumerate() {
+        let (admin, bucket, key) = (sim.admin.clone(), sim.tile_bucket.clone(), tile.key());
+        fetches.spawn(async move { (i, admin.get_object(&bucket, &key).await) });
+    }
+    let mut fetched: Vec<Option<Result<Option<Vec<u8>>, String>>> = vec![None; tiles.len()];
+    while let Some(joined) = fetches.join_next().await {
+        match joined {
+            Ok((i, got)) => fetched[i] = Some(got.map_err(|e| e.to_string())),
             Err(e) => {
                 release(sim, id, &chunk_key);
                 return failed(sim, id, &e.to_string());
+            }
+        }
+    }
+
+    let mut read = Vec::with_capacity(tiles.len());
+    for (tile, got) in tiles.iter().zip(fetched) {
+        let key = tile.key();
+        let bytes = match got {
+            Some(Ok(b)) => b,
+            Some(Err(e)) => {
+                release(sim, id, &chunk_key);
+                return failed(sim, id, &e);
+            }
+            None => {
+                release(sim, id, &chunk_key);
+                return failed(sim, id, &format!("tile {key} was not fetched"));
             }
         };
         let object = sim

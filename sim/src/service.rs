@@ -17,6 +17,7 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::task::JoinSet;
 
 /// Starts the worker of a newly created job.
 pub fn spawn_job(sim: Arc<Sim>, id: u64) {
@@ -96,8 +97,11 @@ async fn fill(sim: &Sim, id: u64) -> Result<(), AwsError> {
     Ok(())
 }
 
-/// Chunks of one job assembled at once (decoding is CPU-bound; the machine is small).
-const ASSEMBLERS: i32 = 2;
+/// Chunks of one job assembled at once. Each holds a chunk's tiles, its stacked voxels and its
+/// cuboids (a few MiB), and spends much of its time waiting on S3 reads and writes, so several
+/// in flight keep the assembly up with the uploads; behind them, tiles fall out of the page
+/// cache and a 100,000-tile job waited on the disk for most of its assembly.
+const ASSEMBLERS: usize = 6;
 
 /// Consumes the tile-index and ingest queues of a tile job until it is complete or deleted.
 ///
@@ -156,32 +160,66 @@ async fn index_loop(sim: &Sim, id: u64, index_url: &str, ingest_url: &str) -> Re
     .await
 }
 
-/// Ingest-queue messages → assembled cuboids, [`ASSEMBLERS`] chunks at a time.
+/// Ingest-queue messages → assembled cuboids, up to [`ASSEMBLERS`] chunks at a time: a new
+/// message is received as soon as one finishes, and each message is deleted once its chunk is.
 async fn assemble_loop(sim: &Arc<Sim>, id: u64, ingest_url: &str) -> Result<(), AwsError> {
-    until_closed(sim, id, || async {
-        let messages = sim.admin.receive(ingest_url, ASSEMBLERS).await?;
-        let busy = !messages.is_empty();
-        let mut work = tokio::task::JoinSet::new();
+    let mut work: JoinSet<Option<String>> = JoinSet::new();
+    let mut done: Vec<String> = Vec::new();
+    let finished = |joined: Option<Result<Option<String>, tokio::task::JoinError>>,
+                    done: &mut Vec<String>| {
+        // A chunk that failed keeps its message: it comes back after the visibility timeout.
+        if let Some(Ok(Some(handle))) = joined {
+            done.push(handle);
+        }
+    };
+    while is_open(sim, id) {
+        while let Some(joined) = work.try_join_next() {
+            finished(Some(joined), &mut done);
+        }
+        if !done.is_empty() {
+            match sim.admin.delete_batch(ingest_url, &done).await {
+                Ok(()) => done.clear(),
+                // The queues are deleted when the job completes or is cancelled under us.
+                Err(_) if !is_open(sim, id) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        if is_paused(sim, id) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        }
+        let free = ASSEMBLERS - work.len();
+        if free == 0 {
+            finished(work.join_next().await, &mut done);
+            continue;
+        }
+        let messages = match sim.admin.receive(ingest_url, free.min(10) as i32).await {
+            Ok(m) => m,
+            Err(_) if !is_open(sim, id) => break,
+            Err(e) => return Err(e),
+        };
+        if messages.is_empty() {
+            let idle = Duration::from_millis(100);
+            if work.is_empty() {
+                tokio::time::sleep(idle).await;
+            } else if let Ok(joined) = tokio::time::timeout(idle, work.join_next()).await {
+                finished(joined, &mut done);
+            }
+            continue;
+        }
         for m in messages {
             let sim = sim.clone();
             work.spawn(async move {
                 match assembly::ingest(&sim, id, &m.body).await {
                     Outcome::Done => Some(m.receipt_handle),
-                    // Kept: it comes back after the visibility timeout.
                     Outcome::Failed => None,
                 }
             });
         }
-        let mut done = Vec::new();
-        while let Some(result) = work.join_next().await {
-            if let Ok(Some(handle)) = result {
-                done.push(handle);
-            }
-        }
-        sim.admin.delete_batch(ingest_url, &done).await?;
-        Ok(busy)
-    })
-    .await
+    }
+    // A job closed under running chunks: let them end (their writes are whole or not made).
+    while work.join_next().await.is_some() {}
+    Ok(())
 }
 
 /// The fields of a tile-index message the indexing lambda reads, or why it would fail on it.
