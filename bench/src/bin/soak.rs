@@ -28,8 +28,10 @@ use boss_ingest_bench::sim::{Backend, Sim};
 #[derive(Parser, Debug)]
 #[command(name = "boss-ingest-soak")]
 struct Args {
-    /// Tiles of the job (512² deterministic random tiles, 100 per slice).
-    #[arg(long, default_value_t = 20_000)]
+    /// Tiles of the job (512² deterministic random tiles, 100 per slice). The default keeps 4
+    /// clients uploading for about three minutes on 2 cores, so several chaos events land while
+    /// tiles are still moving, not after.
+    #[arg(long, default_value_t = 60_000)]
     tiles: u64,
     /// Clients draining the job at once.
     #[arg(long, default_value_t = 4)]
@@ -52,6 +54,9 @@ struct Args {
     /// Longest pause between two chaos events.
     #[arg(long, default_value_t = 60)]
     chaos_max_secs: u64,
+    /// `-p` of the final `boss-ingest verify` (its cutouts in flight; the faults still apply).
+    #[arg(long, default_value_t = 8)]
+    verify_processes: usize,
     /// Seed of the chaos loop and the simulator's faults (default: from the clock; printed).
     #[arg(long)]
     seed: Option<u64>,
@@ -118,6 +123,9 @@ struct Event {
     at_secs: f64,
     client: usize,
     signal: &'static str,
+    /// Whether the service stored a tile after it: the client was cut off mid-upload, not
+    /// while it waited for the job to end.
+    while_uploading: bool,
 }
 
 struct Slot {
@@ -168,6 +176,12 @@ impl Soak<'_> {
         });
         Ok(pid)
     }
+}
+
+fn epoch_secs(t: SystemTime) -> f64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 fn tail(path: &Path) -> String {
@@ -234,6 +248,7 @@ fn soak(args: &Args) -> Result<bool> {
         exits,
     };
     let started = Instant::now();
+    let started_epoch = epoch_secs(SystemTime::now());
     let limit = Duration::from_secs(args.limit_secs);
     let mut chaos = Chaos(seed);
     let pause = |chaos: &mut Chaos| {
@@ -362,6 +377,7 @@ fn soak(args: &Args) -> Result<bool> {
                         at_secs: at,
                         client: i,
                         signal: name,
+                        while_uploading: false,
                     });
                 }
             }
@@ -372,12 +388,17 @@ fn soak(args: &Args) -> Result<bool> {
     let drained_secs = started.elapsed().as_secs_f64();
 
     let job = runtime.block_on(sim.job(1))?;
+    let last_upload = job["last_upload"].as_f64().unwrap_or(0.0) - started_epoch;
+    for event in &mut events {
+        event.while_uploading = event.at_secs < last_upload;
+    }
+    let mid_upload = events.iter().filter(|e| e.while_uploading).count();
     eprintln!("soak: verifying every tile through the cutout API");
     let verify_started = Instant::now();
     let verify = Command::new(bin_dir.join("boss-ingest"))
         .arg("verify")
         .arg(&config)
-        .args(["-j", "1", "-p", "2"])
+        .args(["-j", "1", "-p", &args.verify_processes.to_string()])
         .env("INTERN_TOKEN", &sim.token)
         .env("AWS_ENDPOINT_URL", &sim.aws)
         .env("HOME", work.join("client-0/home"))
@@ -412,7 +433,7 @@ fn soak(args: &Args) -> Result<bool> {
             verify.status.success() && verify_line == identical,
         ),
         ("no client ended unasked", unexpected == 0),
-        ("at least one chaos event", !events.is_empty()),
+        ("a chaos event while tiles were uploading", mid_upload > 0),
     ];
 
     println!(
@@ -420,7 +441,7 @@ fn soak(args: &Args) -> Result<bool> {
         args.clients, args.processes
     );
     println!(
-        "  drained in {drained_secs:.0} s (COMPLETE at {:.0} s); {} chaos events ({} SIGKILL, {} SIGTERM); {} client lives",
+        "  drained in {drained_secs:.0} s (last upload at {last_upload:.0} s, COMPLETE at {:.0} s); {} chaos events, {mid_upload} of them mid-upload ({} SIGKILL, {} SIGTERM); {} client lives",
         complete_at.unwrap_or(drained_secs),
         events.len(),
         events.iter().filter(|e| e.signal == "SIGKILL").count(),
