@@ -17,6 +17,9 @@ pub enum Case {
     /// Many tiles (512², the smallest BossDB places right, from the test random tile processor),
     /// no source files.
     Scale,
+    /// A one-tile pass-through job: what a process costs before and after its tiles (start,
+    /// plugin load, create, join, complete), which every node of a cluster pays once.
+    StartUp,
 }
 
 impl Case {
@@ -26,25 +29,40 @@ impl Case {
             Case::Reencode => "re-encode",
             Case::Crop => "crop",
             Case::Scale => "scale",
+            Case::StartUp => "start-up",
         }
     }
 
     pub fn parse(s: &str) -> Option<Case> {
-        [Case::PassThrough, Case::Reencode, Case::Crop, Case::Scale]
-            .into_iter()
-            .find(|c| c.name() == s)
+        [
+            Case::PassThrough,
+            Case::Reencode,
+            Case::Crop,
+            Case::Scale,
+            Case::StartUp,
+        ]
+        .into_iter()
+        .find(|c| c.name() == s)
     }
 
     /// Whether the Python reference client can do this case (its stack plugin cannot crop).
     pub fn python_can(self) -> bool {
-        matches!(self, Case::PassThrough | Case::Reencode)
+        matches!(self, Case::PassThrough | Case::Reencode | Case::StartUp)
+    }
+
+    /// The tiles a run of this case has: `tiles` as asked, except the one-tile start-up job.
+    pub fn tiles(self, tiles: u64) -> u64 {
+        match self {
+            Case::StartUp => 1,
+            _ => tiles,
+        }
     }
 }
 
 /// The extent of a job with `tiles` tiles (rounded as each case needs).
 pub fn extent(case: Case, tiles: u64) -> (u64, u64, u64) {
     match case {
-        Case::PassThrough | Case::Reencode => (1024, 1024, tiles),
+        Case::PassThrough | Case::Reencode | Case::StartUp => (1024, 1024, tiles),
         Case::Crop => (2048, 2048, tiles.div_ceil(4)),
         // 10 × 10 tiles of 512² per slice.
         Case::Scale => (5120, 5120, tiles.div_ceil(100)),
@@ -84,7 +102,7 @@ pub fn config(case: Case, tiles: u64, sim_host: &str, stack: &Path) -> Value {
         )
     };
     let (path, tile, channel) = match case {
-        Case::PassThrough => {
+        Case::PassThrough | Case::StartUp => {
             let (p, t) = stack_params("png", false);
             (p, t, "ch")
         }

@@ -30,11 +30,11 @@ struct Args {
     /// in under 3 minutes.
     #[arg(long)]
     quick: bool,
-    /// Cases to run, comma-separated: pass-through, re-encode, crop, scale.
+    /// Cases to run, comma-separated: start-up, pass-through, re-encode, crop, scale.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "pass-through,re-encode,crop"
+        default_value = "start-up,pass-through,re-encode,crop"
     )]
     cases: Vec<String>,
     /// Skip the Python client.
@@ -135,6 +135,7 @@ async fn bench(args: Args) -> Result<()> {
     let rounds = if args.quick { 2 } else { 5 };
     for &case in &cases {
         let stack = match case {
+            Case::StartUp => data::png_stack(&data_dir, 1)?,
             Case::PassThrough | Case::Reencode => {
                 let slices = if args.memory_check && case == Case::PassThrough {
                     tiles * 10
@@ -149,7 +150,7 @@ async fn bench(args: Args) -> Result<()> {
         // The floor over the distinct files (the rest are links to them).
         let slices = match case {
             Case::Crop => jobs::extent(case, tiles).2,
-            _ => tiles,
+            _ => case.tiles(tiles),
         };
         let sample: Vec<PathBuf> = (0..data::DISTINCT.min(slices))
             .map(|z| {
@@ -161,7 +162,7 @@ async fn bench(args: Args) -> Result<()> {
             Case::PassThrough => Some(floor::pass_through(&sample, rounds)?),
             Case::Reencode => Some(floor::reencode(&sample, rounds)?),
             Case::Crop => Some(floor::crop(&sample, rounds)?),
-            Case::Scale => None,
+            Case::Scale | Case::StartUp => None,
         };
         if let Some(floor) = floor {
             eprintln!(
@@ -174,7 +175,7 @@ async fn bench(args: Args) -> Result<()> {
         let case_tiles = if case == Case::Scale {
             args.scale_tiles
         } else {
-            tiles
+            case.tiles(tiles)
         };
         let mut clients = vec![Client::Ours];
         // The Python client does the same codec work in both stack cases (it always decodes

@@ -90,8 +90,10 @@ pub fn verdicts(runs: &[RunResult], floors: &[CaseFloor]) -> Vec<Verdict> {
         );
     }
     let ours: Vec<&RunResult> = runs.iter().filter(|r| r.client == Client::Ours).collect();
+    // A one-tile job's requests are the fixed ones (join, the drained check), not per tile.
     if let Some(worst) = ours
         .iter()
+        .filter(|r| r.case != Case::StartUp)
         .max_by(|a, b| a.aws_requests_per_tile.total_cmp(&b.aws_requests_per_tile))
     {
         push(
@@ -119,6 +121,13 @@ pub fn verdicts(runs: &[RunResult], floors: &[CaseFloor]) -> Vec<Verdict> {
         );
     }
     out
+}
+
+/// CPU per tile of `run` once the fixed cost of its process (`fixed_ms`, measured by the
+/// start-up case) is taken out: what each further tile costs.
+pub fn marginal_ms_per_tile(run: &RunResult, fixed_ms: f64) -> f64 {
+    let total = run.cpu_ms_per_tile * run.tiles_stored as f64;
+    (total - fixed_ms).max(0.0) / run.tiles_stored.saturating_sub(1).max(1) as f64
 }
 
 /// The Markdown tables.
@@ -175,6 +184,32 @@ pub fn table(runs: &[RunResult], floors: &[CaseFloor], verdicts: &[Verdict]) -> 
                 f.floor.ms_per_tile,
                 f.floor.upload_bytes_per_tile,
                 f.floor.work
+            );
+        }
+    }
+    let startups: Vec<&RunResult> = runs.iter().filter(|r| r.case == Case::StartUp).collect();
+    if !startups.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n| client | fixed CPU per process ms (start-up) | pass-through CPU ms/tile beyond it | vs floor |"
+        );
+        let _ = writeln!(s, "|---|--:|--:|--:|");
+        for start in startups {
+            let fixed = start.cpu_ms_per_tile * start.tiles_stored as f64;
+            let (beyond, vs_floor) = match find(runs, Case::PassThrough, start.client) {
+                Some(p) => {
+                    let ms = marginal_ms_per_tile(p, fixed);
+                    let vs = floor_of(floors, Case::PassThrough)
+                        .map(|f| format!("{:.2}×", ms / f.ms_per_tile))
+                        .unwrap_or_default();
+                    (format!("{ms:.2}"), vs)
+                }
+                None => (String::new(), String::new()),
+            };
+            let _ = writeln!(
+                s,
+                "| {} | {fixed:.0} | {beyond} | {vs_floor} |",
+                start.client.name()
             );
         }
     }
