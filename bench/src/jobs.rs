@@ -23,6 +23,14 @@ pub enum Case {
 }
 
 impl Case {
+    pub const ALL: [Case; 5] = [
+        Case::StartUp,
+        Case::PassThrough,
+        Case::Reencode,
+        Case::Crop,
+        Case::Scale,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Case::PassThrough => "pass-through",
@@ -34,15 +42,7 @@ impl Case {
     }
 
     pub fn parse(s: &str) -> Option<Case> {
-        [
-            Case::PassThrough,
-            Case::Reencode,
-            Case::Crop,
-            Case::Scale,
-            Case::StartUp,
-        ]
-        .into_iter()
-        .find(|c| c.name() == s)
+        Case::ALL.into_iter().find(|c| c.name() == s)
     }
 
     /// Whether the Python reference client can do this case (its stack plugin cannot crop).

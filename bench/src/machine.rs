@@ -27,6 +27,13 @@ pub fn machine() -> serde_json::Value {
     })
 }
 
+/// Seconds since the Unix epoch, as the simulator's job stats give their times.
+pub fn epoch_secs(t: SystemTime) -> f64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
 /// `YYYYMMDDTHHMMSSZ` for a time (days to a civil date by Howard Hinnant's algorithm).
 pub fn utc_stamp(t: SystemTime) -> String {
     let secs = t

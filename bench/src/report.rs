@@ -123,11 +123,11 @@ pub fn verdicts(runs: &[RunResult], floors: &[CaseFloor]) -> Vec<Verdict> {
     out
 }
 
-/// CPU per tile of `run` once the fixed cost of its process (`fixed_ms`, measured by the
-/// start-up case) is taken out: what each further tile costs.
-pub fn marginal_ms_per_tile(run: &RunResult, fixed_ms: f64) -> f64 {
-    let total = run.cpu_ms_per_tile * run.tiles_stored as f64;
-    (total - fixed_ms).max(0.0) / run.tiles_stored.saturating_sub(1).max(1) as f64
+/// CPU per tile of a run of `tiles` tiles that took `total_ms`, once the fixed cost of its process
+/// is taken out: `fixed_ms` is what the start-up case (one tile) took, so it already paid for
+/// one tile, and what is left is spread over the others.
+fn marginal_ms_per_tile(total_ms: f64, tiles: u64, fixed_ms: f64) -> f64 {
+    (total_ms - fixed_ms).max(0.0) / tiles.saturating_sub(1).max(1) as f64
 }
 
 /// The Markdown tables.
@@ -195,10 +195,10 @@ pub fn table(runs: &[RunResult], floors: &[CaseFloor], verdicts: &[Verdict]) -> 
         );
         let _ = writeln!(s, "|---|--:|--:|--:|");
         for start in startups {
-            let fixed = start.cpu_ms_per_tile * start.tiles_stored as f64;
+            let fixed = start.cpu_ms();
             let (beyond, vs_floor) = match find(runs, Case::PassThrough, start.client) {
                 Some(p) => {
-                    let ms = marginal_ms_per_tile(p, fixed);
+                    let ms = marginal_ms_per_tile(p.cpu_ms(), p.tiles_stored, fixed);
                     let vs = floor_of(floors, Case::PassThrough)
                         .map(|f| format!("{:.2}×", ms / f.ms_per_tile))
                         .unwrap_or_default();
@@ -241,4 +241,20 @@ pub fn table(runs: &[RunResult], floors: &[CaseFloor], verdicts: &[Verdict]) -> 
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::marginal_ms_per_tile;
+
+    #[test]
+    fn the_start_up_cost_is_taken_out_once_and_its_tile_with_it() {
+        // 512 tiles in 630 ms, of which a one-tile job took 30: 600 ms over the other 511.
+        let ms = marginal_ms_per_tile(630.0, 512, 30.0);
+        assert!((ms - 600.0 / 511.0).abs() < 1e-12, "{ms}");
+        // A run cheaper than the start-up (noise) does not go negative.
+        assert_eq!(marginal_ms_per_tile(20.0, 512, 30.0), 0.0);
+        // One tile: nothing beyond the start-up, and no division by zero.
+        assert_eq!(marginal_ms_per_tile(30.0, 1, 30.0), 0.0);
+    }
 }

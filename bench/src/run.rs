@@ -68,6 +68,13 @@ pub struct RunResult {
     pub rest_per_tile_by_endpoint: BTreeMap<String, f64>,
 }
 
+impl RunResult {
+    /// CPU of the client's whole process tree over the run, in ms.
+    pub fn cpu_ms(&self) -> f64 {
+        (self.usage.user_secs + self.usage.sys_secs) * 1000.0
+    }
+}
+
 /// One run to make.
 pub struct Spec<'a> {
     pub client: Client,

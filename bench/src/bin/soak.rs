@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use boss_ingest_bench::jobs::{self, Case};
-use boss_ingest_bench::machine::{machine, utc_stamp};
+use boss_ingest_bench::machine::{epoch_secs, machine, utc_stamp};
 use boss_ingest_bench::measure::{self, Usage};
 use boss_ingest_bench::sim::{Backend, Sim};
 
@@ -176,12 +176,6 @@ impl Soak<'_> {
         });
         Ok(pid)
     }
-}
-
-fn epoch_secs(t: SystemTime) -> f64 {
-    t.duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }
 
 fn tail(path: &Path) -> String {
